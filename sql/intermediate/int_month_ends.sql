@@ -1,0 +1,53 @@
+-- model: int_month_ends
+-- grain: one row per month end
+-- keys: month_end_date
+-- depends_on: int_invoice_movements_daily, stg_dunning_events
+-- notes: every month end from the first invoice's month to the last month
+--   end on or before the as-of date (the latest ledger or dunning activity),
+--   i.e. complete months only.
+
+with
+
+movements as (
+    select * from int_invoice_movements_daily
+),
+
+events as (
+    select * from stg_dunning_events
+),
+
+bounds as (
+    select
+        min(movements.movement_date) as first_activity_date,
+        greatest(
+            max(movements.movement_date),
+            coalesce((select max(events.sent_date) from events), date '0001-01-01')
+        ) as as_of_date
+    from movements
+),
+
+months as (
+    select
+        bounds.first_activity_date,
+        bounds.as_of_date,
+        cast(month_start.generate_series as date) as month_start_date
+    from bounds,
+        generate_series(
+            date_trunc('month', bounds.first_activity_date),
+            date_trunc('month', bounds.as_of_date),
+            interval 1 month
+        ) as month_start
+),
+
+final as (
+    select
+        cast(last_day(month_start_date) as date) as month_end_date,
+        month_start_date,
+        day(last_day(month_start_date)) as days_in_month,
+        first_activity_date,
+        as_of_date
+    from months
+    where last_day(month_start_date) <= as_of_date
+)
+
+select * from final

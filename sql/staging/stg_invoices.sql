@@ -1,0 +1,28 @@
+-- model: stg_invoices
+-- grain: one row per invoice
+-- keys: invoice_id
+-- depends_on: raw.invoices
+-- notes: amounts stay in the document currency here (document_amount);
+--   a missing currency means the reporting currency.
+
+with
+
+source as (
+    select * from raw.invoices
+),
+
+final as (
+    select
+        invoice_id,
+        customer_id,
+        issue_date,
+        due_date,
+        amount as document_amount,
+        coalesce(
+            upper(currency), getvariable('reporting_currency')
+        ) as currency_code,
+        coalesce(is_disputed, false) as is_disputed
+    from source
+)
+
+select * from final

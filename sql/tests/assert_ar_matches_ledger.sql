@@ -1,0 +1,47 @@
+-- AR at each month end equals invoiced - paid - credited - written off up to that day, per invoice floored at 0
+with
+
+movements as (
+    select * from intermediate.int_invoice_movements_daily
+),
+
+month_ends as (
+    select month_end_date from intermediate.int_month_ends
+    order by month_end_date desc
+    limit 1
+),
+
+balances as (
+    select
+        month_ends.month_end_date,
+        movements.invoice_id,
+        greatest(
+            sum(
+                movements.invoiced_amount - movements.paid_amount
+                - movements.credited_amount - movements.written_off_amount
+            ),
+            0
+        ) as open_amount
+    from movements
+    inner join month_ends on movements.movement_date <= month_ends.month_end_date
+    group by month_ends.month_end_date, movements.invoice_id
+),
+
+expected as (
+    select
+        month_end_date,
+        sum(open_amount) as ar_amount
+    from balances
+    group by month_end_date
+)
+
+select
+    expected.month_end_date,
+    expected.ar_amount as expected_ar_amount,
+    dso.ar_amount
+from expected
+inner join marts.fct_dso_monthly as dso
+    on
+        expected.month_end_date = dso.month_end_date
+        and dso.segment = 'all'
+where expected.ar_amount <> dso.ar_amount
