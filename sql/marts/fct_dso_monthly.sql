@@ -139,7 +139,7 @@ final as (
         cast(current_ar_amount as decimal(18, 2)) as current_ar_amount,
         cast(ar_amount - current_ar_amount as decimal(18, 2))
             as overdue_ar_amount,
-        count_open_invoices,
+        cast(count_open_invoices as bigint) as count_open_invoices,
         cast(sales_30d_amount as decimal(18, 2)) as sales_30d_amount,
         cast(sales_90d_amount as decimal(18, 2)) as sales_90d_amount,
         cast(sales_365d_amount as decimal(18, 2)) as sales_365d_amount,

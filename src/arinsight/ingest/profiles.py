@@ -80,3 +80,26 @@ def get_profile(name: str = "canonical") -> Profile:
     if name not in builtins:
         raise ConfigError(f"unknown profile {name!r}; built-in profiles: {', '.join(builtins)}")
     return builtins[name]()
+
+
+def resolve_profile(name_or_path: str) -> Profile:
+    """A built-in profile by name, or a profile YAML file by path.
+
+    Raises:
+        ConfigError: unknown name, missing file or invalid profile.
+    """
+    from arinsight.errors import ConfigError
+
+    p = Path(name_or_path)
+    if p.suffix.lower() in (".yaml", ".yml") or p.exists():
+        import yaml
+        from pydantic import ValidationError
+
+        if not p.exists():
+            raise ConfigError(f"profile file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            return Profile.model_validate(data)
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise ConfigError(f"{p}: invalid mapping profile: {exc}") from exc
+    return get_profile(name_or_path)

@@ -1,0 +1,67 @@
+"""The ``arinsight`` command line: one group whose verbs follow the data flow.
+
+Each verb lives in its own module under ``arinsight.cli`` and imports only
+click at module level, so ``arinsight --help`` stays instant; heavy libraries
+(duckdb, polars, numpy, great-expectations) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from arinsight import __version__
+
+#: Verb → module; order is the data flow (and the order in --help).
+COMMANDS: dict[str, str] = {
+    "demo": "arinsight.cli.demo",
+    "simulate": "arinsight.cli.simulate",
+    "load": "arinsight.cli.load",
+    "build": "arinsight.cli.build",
+    "metrics": "arinsight.cli.metrics",
+}
+
+
+class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        cmd: click.Command = importlib.import_module(module).command
+        return cmd
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="arinsight")
+def cli() -> None:
+    """Accounts-receivable and dunning analytics on DuckDB.
+
+    \b
+    Data flow:  simulate → load → build → metrics
+    Start with `arinsight demo`: it simulates a sample company, loads, builds
+    and prints the headline figures.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point; user errors print one clear message and exit non-zero."""
+    from arinsight.errors import ArinsightError
+
+    try:
+        cli.main(args=argv, prog_name="arinsight", standalone_mode=False)
+    except ArinsightError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
