@@ -1,0 +1,197 @@
+"""`make bench`: one table of timings, throughput and peak memory per step and size.
+
+Each step runs as its own process (the CLI a user would run), so its wall time
+includes interpreter start-up and its peak RSS comes from the OS (``os.wait4``
+rusage of that child). Results go to ``bench/results.json``: one entry per
+(step, size) with seconds, rows/s and peak MiB.
+
+Steps register themselves in ``STEPS``; later features (report render,
+dashboard callback latency) add a function there and join the same table.
+
+Usage: python bench/run.py --sizes 100000,1000000 [--keep] [--steps simulate,load,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = BENCH / "_work"
+BIN = Path(sys.executable).parent
+#: invoices the default world produces per unit of --scale (measured once per run).
+_INVOICES_PER_SCALE: dict[str, float] = {}
+
+
+@dataclass
+class Result:
+    step: str
+    size: int
+    seconds: float
+    rows: int | None = None
+    peak_mib: float | None = None
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float | None:
+        return self.rows / self.seconds if self.rows and self.seconds else None
+
+
+def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``; return (wall seconds, peak RSS MiB, stdout). Raise on failure."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, cwd=REPO)
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+def arinsight(*args: str) -> list[str]:
+    return [str(BIN / "arinsight"), *args]
+
+
+def size_dir(size: int) -> Path:
+    return WORK / f"n{size}"
+
+
+def file_rows(directory: Path, suffix: str) -> int:
+    import polars as pl
+
+    total = 0
+    for f in directory.glob(f"*.{suffix}"):
+        if suffix == "parquet":
+            total += pl.scan_parquet(f).select(pl.len()).collect().item()
+    return total
+
+
+def invoices_per_scale() -> float:
+    """Invoices per unit of --scale in the default world (a small calibration run)."""
+    if "v" not in _INVOICES_PER_SCALE:
+        out = WORK / "calibrate"
+        shutil.rmtree(out, ignore_errors=True)
+        _, _, _ = run_measured(arinsight("simulate", "--scale", "0.05", "--out", str(out),
+                                         "--format", "parquet"))
+        truth = json.loads((out / "truth.json").read_text())
+        import polars as pl
+
+        n = pl.scan_parquet(out / "invoices.parquet").select(pl.len()).collect().item()
+        _INVOICES_PER_SCALE["v"] = n / 0.05
+        del truth
+    return _INVOICES_PER_SCALE["v"]
+
+
+# --- steps ------------------------------------------------------------------------------
+
+def step_simulate(size: int) -> Result:
+    scale = size / invoices_per_scale()
+    out = size_dir(size) / "canonical"
+    shutil.rmtree(out, ignore_errors=True)
+    seconds, peak, _ = run_measured(arinsight("simulate", "--scale", f"{scale:.6f}", "--out",
+                                              str(out), "--seed", "1"))
+    import polars as pl
+
+    n_inv = pl.scan_parquet(out / "invoices.parquet").select(pl.len()).collect().item()
+    return Result("simulate", size, seconds, n_inv, peak,
+                  note=f"{n_inv / seconds * 60 / 1e6:.2f}M invoices/min (rows = invoices)")
+
+
+def step_load(size: int) -> Result:
+    src = size_dir(size) / "canonical"
+    db = size_dir(size) / "w.duckdb"
+    db.unlink(missing_ok=True)
+    csv_only = size_dir(size) / "canonical_csv"
+    shutil.rmtree(csv_only, ignore_errors=True)
+    csv_only.mkdir(parents=True)
+    for f in src.glob("*.csv"):
+        os.link(f, csv_only / f.name)
+    seconds, peak, _ = run_measured(arinsight("load", str(csv_only), "--db", str(db)))
+    rows = file_rows(src, "parquet")
+    return Result("load (canonical CSV)", size, seconds, rows, peak)
+
+
+def step_load_parquet(size: int) -> Result:
+    src = size_dir(size) / "canonical"
+    db = size_dir(size) / "w_parquet.duckdb"
+    db.unlink(missing_ok=True)
+    seconds, peak, _ = run_measured(arinsight("load", str(src), "--db", str(db)))
+    return Result("load (canonical Parquet)", size, seconds, file_rows(src, "parquet"), peak)
+
+
+def step_build(size: int) -> Result:
+    db = size_dir(size) / "w.duckdb"
+    seconds, peak, _ = run_measured(arinsight("build", "--db", str(db)))
+    src = size_dir(size) / "canonical"
+    return Result("build", size, seconds, file_rows(src, "parquet"), peak,
+                  note="rows = ledger rows in")
+
+
+STEPS: dict[str, Callable[[int], Result]] = {
+    "simulate": step_simulate,
+    "load": step_load,
+    "load_parquet": step_load_parquet,
+    "build": step_build,
+}
+
+
+def fmt_table(results: list[Result]) -> str:
+    head = f"{'step':<28}{'size':>12}{'seconds':>10}{'rows/s':>14}{'peak MiB':>10}  note"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        rps = f"{r.rows_per_s:,.0f}" if r.rows_per_s else "–"
+        peak = f"{r.peak_mib:,.0f}" if r.peak_mib else "–"
+        lines.append(f"{r.step:<28}{r.size:>12,}{r.seconds:>10.2f}{rps:>14}{peak:>10}  {r.note}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--steps", default=",".join(STEPS))
+    ap.add_argument("--keep", action="store_true", help="keep bench/_work afterwards")
+    ap.add_argument("--out", default=str(BENCH / "results.json"))
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    steps = [s for s in args.steps.split(",") if s]
+    WORK.mkdir(parents=True, exist_ok=True)
+    results: list[Result] = []
+    for size in sizes:
+        for name in steps:
+            try:
+                res = STEPS[name](size)
+            except Exception as exc:  # a failing step is reported, the table still prints
+                res = Result(name, size, float("nan"), note=f"FAILED: {str(exc)[:200]}")
+            results.append(res)
+            print(fmt_table([res]).splitlines()[-1], flush=True)
+    print()
+    print(fmt_table(results))
+    payload = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "results": [{**asdict(r), "rows_per_s": r.rows_per_s} for r in results],
+    }
+    Path(args.out).write_text(json.dumps(payload, indent=2))
+    if not args.keep:
+        shutil.rmtree(WORK, ignore_errors=True)
+    return 1 if any(r.note.startswith("FAILED") for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

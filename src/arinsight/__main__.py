@@ -1,0 +1,5 @@
+"""``python -m arinsight`` runs the command line."""
+
+from arinsight.cli import main
+
+main()
