@@ -86,7 +86,10 @@ class Segment(_Frozen):
 
     @model_validator(mode="after")
     def _mixes(self) -> Segment:
-        for label, mix in (("archetypes", self.archetypes), ("payment_methods", self.payment_methods)):
+        for label, mix in (
+            ("archetypes", self.archetypes),
+            ("payment_methods", self.payment_methods),
+        ):
             _check_mix(mix, label)
         if "agency" in self.payment_methods:
             raise ValueError("payment_methods: 'agency' is reserved for agency recoveries")
@@ -327,7 +330,11 @@ def load_world(path: Path | str | None = None) -> World:
 
 
 def with_experiment(
-    world: World, ladder: Ladder, share: float, control: str = "control", treatment: str = "treatment"
+    world: World,
+    ladder: Ladder,
+    share: float,
+    control: str = "control",
+    treatment: str = "treatment",
 ) -> World:
     """A copy of ``world`` that randomises ``share`` of customers onto ``ladder``."""
     exp = Experiment(share=share, ladder=ladder, control=control, treatment=treatment)
