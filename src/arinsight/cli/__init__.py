@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "arinsight.cli.simulate",
     "load": "arinsight.cli.load",
     "build": "arinsight.cli.build",
+    "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
 }
 

@@ -1,0 +1,205 @@
+"""`arinsight check`: great-expectations suites on raw tables and marts, with Data Docs.
+
+The ledger is built by hand; bad rows are then written straight into raw.* or
+the marts (bypassing the loader, as a buggy upstream step would) so each rule
+has something to catch. Expected bad-row counts are the rows inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from arinsight.cli import cli
+from arinsight.quality.runner import CheckResult, run_check
+from arinsight.quality.suites import mart_suites, raw_suites
+
+CUSTOMERS = [{"customer_id": "C1", "segment": "smb"}, {"customer_id": "C2", "segment": "retail"}]
+# Two invoices of 100.00 and 300.00: I1 paid in full on 2024-02-10 (before its due date
+# 2024-02-14), I2 open and reminded once.
+INVOICES = [
+    {
+        "invoice_id": "I1",
+        "customer_id": "C1",
+        "issue_date": "2024-01-15",
+        "due_date": "2024-02-14",
+        "amount": "100.00",
+    },
+    {
+        "invoice_id": "I2",
+        "customer_id": "C2",
+        "issue_date": "2024-01-20",
+        "due_date": "2024-02-19",
+        "amount": "300.00",
+    },
+]
+PAYMENTS = [{"payment_id": "P1", "invoice_id": "I1", "paid_at": "2024-02-10", "amount": "100.00"}]
+EVENTS = [
+    {
+        "event_id": "E1",
+        "invoice_id": "I2",
+        "stage": "1",
+        "sent_at": "2024-02-26",
+        "channel": "email",
+    }
+]
+
+
+def _ledger(ledger_warehouse: Callable[..., Any], build: bool = True) -> Any:
+    return ledger_warehouse(
+        build=build,
+        customers=CUSTOMERS,
+        invoices=INVOICES,
+        payments=PAYMENTS,
+        dunning_events=EVENTS,
+    )
+
+
+def _suite(result: CheckResult, name: str) -> Any:
+    (s,) = [s for s in result.suites if s.suite.name == name]
+    return s
+
+
+def test_clean_ledger_passes_and_writes_data_docs(
+    ledger_warehouse: Callable[..., Any], tmp_path: Path
+) -> None:
+    wh = _ledger(ledger_warehouse)
+    docs = tmp_path / "quality"
+    result = run_check(wh.con, docs)
+    assert result.success, [
+        (s.suite.name, [r.rule.doc for r in s.failed]) for s in result.suites if s.failed
+    ]
+    inv = _suite(result, "raw.invoices")
+    assert (inv.status, inv.rows, inv.validated_rows) == ("passed", 2, 2)
+    assert _suite(result, "marts.fct_dso_monthly").status == "passed"
+    index = docs / "index.html"
+    assert result.docs_index == index and index.exists()
+    html = index.read_text(encoding="utf-8")
+    assert "raw.invoices" in html and "marts.fct_dso_monthly" in html
+    assert list((docs / "validations").rglob("*.html"))
+
+
+def test_mart_suites_skip_with_a_note_before_build(ledger_warehouse: Callable[..., Any]) -> None:
+    wh = _ledger(ledger_warehouse, build=False)
+    result = run_check(wh.con, None)
+    dso = _suite(result, "marts.fct_dso_monthly")
+    assert (dso.status, dso.note) == ("skipped", "marts.fct_dso_monthly is not built yet")
+    assert result.success  # skipped suites do not fail the gate
+
+
+def test_raw_rules_catch_rows_that_bypassed_the_loader(
+    ledger_warehouse: Callable[..., Any],
+) -> None:
+    wh = _ledger(ledger_warehouse)
+    con = wh.con
+    # I1 again with other content (1 duplicate key, 2 rows share it); I3 due before issue
+    # and for an unknown customer; a payment on unknown invoice I9; a negative payment;
+    # a dunning event on channel 'fax'.
+    con.execute(
+        "insert into raw.invoices (invoice_id, customer_id, issue_date, due_date, amount)"
+        " values ('I1', 'C1', '2024-01-15', '2024-02-14', 5), "
+        "('I3', 'C7', '2024-03-01', '2024-02-01', 10)"
+    )
+    con.execute(
+        "insert into raw.payments (payment_id, invoice_id, paid_at, amount) values "
+        "('P8', 'I9', '2024-03-01', 1), ('P9', 'I2', '2024-03-01', -2)"
+    )
+    con.execute(
+        "insert into raw.dunning_events (event_id, invoice_id, stage, sent_at, channel) "
+        "values ('E9', 'I2', 1, '2024-03-01', 'fax')"
+    )
+    result = run_check(con, None)
+    assert not result.success
+    failed = {(s.suite.name, r.rule.doc): r.bad_rows for s in result.suites for r in s.failed}
+    assert failed == {
+        ("raw.invoices", "invoice_id unique"): 2,
+        ("raw.invoices", "customer_id in customers"): 1,
+        ("raw.invoices", "due_date >= issue_date"): 1,
+        ("raw.payments", "invoice_id in invoices"): 1,
+        ("raw.payments", "amount >= 0"): 1,
+        ("raw.dunning_events", "channel in email, letter, sms, phone, collection_agency"): 1,
+    }
+    fax = [r for s in result.suites for r in s.failed if r.rule.kind == "in_set"][0]
+    assert fax.examples == ["fax"]
+
+
+def test_sampling_keeps_counts_exact_and_offenders_visible(
+    ledger_warehouse: Callable[..., Any],
+) -> None:
+    wh = _ledger(ledger_warehouse)
+    con = wh.con
+    # 1,000 more good customers, then 3 without a segment: validate only 100 sampled rows.
+    con.execute(
+        "insert into raw.customers (customer_id, segment) select 'K' || i, 'smb' "
+        "from range(1000) t(i)"
+    )
+    con.execute(
+        "insert into raw.customers (customer_id, segment) values ('X1', NULL), "
+        "('X2', NULL), ('X3', NULL)"
+    )
+    result = run_check(con, None, sample_rows=100)
+    cust = _suite(result, "raw.customers")
+    assert cust.rows == 1005
+    assert cust.validated_rows <= 103
+    (bad,) = cust.failed
+    assert (bad.rule.doc, bad.bad_rows) == ("segment not null", 3)
+
+
+def test_aging_must_sum_to_ar(ledger_warehouse: Callable[..., Any]) -> None:
+    wh = _ledger(ledger_warehouse)
+    if "fct_aging_snapshots" not in wh.tables("marts"):
+        pytest.skip("fct_aging_snapshots is not built yet")
+    # Add 1.00 to one bucket of one (month end, segment): exactly one pair disagrees.
+    wh.con.execute(
+        "update marts.fct_aging_snapshots set open_amount = open_amount + 1 "
+        "where (month_end_date, segment, aging_bucket) = (select (month_end_date, segment, "
+        "aging_bucket) from marts.fct_aging_snapshots where segment = 'smb' "
+        "order by month_end_date limit 1)"
+    )
+    result = run_check(wh.con, None)
+    (bad,) = _suite(result, "marts.aging_sums_to_ar").failed
+    assert (bad.rule.doc, bad.bad_rows) == ("sum of aging buckets = AR", 1)
+
+
+def test_cli_exit_codes(ledger_warehouse: Callable[..., Any], tmp_path: Path) -> None:
+    wh = _ledger(ledger_warehouse)
+    db = str(wh.path)
+    wh.close()
+    ok = CliRunner().invoke(cli, ["check", "--db", db, "--out", str(tmp_path / "q")])
+    assert ok.exit_code == 0, ok.output
+    assert "all expectations met in" in ok.output
+    assert f"Data Docs: {tmp_path / 'q' / 'index.html'}" in ok.output.replace("\n", "")
+    import duckdb
+
+    con = duckdb.connect(db)
+    con.execute("insert into raw.customers (customer_id, segment) values ('C1', 'smb')")
+    con.close()
+    bad = CliRunner().invoke(cli, ["check", "--db", db, "--no-docs"])
+    assert bad.exit_code == 1
+    assert "raw.customers: customer_id unique — 2 bad row(s); e.g. C1, C1" in bad.output
+    assert "1 expectation(s) failed" in bad.output
+
+
+def test_suites_are_declared_from_the_contract() -> None:
+    names = [s.name for s in raw_suites()]
+    assert names == [
+        "raw.customers",
+        "raw.invoices",
+        "raw.payments",
+        "raw.adjustments",
+        "raw.dunning_events",
+        "raw.fx_rates",
+    ]
+    inv = {r.doc for r in raw_suites()[1].rules}
+    assert {
+        "invoice_id unique",
+        "amount >= 0",
+        "due_date >= issue_date",
+        "customer_id in customers",
+        "has rows",
+    } <= inv
+    assert {s.name for s in mart_suites()} >= {"marts.fct_dso_monthly", "marts.aging_sums_to_ar"}
