@@ -107,3 +107,25 @@ def test_a_failing_load_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=r"payments.csv line 1: missing required column"):
             load_sources(wh.con, [bad])
         assert _snapshot(wh) == before
+
+
+def test_quarantine_gate_clears_when_the_file_is_reloaded_fixed(tmp_path: Path) -> None:
+    from arinsight.errors import ArinsightError
+    from arinsight.pipeline import run_build
+
+    # 2 invoice rows, 1 with an unparseable amount: 50 % quarantined > 1 % default.
+    src = _write(tmp_path / "src", customers=CUSTOMERS,
+                 invoices="invoice_id,customer_id,issue_date,due_date,amount\n"
+                          "I1,C1,2024-01-31,2024-02-14,100.00\n"
+                          "I2,C1,2024-01-31,2024-02-14,1O.00\n")
+    db = tmp_path / "w.duckdb"
+    with Warehouse.open(db, read_only=False, create=True) as wh:
+        load_sources(wh.con, [src])
+    with pytest.raises(ArinsightError, match=r"invoices.csv \(invoices\): 50.0 %"):
+        run_build(db)
+    (src / "invoices.csv").write_text("invoice_id,customer_id,issue_date,due_date,amount\n"
+                                      "I1,C1,2024-01-31,2024-02-14,100.00\n"
+                                      "I2,C1,2024-01-31,2024-02-14,10.00\n", encoding="utf-8")
+    with Warehouse.open(db, read_only=False) as wh:
+        load_sources(wh.con, [src / "invoices.csv"])
+    assert run_build(db).asserts  # built, asserts ran

@@ -9,10 +9,16 @@ from arinsight.models import BuildResult
 
 
 def quarantine_breaches(con: object, max_pct: float) -> list[tuple[str, str, float]]:
-    """Loads whose quarantined share of rows read exceeds ``max_pct`` (file, table, pct)."""
+    """Latest loads (per file and table) whose quarantined share exceeds ``max_pct``.
+
+    Only the latest load of each file counts: reloading a fixed file (or the
+    same file with a repaired profile) clears the gate.
+    """
     rows = con.execute(  # type: ignore[attr-defined]
         "select file, table_name, 100.0 * rows_quarantined / rows_read as pct "
-        "from meta.loads where rows_read > 0 and 100.0 * rows_quarantined / rows_read > ? "
+        "from meta.loads where rows_read > 0 "
+        "qualify load_id = max(load_id) over (partition by file, table_name) "
+        "and 100.0 * rows_quarantined / rows_read > ? "
         "order by load_id",
         [max_pct],
     ).fetchall()
