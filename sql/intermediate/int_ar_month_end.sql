@@ -2,10 +2,14 @@
 -- grain: one row per month end per invoice open at that month end
 -- keys: month_end_date, invoice_id
 -- depends_on: int_invoice_balance_intervals, int_month_ends,
---   int_invoices_converted
+--   int_invoices_converted, int_aging_buckets
 -- notes: open_i(t) at the end of month-end day t: the balance interval with
 --   valid_from_date <= t < valid_to_date (an interval join). Only invoices
---   with open_amount > 0. days_past_due = t - due_date (<= 0: not yet due).
+--   with open_amount > 0. days_past_due = t - due_date (<= 0: not yet due);
+--   aging_bucket / bucket_order from int_aging_buckets (bucket_order is
+--   computed from the regular 30-day steps and joined on equality, which is
+--   far cheaper than a range join; assert_aging_buckets_match checks that
+--   every row lies within its bucket's bounds).
 
 with
 
@@ -21,6 +25,10 @@ invoices as (
     select * from int_invoices_converted
 ),
 
+buckets as (
+    select * from int_aging_buckets
+),
+
 open_at_month_end as (
     select
         month_ends.month_end_date,
@@ -34,7 +42,7 @@ open_at_month_end as (
     where intervals.open_amount > 0
 ),
 
-final as (
+with_days as (
     select
         open_at_month_end.month_end_date,
         open_at_month_end.invoice_id,
@@ -43,10 +51,30 @@ final as (
         invoices.issue_date,
         invoices.due_date,
         open_at_month_end.open_amount,
-        date_diff('day', invoices.due_date, open_at_month_end.month_end_date)
-            as days_past_due
+        date_diff(
+            'day', invoices.due_date, open_at_month_end.month_end_date
+        ) as days_past_due
     from open_at_month_end
     inner join invoices on open_at_month_end.invoice_id = invoices.invoice_id
+),
+
+with_order as (
+    select
+        *,
+        case
+            when days_past_due <= 0 then 1
+            when days_past_due > 120 then 6
+            else 2 + (days_past_due - 1) // 30
+        end as bucket_order
+    from with_days
+),
+
+final as (
+    select
+        with_order.*,
+        buckets.aging_bucket
+    from with_order
+    inner join buckets on with_order.bucket_order = buckets.bucket_order
 )
 
 select * from final

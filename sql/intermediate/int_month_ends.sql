@@ -1,29 +1,16 @@
 -- model: int_month_ends
 -- grain: one row per month end
 -- keys: month_end_date
--- depends_on: int_invoice_movements_daily, stg_dunning_events
--- notes: every month end from the first invoice's month to the last month
+-- depends_on: int_ledger_bounds
+-- notes: every month end from the first activity's month to the last month
 --   end on or before the as-of date (the latest ledger or dunning activity),
---   i.e. complete months only.
+--   i.e. complete months only. previous_month_end_date is the month end
+--   before (also when that lies before the first activity).
 
 with
 
-movements as (
-    select * from int_invoice_movements_daily
-),
-
-events as (
-    select * from stg_dunning_events
-),
-
 bounds as (
-    select
-        min(movements.movement_date) as first_activity_date,
-        greatest(
-            max(movements.movement_date),
-            coalesce((select max(events.sent_date) from events), date '0001-01-01')
-        ) as as_of_date
-    from movements
+    select * from int_ledger_bounds
 ),
 
 months as (
@@ -43,6 +30,7 @@ final as (
     select
         cast(last_day(month_start_date) as date) as month_end_date,
         month_start_date,
+        cast(month_start_date - 1 as date) as previous_month_end_date,
         day(last_day(month_start_date)) as days_in_month,
         first_activity_date,
         as_of_date

@@ -1,14 +1,17 @@
 -- model: int_sales_daily
 -- grain: one row per segment per day with sales or credit notes
 -- keys: segment, sales_date
--- depends_on: int_invoice_movements_daily, int_invoices_converted
+-- depends_on: int_invoice_balance_intervals, int_invoices_converted
 -- notes: S(a, b] sums net_sales_amount over sales_date in (a, b]:
 --   invoiced amount by issue date minus credit notes by their date.
 
 with
 
 movements as (
-    select * from int_invoice_movements_daily
+    select
+        *,
+        valid_from_date as movement_date
+    from int_invoice_balance_intervals
 ),
 
 invoices as (

@@ -1,8 +1,11 @@
--- AR at each month end equals invoiced - paid - credited - written off up to that day, per invoice floored at 0
+-- AR at the last month end = open items recomputed from movements
 with
 
 movements as (
-    select * from intermediate.int_invoice_movements_daily
+    select
+        *,
+        valid_from_date as movement_date
+    from intermediate.int_invoice_balance_intervals
 ),
 
 month_ends as (
@@ -23,7 +26,8 @@ balances as (
             0
         ) as open_amount
     from movements
-    inner join month_ends on movements.movement_date <= month_ends.month_end_date
+    inner join month_ends
+        on movements.movement_date <= month_ends.month_end_date
     group by month_ends.month_end_date, movements.invoice_id
 ),
 

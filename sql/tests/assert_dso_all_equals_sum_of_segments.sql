@@ -1,4 +1,4 @@
--- the 'all' row of fct_dso_monthly equals the sum of the segment rows (AR and sales)
+-- fct_dso_monthly 'all' = sum of the segments (AR, sales)
 with
 
 segments as (

@@ -1,4 +1,4 @@
--- every invoice in a foreign currency has a rate into the reporting currency (load fx_rates)
+-- foreign-currency invoices have a rate (load fx_rates)
 select
     invoice_id,
     currency_code,

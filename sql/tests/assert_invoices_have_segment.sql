@@ -1,4 +1,4 @@
--- every invoice belongs to a customer with a segment (no mart row without a segment)
+-- every invoice's customer has a segment
 select
     invoice_id,
     customer_id

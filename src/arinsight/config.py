@@ -36,12 +36,26 @@ class NetValue(_Frozen):
         return clv.get(segment, clv.get("default", 0.0))
 
 
+class BehaviourScoring(_Frozen):
+    """Thresholds that score customers reliable / occasional / chronic (see settings.yaml)."""
+
+    min_scored_invoices: int = Field(default=1, ge=1)
+    reliable_max_late_ratio: float = Field(default=0.10, ge=0, le=1)
+    reliable_max_weighted_days_late: float = Field(default=3.0, ge=0)
+    reliable_max_stage: int = Field(default=1, ge=0)
+    chronic_min_late_ratio: float = Field(default=0.50, ge=0, le=1)
+    chronic_min_weighted_days_late: float = Field(default=30.0, ge=0)
+    chronic_min_stage: int = Field(default=3, ge=0)
+
+
 class Settings(_Frozen):
     """Project settings; see ``defaults/settings.yaml`` for each field's meaning."""
 
     reporting_currency: str = "EUR"
     dso_window_days: int = Field(90, gt=0)
     conversion_horizon_days: int = Field(30, gt=0)
+    involuntary_churn_window_days: int = Field(90, ge=0)
+    behaviour_scoring: BehaviourScoring = BehaviourScoring()
     max_quarantine_pct: float = Field(1.0, ge=0, le=100)
     net_value: NetValue
 

@@ -1,5 +1,11 @@
 """Typed readers over the marts. They return polars frames and never recompute a
-metric: every definition lives in SQL (``sql/marts``).
+metric: every definition lives in SQL (``sql/marts``), documented in
+``docs/metrics.md``.
+
+Conventions (``docs/conventions.md``): ``*_amount`` in the reporting currency,
+``*_days`` in days, ``*_pct`` 0-100, ``*_ratio`` 0-1, ``count_*`` counts. Segment
+``'all'`` is every segment together. Every reader raises
+:class:`~arinsight.errors.ArinsightError` when the warehouse has no marts yet.
 """
 
 from __future__ import annotations
@@ -14,22 +20,190 @@ if TYPE_CHECKING:
 
     from arinsight.warehouse import Warehouse
 
+#: Aging buckets in order (fct_aging_snapshots.aging_bucket).
+AGING_BUCKETS = ("not_due", "1-30", "31-60", "61-90", "91-120", "121+")
+
 
 def _require_marts(wh: Warehouse) -> None:
     if not wh.has_marts():
         raise ArinsightError(f"{wh.path} has no marts yet — run `arinsight build` first")
 
 
+def _read(wh: Warehouse, mart: str, order_by: str, **filters: Any) -> pl.DataFrame:
+    """``select * from marts.<mart>`` with optional equality filters (None = no filter).
+
+    Mart and column names come from this module only; values are bound.
+    """
+    _require_marts(wh)
+    where, params = [], []
+    for column, value in filters.items():
+        where.append(f"(? is null or {column} = ?)")
+        params += [value, value]
+    clause = f" where {' and '.join(where)}" if where else ""
+    return wh.sql(f"select * from marts.{mart}{clause} order by {order_by}", params)
+
+
+def _day(value: dt.date | dt.datetime | None) -> dt.date | None:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
 def dso_monthly(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
     """``marts.fct_dso_monthly``: one row per month end per segment (and 'all').
 
-    Amounts in the reporting currency; DSO columns in days.
+    AR, current/overdue AR and sales windows in the reporting currency; DSO
+    (30/90/365 and the configured window), best possible DSO, ADD, countback
+    DSO and weighted DBT in days; CEI in percent (0-100).
     """
-    _require_marts(wh)
-    return wh.sql(
-        "select * from marts.fct_dso_monthly where ? is null or segment = ? "
-        "order by month_end_date, segment",
-        [segment, segment],
+    return _read(wh, "fct_dso_monthly", "month_end_date, segment", segment=segment)
+
+
+def aging_snapshots(
+    wh: Warehouse, segment: str | None = None, month_end: dt.date | None = None
+) -> pl.DataFrame:
+    """``marts.fct_aging_snapshots``: one row per month end x segment x aging bucket.
+
+    ``open_amount`` (reporting currency) and ``count_open_invoices`` per bucket;
+    the buckets of a month end and segment sum to its AR exactly;
+    ``share_of_ar_pct`` 0-100.
+    """
+    return _read(
+        wh,
+        "fct_aging_snapshots",
+        "month_end_date, segment, bucket_order",
+        segment=segment,
+        month_end_date=month_end,
+    )
+
+
+def aging_roll_rates(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_aging_roll_rates``: one row per month end x segment x from-bucket.
+
+    Invoices open at the previous month end, by what became of them at this
+    one: rolled / stayed / cured / written off (counts, opening amounts, and
+    ``*_rate_pct`` that add up to 100).
+    """
+    return _read(
+        wh, "fct_aging_roll_rates", "month_end_date, segment, from_bucket_order", segment=segment
+    )
+
+
+def invoice_lifecycle(
+    wh: Warehouse, segment: str | None = None, customer_id: str | None = None
+) -> pl.DataFrame:
+    """``marts.fct_invoice_lifecycle``: one row per invoice.
+
+    Settled date (null while open), ``days_to_settle``, ``days_late``, amounts
+    paid / credited / written off / unapplied / open (reporting currency),
+    highest stage reached, first send per stage, and reminder-after-settlement flags.
+    """
+    return _read(
+        wh, "fct_invoice_lifecycle", "invoice_id", segment=segment, customer_id=customer_id
+    )
+
+
+def stage_conversion(
+    wh: Warehouse, segment: str | None = None, stage: int | None = None
+) -> pl.DataFrame:
+    """``marts.fct_stage_conversion``: one row per send month x segment x stage.
+
+    Entered / converted / progressed / pending counts, entered and converted
+    amounts (open amount at the send), ``conversion_pct``,
+    ``conversion_amount_pct``, ``progression_pct`` (0-100) and Kaplan-Meier
+    ``median_days_to_settle`` / ``p75_days_to_settle`` (days).
+    """
+    return _read(
+        wh,
+        "fct_stage_conversion",
+        "month_end_date, segment, stage_number",
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def stage_survival(
+    wh: Warehouse, segment: str | None = None, stage: int | None = None
+) -> pl.DataFrame:
+    """``marts.fct_stage_survival``: Kaplan-Meier curves, one row per segment x stage x day.
+
+    ``still_open_ratio`` (0-1) = share of a stage's entries still open
+    ``days_since_send`` days after the send, open cases censored; the curve is
+    flat between rows and 1 before the first. Plot it as a step function.
+    """
+    return _read(
+        wh,
+        "fct_stage_survival",
+        "segment, stage_number, days_since_send",
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def recovery(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_recovery``: one row per due-month cohort x segment.
+
+    Overdue cases and amount; recovered within 30/60/90/180 days of due
+    (amounts and ``recovery_<h>d_pct``, null until the horizon is fully
+    observed); closed-case, agency recovery and fee yield in percent.
+    """
+    return _read(wh, "fct_recovery", "month_end_date, segment", segment=segment)
+
+
+def churn(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_churn``: one row per month end x segment.
+
+    Customers active at the month start, churned and involuntarily churned in
+    the month (counts) and the rates in percent of the active base.
+    """
+    return _read(wh, "fct_churn", "month_end_date, segment", segment=segment)
+
+
+def churn_by_stage(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_churn_by_stage``: one row per month end x segment x highest stage.
+
+    Churn rate (percent) of customers grouped by the highest dunning stage
+    they reached (0 = never dunned) and ``relative_risk_ratio`` against the
+    never-dunned group.
+    """
+    return _read(
+        wh, "fct_churn_by_stage", "month_end_date, segment, highest_stage_number", segment=segment
+    )
+
+
+def customers(
+    wh: Warehouse, as_of: dt.date | dt.datetime | None = None, segment: str | None = None
+) -> pl.DataFrame:
+    """``marts.dim_customers`` at one month end: one row per customer.
+
+    ``as_of`` picks the latest month end on or before it (default: the
+    latest). Behaviour segment (reliable / occasional / chronic / unscored),
+    ``late_ratio`` (0-1), ``weighted_days_late`` (days), highest stage reached,
+    churn flags; all scored from history up to that month end.
+
+    Raises:
+        ArinsightError: no marts, or ``as_of`` before the data.
+    """
+    month_end = resolve_month_end(wh, as_of)
+    return _read(wh, "dim_customers", "customer_id", month_end_date=month_end, segment=segment)
+
+
+def customer_history(wh: Warehouse, customer_id: str) -> pl.DataFrame:
+    """``marts.dim_customers`` rows of one customer, one per month end."""
+    return _read(wh, "dim_customers", "month_end_date", customer_id=customer_id)
+
+
+def guardrails(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_guardrails``: one row per month end x segment x finding kind.
+
+    Counts of reminders after settlement, skipped stages and reminders on
+    disputed invoices, events sent, and ``finding_pct`` (0-100 of events sent).
+    """
+    return _read(wh, "fct_guardrails", "month_end_date, segment, finding_kind", segment=segment)
+
+
+def guardrail_findings(wh: Warehouse, kind: str | None = None) -> pl.DataFrame:
+    """``marts.fct_guardrail_findings``: one row per dunning event per finding."""
+    return _read(
+        wh, "fct_guardrail_findings", "sent_date, event_id, finding_kind", finding_kind=kind
     )
 
 
@@ -40,30 +214,89 @@ def resolve_month_end(wh: Warehouse, as_of: dt.date | dt.datetime | None) -> dt.
         ArinsightError: no month end on or before ``as_of``.
     """
     _require_marts(wh)
-    day = as_of.date() if isinstance(as_of, dt.datetime) else as_of
+    day = _day(as_of)
     rows = wh.con.execute(
         "select max(month_end_date), min(month_end_date) from marts.fct_dso_monthly "
         "where ? is null or month_end_date <= ?",
         [day, day],
     ).fetchall()
     if rows[0][0] is None:
-        first = wh.con.execute("select min(month_end_date) from marts.fct_dso_monthly"
-                               ).fetchall()[0][0]
+        first = wh.con.execute("select min(month_end_date) from marts.fct_dso_monthly").fetchall()[
+            0
+        ][0]
         raise ArinsightError(f"no month end on or before {day}; the data starts at {first}")
     value: dt.date = rows[0][0]
     return value
 
 
-def headline(wh: Warehouse, as_of: dt.date | dt.datetime | None = None,
-             segment: str | None = None) -> dict[str, Any]:
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _extras(wh: Warehouse, month_end: dt.date) -> dict[str, dict[str, Any]]:
+    """Headline figures from the other marts, per segment, at ``month_end``."""
+    out: dict[str, dict[str, Any]] = {}
+    aging = wh.sql(
+        "select segment, aging_bucket, share_of_ar_pct from marts.fct_aging_snapshots"
+        " where month_end_date = ? order by segment, bucket_order",
+        [month_end],
+    )
+    for seg, bucket, pct in aging.rows():
+        out.setdefault(seg, {}).setdefault("aging_pct", {})[bucket] = _float(pct)
+    # The latest due-month cohort whose 90-day horizon had passed by month_end.
+    rec = wh.sql(
+        """
+        select segment, month_end_date, recovery_90d_pct, closed_case_recovery_pct
+        from marts.fct_recovery
+        where month_end_date + 90 <= ? and recovery_90d_pct is not null
+        qualify row_number() over (partition by segment order by month_end_date desc) = 1
+    """,
+        [month_end],
+    )
+    for seg, cohort, pct, closed in rec.rows():
+        out.setdefault(seg, {}).update(
+            {
+                "recovery_cohort_month_end": cohort.isoformat(),
+                "recovery_90d_pct": _float(pct),
+                "closed_case_recovery_pct": _float(closed),
+            }
+        )
+    churned = wh.sql(
+        "select segment, churn_rate_pct, involuntary_churn_rate_pct "
+        "from marts.fct_churn where month_end_date = ?",
+        [month_end],
+    )
+    for seg, rate, involuntary in churned.rows():
+        out.setdefault(seg, {}).update(
+            {"churn_pct": _float(rate), "involuntary_churn_pct": _float(involuntary)}
+        )
+    findings = wh.sql(
+        "select segment, sum(count_findings) from marts.fct_guardrails "
+        "where month_end_date = ? group by segment",
+        [month_end],
+    )
+    for seg, n in findings.rows():
+        out.setdefault(seg, {})["count_guardrail_findings"] = int(n)
+    return out
+
+
+def headline(
+    wh: Warehouse, as_of: dt.date | dt.datetime | None = None, segment: str | None = None
+) -> dict[str, Any]:
     """Headline figures per segment at one month end, as plain JSON-able data.
 
     Returns:
         ``{"as_of", "reporting_currency", "dso_window_days", "segments": {segment:
         {"dso_days", "dso_change_days", "best_possible_dso_days", "add_days",
         "ar_amount", "current_ar_amount", "overdue_ar_amount", "overdue_pct",
-        "sales_window_amount", "count_open_invoices", "is_window_complete"}}}``.
-        Amounts are floats in the reporting currency; ``*_days`` in days.
+        "sales_window_amount", "count_open_invoices", "is_window_complete",
+        "countback_dso_days", "cei_pct", "weighted_dbt_days", "aging_pct": {bucket:
+        pct}, "recovery_cohort_month_end", "recovery_90d_pct",
+        "closed_case_recovery_pct", "churn_pct", "involuntary_churn_pct",
+        "count_guardrail_findings"}}}``. Amounts are floats in the reporting
+        currency; ``*_days`` in days; ``*_pct`` 0-100. Recovery is that of the
+        latest due-month cohort whose 90-day horizon ended by the month end
+        (absent when there is none).
 
     Raises:
         ArinsightError: no marts, unknown segment, or ``as_of`` before the data.
@@ -86,6 +319,9 @@ def headline(wh: Warehouse, as_of: dt.date | dt.datetime | None = None,
             cast(cur.sales_window_amount as double) as sales_window_amount,
             cur.count_open_invoices,
             cur.is_window_complete,
+            cur.countback_dso_days,
+            cur.cei_pct,
+            cur.weighted_dbt_days,
             cur.dso_window_days
         from marts.fct_dso_monthly as cur
         left join marts.fct_dso_monthly as prev
@@ -98,13 +334,16 @@ def headline(wh: Warehouse, as_of: dt.date | dt.datetime | None = None,
     )
     if rows.height == 0:
         known = wh.sql("select distinct segment from marts.fct_dso_monthly order by 1")
-        raise ArinsightError(f"unknown segment {segment!r}; known: "
-                             f"{', '.join(known['segment'].to_list())}")
+        raise ArinsightError(
+            f"unknown segment {segment!r}; known: {', '.join(known['segment'].to_list())}"
+        )
     window = int(rows["dso_window_days"][0])
-    segments = {
-        r.pop("segment"): {k: v for k, v in r.items() if k != "dso_window_days"}
-        for r in rows.to_dicts()
-    }
+    extras = _extras(wh, month_end)
+    segments = {}
+    for r in rows.to_dicts():
+        seg = r.pop("segment")
+        r.pop("dso_window_days")
+        segments[seg] = {**r, **extras.get(seg, {})}
     return {
         "as_of": month_end.isoformat(),
         "reporting_currency": load_settings().reporting_currency,

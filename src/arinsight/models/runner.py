@@ -177,7 +177,10 @@ def _set_variables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         "dso_window_days": settings.dso_window_days,
         "conversion_horizon_days": settings.conversion_horizon_days,
         "reporting_currency": settings.reporting_currency,
+        "involuntary_churn_window_days": settings.involuntary_churn_window_days,
     }
+    for key, value in settings.behaviour_scoring.model_dump().items():
+        variables[f"behaviour_{key}"] = value
     con.execute("set search_path = 'staging,intermediate,marts'")
     for name, value in variables.items():
         con.execute(f"set variable {name} = ?", [value])

@@ -1,0 +1,8 @@
+-- a higher dunning stage is never first sent before a lower one
+select
+    invoice_id,
+    previous_stage_sent_date,
+    stage_number,
+    sent_date
+from intermediate.int_stage_entries
+where sent_date < previous_stage_sent_date
