@@ -54,7 +54,7 @@ def _prepare(led: dict[str, pd.DataFrame]) -> dict[str, object]:
     red["cum"] = red.groupby("invoice_id")["amount"].cumsum()
     red = red.merge(inv[["invoice_id", "amount", "issue_date"]].rename(
         columns={"amount": "invoice_amount"}), on="invoice_id")
-    settled = red[red["invoice_amount"] - red["cum"] <= SETTLE_TOLERANCE].groupby(
+    settled = red[(red["invoice_amount"] - red["cum"]).round(2) <= SETTLE_TOLERANCE].groupby(
         "invoice_id")["date"].min().rename("settled_date")
     inv = inv.merge(settled, on="invoice_id", how="left")
     return {"inv": inv, "pay": pay, "adj": adj, "ev": ev, "red": red, "as_of": as_of,

@@ -143,12 +143,68 @@ def step_build(size: int) -> Result:
                   note="rows = ledger rows in")
 
 
+def step_load_german(size: int) -> Result:
+    sys.path.insert(0, str(BENCH))
+    import german_erp
+
+    src = size_dir(size) / "canonical"
+    de = size_dir(size) / "german_erp"
+    shutil.rmtree(de, ignore_errors=True)
+    german_erp.write_german(german_erp.read_canonical(src), de)
+    rows = 0
+    import polars as pl
+
+    for f in de.glob("*.csv"):
+        rows += pl.scan_csv(f, separator=";", infer_schema=False).select(pl.len()).collect().item()
+    db = size_dir(size) / "w_german.duckdb"
+    db.unlink(missing_ok=True)
+    seconds, peak, _ = run_measured(arinsight("load", str(de), "--profile", "german_erp",
+                                              "--db", str(db)))
+    return Result("load (german_erp CSV)", size, seconds, rows, peak)
+
+
+def step_check(size: int) -> Result:
+    db = size_dir(size) / "w.duckdb"
+    seconds, peak, _ = run_measured(arinsight("check", "--db", str(db)),
+                                    env={"GX_ANALYTICS_ENABLED": "False"})
+    return Result("check", size, seconds, None, peak, note="GX suites on raw + marts")
+
+
+def step_pandas(size: int) -> Result:
+    """The pandas baseline on the same CSVs; compared with the marts, timed in-process."""
+    sys.path.insert(0, str(BENCH))
+    import pandas_baseline
+
+    src = size_dir(size) / "canonical"
+    code = (
+        "import sys, json; sys.path.insert(0, %r)\n"
+        "import pandas_baseline as pb\nfrom pathlib import Path\n"
+        "res, secs = pb.run(Path(%r))\n"
+        "bad = pb.compare(res, Path(%r)) if %r else {}\n"
+        "print(json.dumps({'seconds': secs, 'mismatches': bad}))\n"
+    ) % (str(BENCH), str(src), str(size_dir(size) / "w.duckdb"), size <= 100_000)
+    _, peak, out = run_measured([sys.executable, "-c", code])
+    data = json.loads(out.strip().splitlines()[-1])
+    ours = sum(r.seconds for r in _DONE if r.size == size and r.step in
+               ("load (canonical CSV)", "build"))
+    ratio = data["seconds"] / ours if ours else float("nan")
+    checked = ("same numbers as the marts" if data["mismatches"] and
+               not any(data["mismatches"].values()) else
+               f"MISMATCH {data['mismatches']}" if data["mismatches"] else "not compared")
+    return Result("pandas baseline (4 marts)", size, data["seconds"], None, peak,
+                  note=f"{ratio:.1f}x arinsight load+build; {checked}")
+
+
 STEPS: dict[str, Callable[[int], Result]] = {
     "simulate": step_simulate,
     "load": step_load,
     "load_parquet": step_load_parquet,
+    "load_german_erp": step_load_german,
     "build": step_build,
+    "check": step_check,
+    "pandas": step_pandas,
 }
+_DONE: list[Result] = []
 
 
 def fmt_table(results: list[Result]) -> str:
@@ -179,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # a failing step is reported, the table still prints
                 res = Result(name, size, float("nan"), note=f"FAILED: {str(exc)[:200]}")
             results.append(res)
+            _DONE.append(res)
             print(fmt_table([res]).splitlines()[-1], flush=True)
     print()
     print(fmt_table(results))
@@ -190,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(json.dumps(payload, indent=2))
     if not args.keep:
         shutil.rmtree(WORK, ignore_errors=True)
-    return 1 if any(r.note.startswith("FAILED") for r in results) else 0
+    failed = any(r.note.startswith(("FAILED", "MISMATCH")) or "MISMATCH" in r.note
+                 for r in results)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

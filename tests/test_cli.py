@@ -119,3 +119,19 @@ def test_metrics_unknown_segment(tmp_path: Path) -> None:
                            "--segment", "retail"], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "unknown segment 'retail'" in proc.stderr
+
+
+def test_check_writes_data_docs_to_the_default_relative_path(tmp_path: Path) -> None:
+    # Regression: GX refuses a relative Data Docs directory; the CLI default is
+    # `reports/quality`, relative to where the user runs it.
+    for name, text in LEDGER.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    db = str(tmp_path / "w.duckdb")
+    for args in (["load", str(tmp_path)], ["build"]):
+        subprocess.run([sys.executable, "-m", "arinsight", *args, "--db", db], check=True,
+                       capture_output=True, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "arinsight", "check", "--db", db],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={**__import__("os").environ, "GX_ANALYTICS_ENABLED": "False"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "reports" / "quality" / "index.html").is_file()

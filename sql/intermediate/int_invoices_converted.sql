@@ -22,19 +22,35 @@ fx_rates as (
     select * from stg_fx_rates
 ),
 
+rate_intervals as (
+    -- each rate holds from its date until the next rate of the currency
+    select
+        currency_code,
+        rate_to_reporting,
+        rate_date as valid_from_date,
+        coalesce(
+            lead(rate_date) over (
+                partition by currency_code order by rate_date
+            ),
+            date '9999-12-31'
+        ) as valid_to_date
+    from fx_rates
+),
+
 with_rate as (
     select
         invoices.*,
         case
             when invoices.currency_code = getvariable('reporting_currency')
                 then 1.0
-            else fx_rates.rate_to_reporting
+            else rate_intervals.rate_to_reporting
         end as fx_rate
     from invoices
-    asof left join fx_rates
+    left join rate_intervals
         on
-            invoices.currency_code = fx_rates.currency_code
-            and invoices.issue_date >= fx_rates.rate_date
+            invoices.currency_code = rate_intervals.currency_code
+            and invoices.issue_date >= rate_intervals.valid_from_date
+            and invoices.issue_date < rate_intervals.valid_to_date
 ),
 
 final as (

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     import polars as pl
 
 DEFAULT_DB = Path("data") / "arinsight.duckdb"
-SCHEMAS = ("raw", "meta", "staging", "intermediate", "marts")
+SCHEMAS = ("raw", "meta", "marts")
+#: Layers the build keeps in memory (attached in-memory databases of these names):
+#: only marts are written to the file, which is most of the build's speed.
+SCRATCH_LAYERS = ("staging", "intermediate")
 
 META_DDL = (
     """
@@ -83,8 +86,15 @@ def open_connection(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyCo
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create schemas, raw tables and meta tables if missing (idempotent)."""
+    attached = {r[0] for r in con.execute("select database_name from duckdb_databases()"
+                                          ).fetchall()}
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
+    # Warehouses from before the in-memory scratch layers kept these as schemas;
+    # a schema and an attached database of the same name would be ambiguous.
+    for layer in SCRATCH_LAYERS:
+        if layer not in attached:
+            con.execute(f"drop schema if exists {layer} cascade")
     for table in TABLES.values():
         con.execute(table.ddl("raw"))
     for ddl in META_DDL:

@@ -552,14 +552,17 @@ def _quarantine(
     extra: list[tuple[int | None, str | None, str, str]],
 ) -> None:
     """Insert quarantined rows of ``_typed`` (with their raw line) and ``extra`` rows."""
-    import pyarrow as pa
+    # polars, not pyarrow.table: building an arrow table from Python objects
+    # imports pandas (0.6 s on every load).
+    import polars as pl
 
     bad = con.execute(f"select _line from {_TYPED} where _reason is not null").fetchall()
     lines = [int(r[0]) for r in bad if r[0] is not None]
     if lines:
         if staged.raw_line is not None:
             raws = staged.raw_line(sorted(set(lines)))
-            con.register("_raws", pa.table({"_line": sorted(set(lines)), "_raw": raws}))
+            con.register("_raws", pl.DataFrame({"_line": sorted(set(lines)), "_raw": raws},
+                                               schema={"_line": pl.Int64, "_raw": pl.String}))
         else:
             p = Params()
             pairs = ", ".join(
@@ -571,9 +574,9 @@ def _quarantine(
                 "is not null) b on s._line = b._line"
             )
             rel = con.execute(sql, {**staged.from_params, **p.used_in(sql)}).fetchall()
-            con.register(
-                "_raws", pa.table({"_line": [r[0] for r in rel], "_raw": [r[1] for r in rel]})
-            )
+            con.register("_raws", pl.DataFrame(
+                {"_line": [r[0] for r in rel], "_raw": [r[1] for r in rel]},
+                schema={"_line": pl.Int64, "_raw": pl.String}))
         try:
             con.execute(
                 "insert into meta.quarantine select $lid, $file, $table, q._line, q._field, "

@@ -172,7 +172,8 @@ class BuildResult:
     seconds: float
 
 
-def _set_variables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def sql_variables(settings: Settings) -> dict[str, Any]:
+    """Settings the SQL models read with ``getvariable(name)``."""
     variables: dict[str, Any] = {
         "dso_window_days": settings.dso_window_days,
         "conversion_horizon_days": settings.conversion_horizon_days,
@@ -181,8 +182,11 @@ def _set_variables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     }
     for key, value in settings.behaviour_scoring.model_dump().items():
         variables[f"behaviour_{key}"] = value
-    con.execute("set search_path = 'staging,intermediate,marts'")
-    for name, value in variables.items():
+    return variables
+
+
+def _set_variables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    for name, value in sql_variables(settings).items():
         con.execute(f"set variable {name} = ?", [value])
 
 
@@ -223,41 +227,91 @@ def run_asserts(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> lis
     return ran
 
 
+def _attach_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Fresh in-memory databases for the scratch layers; search path over every layer."""
+    from arinsight.warehouse import SCRATCH_LAYERS
+
+    home = con.execute("select current_database()").fetchall()[0][0]
+    attached = {r[0] for r in con.execute("select database_name from duckdb_databases()"
+                                          ).fetchall()}
+    for layer in SCRATCH_LAYERS:
+        if layer in attached:
+            con.execute(f"detach {layer}")
+        con.execute(f"attach ':memory:' as {layer}")
+    path = [f"{home}.main", *(f"{layer}.main" for layer in SCRATCH_LAYERS), f"{home}.marts"]
+    con.execute(f"set search_path = '{','.join(path)}'")
+
+
+def _detach_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    from arinsight.warehouse import SCRATCH_LAYERS
+
+    home = con.execute("select current_database()").fetchall()[0][0]
+    con.execute(f"use {home}")
+    con.execute("reset search_path")
+    for layer in SCRATCH_LAYERS:
+        con.execute(f"detach database if exists {layer}")
+
+
+def _materialise(con: duckdb.DuckDBPyConnection, m: Model,
+                 done: list[tuple[str, int, float]], on_model: Any) -> None:
+    t0 = time.perf_counter()
+    body = _strip_header(m.sql)
+    try:
+        con.execute(f"create or replace table {m.relation} as\n{body}")
+    except Exception as exc:  # duckdb.Error; keep the import lazy
+        raise BuildError(f"model {m.name} ({m.path}) failed: {exc}") from exc
+    _check_keys(con, m)
+    n = int(con.execute(f"select count(*) from {m.relation}").fetchall()[0][0])
+    seconds = time.perf_counter() - t0
+    done.append((m.name, n, seconds))
+    if on_model:
+        on_model(m, n, seconds)
+
+
 def build(con: duckdb.DuckDBPyConnection, settings: Settings, root: Path | None = None,
           on_model: Any = None) -> BuildResult:
-    """Build every model, check keys and run asserts, all in one transaction.
+    """Build every model, check keys and run asserts; publish the marts atomically.
+
+    Staging and intermediate models are built into in-memory databases
+    (attached as ``staging`` and ``intermediate``) and dropped afterwards; only
+    marts are written to the warehouse file, in one transaction together with
+    the asserts, so a failure anywhere leaves the previous marts in place.
 
     Raises:
         BuildError: the first failure; the warehouse keeps its previous build.
     """
-    from arinsight.warehouse import init_schema, transaction
+    from arinsight.warehouse import SCRATCH_LAYERS, init_schema, transaction
 
     started = time.perf_counter()
     models = discover_models(root)
     init_schema(con)
     _set_variables(con, settings)
     done: list[tuple[str, int, float]] = []
-    with transaction(con):
+    _attach_scratch(con)
+    try:
         for m in models:
-            t0 = time.perf_counter()
-            body = _strip_header(m.sql)
-            try:
-                con.execute(f"create or replace table {m.relation} as\n{body}")
-            except Exception as exc:  # duckdb.Error; keep the import lazy
-                raise BuildError(f"model {m.name} ({m.path}) failed: {exc}") from exc
-            _check_keys(con, m)
-            n = int(con.execute(f"select count(*) from {m.relation}").fetchall()[0][0])
-            seconds = time.perf_counter() - t0
-            done.append((m.name, n, seconds))
-            if on_model:
-                on_model(m, n, seconds)
-        asserts = run_asserts(con, root)
-        build_id = int(con.execute(
-            "select coalesce(max(build_id), 0) + 1 from meta.builds").fetchall()[0][0])
-        for (name, n, seconds), m in zip(done, models, strict=True):
-            con.execute("insert into meta.builds values (?, ?, ?, ?, ?, current_timestamp)",
-                        [build_id, name, m.layer, n, seconds])
+            if m.layer in SCRATCH_LAYERS:
+                _materialise(con, m, done, on_model)
+        with transaction(con):
+            for m in models:
+                if m.layer not in SCRATCH_LAYERS:
+                    _materialise(con, m, done, on_model)
+            asserts = run_asserts(con, root)
+            _record(con, done, models)
+    finally:
+        _detach_scratch(con)
     return BuildResult(done, asserts, time.perf_counter() - started)
+
+
+def _record(con: duckdb.DuckDBPyConnection, done: list[tuple[str, int, float]],
+            models: list[Model]) -> None:
+    """One ``meta.builds`` row per model of this build."""
+    layer_of = {m.name: m.layer for m in models}
+    build_id = int(con.execute(
+        "select coalesce(max(build_id), 0) + 1 from meta.builds").fetchall()[0][0])
+    for name, n, seconds in done:
+        con.execute("insert into meta.builds values (?, ?, ?, ?, ?, current_timestamp)",
+                    [build_id, name, layer_of[name], n, seconds])
 
 
 def _strip_header(sql: str) -> str:

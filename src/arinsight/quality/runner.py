@@ -250,7 +250,7 @@ def _context(out_dir: Path | None) -> Any:
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(out_dir),
+                    "base_directory": str(out_dir.resolve()),  # GX wants it absolute
                 },
             },
         )
