@@ -92,5 +92,3 @@ def write_german(t: dict[str, pl.DataFrame], d: Path) -> None:
         Bezeichnung="stage_name",
         Mahngebühr=_de_amount("fee"),
     ).write_csv(d / "mahnungen.csv", **opts)
-
-

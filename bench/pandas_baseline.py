@@ -19,15 +19,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-BUCKETS = [(-10**9, 0, "not_due"), (1, 30, "1-30"), (31, 60, "31-60"), (61, 90, "61-90"),
-           (91, 120, "91-120"), (121, 10**9, "121+")]
+BUCKETS = [
+    (-(10**9), 0, "not_due"),
+    (1, 30, "1-30"),
+    (31, 60, "31-60"),
+    (61, 90, "61-90"),
+    (91, 120, "91-120"),
+    (121, 10**9, "121+"),
+]
 HORIZON_DAYS = 30
 SETTLE_TOLERANCE = 0.01
 
 
 def read_ledger(directory: Path) -> dict[str, pd.DataFrame]:
-    dates = {"invoices": ["issue_date", "due_date"], "payments": ["paid_at"],
-             "adjustments": ["adjusted_at"], "dunning_events": ["sent_at"]}
+    dates = {
+        "invoices": ["issue_date", "due_date"],
+        "payments": ["paid_at"],
+        "adjustments": ["adjusted_at"],
+        "dunning_events": ["sent_at"],
+    }
     out = {}
     for name in ("customers", "invoices", "payments", "adjustments", "dunning_events"):
         df = pd.read_csv(directory / f"{name}.csv")
@@ -42,23 +52,39 @@ def _prepare(led: dict[str, pd.DataFrame]) -> dict[str, object]:
     pay = led["payments"]
     adj = led["adjustments"]
     ev = led["dunning_events"]
-    as_of = max(inv["issue_date"].max(), pay["paid_at"].max(), adj["adjusted_at"].max(),
-                ev["sent_at"].max())
+    as_of = max(
+        inv["issue_date"].max(), pay["paid_at"].max(), adj["adjusted_at"].max(), ev["sent_at"].max()
+    )
     first = inv["issue_date"].min()
     month_ends = pd.date_range(first, as_of, freq="ME")
     # Reductions of each invoice over time (payments, credit notes, write-offs).
-    red = pd.concat([
-        pay[["invoice_id", "paid_at", "amount"]].rename(columns={"paid_at": "date"}),
-        adj[["invoice_id", "adjusted_at", "amount"]].rename(columns={"adjusted_at": "date"}),
-    ]).sort_values(["invoice_id", "date"])
+    red = pd.concat(
+        [
+            pay[["invoice_id", "paid_at", "amount"]].rename(columns={"paid_at": "date"}),
+            adj[["invoice_id", "adjusted_at", "amount"]].rename(columns={"adjusted_at": "date"}),
+        ]
+    ).sort_values(["invoice_id", "date"])
     red["cum"] = red.groupby("invoice_id")["amount"].cumsum()
-    red = red.merge(inv[["invoice_id", "amount", "issue_date"]].rename(
-        columns={"amount": "invoice_amount"}), on="invoice_id")
-    settled = red[(red["invoice_amount"] - red["cum"]).round(2) <= SETTLE_TOLERANCE].groupby(
-        "invoice_id")["date"].min().rename("settled_date")
+    red = red.merge(
+        inv[["invoice_id", "amount", "issue_date"]].rename(columns={"amount": "invoice_amount"}),
+        on="invoice_id",
+    )
+    settled = (
+        red[(red["invoice_amount"] - red["cum"]).round(2) <= SETTLE_TOLERANCE]
+        .groupby("invoice_id")["date"]
+        .min()
+        .rename("settled_date")
+    )
     inv = inv.merge(settled, on="invoice_id", how="left")
-    return {"inv": inv, "pay": pay, "adj": adj, "ev": ev, "red": red, "as_of": as_of,
-            "month_ends": month_ends}
+    return {
+        "inv": inv,
+        "pay": pay,
+        "adj": adj,
+        "ev": ev,
+        "red": red,
+        "as_of": as_of,
+        "month_ends": month_ends,
+    }
 
 
 def dso_and_aging(p: dict[str, object]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,21 +102,36 @@ def dso_and_aging(p: dict[str, object]) -> tuple[pd.DataFrame, pd.DataFrame]:
         bal = bal[bal["open"] > 0]
         bal["dpd"] = (t - bal["due_date"]).dt.days
         window = inv[(inv["issue_date"] > t - pd.Timedelta(days=90)) & (inv["issue_date"] <= t)]
-        cn = credits[(credits["adjusted_at"] > t - pd.Timedelta(days=90))
-                     & (credits["adjusted_at"] <= t)]
+        cn = credits[
+            (credits["adjusted_at"] > t - pd.Timedelta(days=90)) & (credits["adjusted_at"] <= t)
+        ]
         for seg in sorted(inv["segment"].unique()):
             b = bal[bal["segment"] == seg]
             ar = b["open"].sum()
-            sales = (window.loc[window["segment"] == seg, "amount"].sum()
-                     - cn.loc[cn["segment"] == seg, "amount"].sum())
-            dso_rows.append({"month_end_date": t.date(), "segment": seg, "ar_amount": ar,
-                             "sales_90d_amount": sales,
-                             "dso_90_days": ar / sales * 90 if sales else np.nan})
+            sales = (
+                window.loc[window["segment"] == seg, "amount"].sum()
+                - cn.loc[cn["segment"] == seg, "amount"].sum()
+            )
+            dso_rows.append(
+                {
+                    "month_end_date": t.date(),
+                    "segment": seg,
+                    "ar_amount": ar,
+                    "sales_90d_amount": sales,
+                    "dso_90_days": ar / sales * 90 if sales else np.nan,
+                }
+            )
             for lo, hi, name in BUCKETS:
                 sel = b[(b["dpd"] >= lo) & (b["dpd"] <= hi)]
-                aging_rows.append({"month_end_date": t.date(), "segment": seg,
-                                   "aging_bucket": name, "open_amount": sel["open"].sum(),
-                                   "count_open_invoices": len(sel)})
+                aging_rows.append(
+                    {
+                        "month_end_date": t.date(),
+                        "segment": seg,
+                        "aging_bucket": name,
+                        "open_amount": sel["open"].sum(),
+                        "count_open_invoices": len(sel),
+                    }
+                )
     return pd.DataFrame(dso_rows), pd.DataFrame(aging_rows)
 
 
@@ -112,8 +153,10 @@ def stage_conversion(p: dict[str, object]) -> pd.DataFrame:
     last_complete = max(p["month_ends"]).date()  # type: ignore[call-overload]
     first = first[first["month_end_date"] <= last_complete]
     out = first.groupby(["month_end_date", "segment", "stage"], as_index=False).agg(
-        count_entered=("invoice_id", "size"), count_converted=("converted", "sum"),
-        count_progressed=("progressed", "sum"))
+        count_entered=("invoice_id", "size"),
+        count_converted=("converted", "sum"),
+        count_progressed=("progressed", "sum"),
+    )
     return out.rename(columns={"stage": "stage_number"})
 
 
@@ -124,34 +167,52 @@ def recovery(p: dict[str, object]) -> pd.DataFrame:
     as_of = p["as_of"]
     cases = inv[inv["due_date"] < as_of].copy()
     paid_by_due = pay.merge(cases[["invoice_id", "due_date"]])
-    paid_by_due = paid_by_due[paid_by_due["paid_at"] <= paid_by_due["due_date"]].groupby(
-        "invoice_id")["amount"].sum()
+    paid_by_due = (
+        paid_by_due[paid_by_due["paid_at"] <= paid_by_due["due_date"]]
+        .groupby("invoice_id")["amount"]
+        .sum()
+    )
     adj_by_due = adj.merge(cases[["invoice_id", "due_date"]])
-    adj_by_due = adj_by_due[adj_by_due["adjusted_at"] <= adj_by_due["due_date"]].groupby(
-        "invoice_id")["amount"].sum()
-    cases["open_at_due"] = (cases["amount"]
-                            - paid_by_due.reindex(cases["invoice_id"]).fillna(0).values
-                            - adj_by_due.reindex(cases["invoice_id"]).fillna(0).values
-                            ).round(2).clip(lower=0)
+    adj_by_due = (
+        adj_by_due[adj_by_due["adjusted_at"] <= adj_by_due["due_date"]]
+        .groupby("invoice_id")["amount"]
+        .sum()
+    )
+    cases["open_at_due"] = (
+        (
+            cases["amount"]
+            - paid_by_due.reindex(cases["invoice_id"]).fillna(0).values
+            - adj_by_due.reindex(cases["invoice_id"]).fillna(0).values
+        )
+        .round(2)
+        .clip(lower=0)
+    )
     cases = cases[cases["open_at_due"] > 0]
-    cases["month_end_date"] = (cases["due_date"] + pd.offsets.MonthEnd(0))
+    cases["month_end_date"] = cases["due_date"] + pd.offsets.MonthEnd(0)
     out = cases.groupby(["month_end_date", "segment"], as_index=False).agg(
-        count_overdue_cases=("invoice_id", "size"), overdue_amount=("open_at_due", "sum"))
+        count_overdue_cases=("invoice_id", "size"), overdue_amount=("open_at_due", "sum")
+    )
     pays = pay.merge(cases[["invoice_id", "due_date", "open_at_due"]])
     cns = adj[adj["kind"] == "credit_note"].merge(cases[["invoice_id", "due_date"]])
     for h in (30, 60, 90, 180):
         limit = pd.Timedelta(days=h)
-        pw = pays[(pays["paid_at"] > pays["due_date"]) & (pays["paid_at"] <= pays["due_date"]
-                                                          + limit)]
-        cw = cns[(cns["adjusted_at"] > cns["due_date"]) & (cns["adjusted_at"] <= cns["due_date"]
-                                                           + limit)]
+        pw = pays[
+            (pays["paid_at"] > pays["due_date"]) & (pays["paid_at"] <= pays["due_date"] + limit)
+        ]
+        cw = cns[
+            (cns["adjusted_at"] > cns["due_date"]) & (cns["adjusted_at"] <= cns["due_date"] + limit)
+        ]
         got = pw.groupby("invoice_id")["amount"].sum()
         cred = cw.groupby("invoice_id")["amount"].sum()
         c = cases.set_index("invoice_id")
         claim = (c["open_at_due"] - cred.reindex(c.index).fillna(0)).clip(lower=0)
         c[f"rec{h}"] = np.minimum(got.reindex(c.index).fillna(0), claim)
-        rec = c.groupby(["month_end_date", "segment"])[f"rec{h}"].sum().rename(
-            f"recovered_{h}d_amount").reset_index()
+        rec = (
+            c.groupby(["month_end_date", "segment"])[f"rec{h}"]
+            .sum()
+            .rename(f"recovered_{h}d_amount")
+            .reset_index()
+        )
         out = out.merge(rec, on=["month_end_date", "segment"], how="left")
         observed = out["month_end_date"] + limit <= as_of
         out.loc[~observed, f"recovered_{h}d_amount"] = np.nan
@@ -164,8 +225,12 @@ def run(directory: Path) -> tuple[dict[str, pd.DataFrame], float]:
     start = time.perf_counter()
     p = _prepare(read_ledger(directory))
     dso, aging = dso_and_aging(p)
-    result = {"dso": dso, "aging": aging, "stage_conversion": stage_conversion(p),
-              "recovery": recovery(p)}
+    result = {
+        "dso": dso,
+        "aging": aging,
+        "stage_conversion": stage_conversion(p),
+        "recovery": recovery(p),
+    }
     return result, time.perf_counter() - start
 
 
@@ -182,28 +247,47 @@ def compare(result: dict[str, pd.DataFrame], db: Path) -> dict[str, int]:
         return con.sql(sql).df()
 
     checks = {
-        "dso": (mart("select month_end_date, segment, ar_amount::double ar_amount, "
-                     "sales_90d_amount::double sales_90d_amount, dso_90_days "
-                     "from marts.fct_dso_monthly where segment <> 'all'"),
-                ["month_end_date", "segment"], ["ar_amount", "sales_90d_amount", "dso_90_days"]),
-        "aging": (mart("select month_end_date, segment, aging_bucket, open_amount::double "
-                       "open_amount, count_open_invoices from marts.fct_aging_snapshots "
-                       "where segment <> 'all'"),
-                  ["month_end_date", "segment", "aging_bucket"],
-                  ["open_amount", "count_open_invoices"]),
-        "stage_conversion": (mart("select month_end_date, segment, stage_number, count_entered,"
-                                  " count_converted, count_progressed "
-                                  "from marts.fct_stage_conversion where segment <> 'all'"),
-                             ["month_end_date", "segment", "stage_number"],
-                             ["count_entered", "count_converted", "count_progressed"]),
-        "recovery": (mart("select month_end_date, segment, count_overdue_cases, "
-                          "overdue_amount::double overdue_amount, "
-                          + ", ".join(f"recovered_{h}d_amount::double recovered_{h}d_amount"
-                                      for h in (30, 60, 90, 180))
-                          + " from marts.fct_recovery where segment <> 'all'"),
-                     ["month_end_date", "segment"],
-                     ["count_overdue_cases", "overdue_amount"]
-                     + [f"recovered_{h}d_amount" for h in (30, 60, 90, 180)]),
+        "dso": (
+            mart(
+                "select month_end_date, segment, ar_amount::double ar_amount, "
+                "sales_90d_amount::double sales_90d_amount, dso_90_days "
+                "from marts.fct_dso_monthly where segment <> 'all'"
+            ),
+            ["month_end_date", "segment"],
+            ["ar_amount", "sales_90d_amount", "dso_90_days"],
+        ),
+        "aging": (
+            mart(
+                "select month_end_date, segment, aging_bucket, open_amount::double "
+                "open_amount, count_open_invoices from marts.fct_aging_snapshots "
+                "where segment <> 'all'"
+            ),
+            ["month_end_date", "segment", "aging_bucket"],
+            ["open_amount", "count_open_invoices"],
+        ),
+        "stage_conversion": (
+            mart(
+                "select month_end_date, segment, stage_number, count_entered,"
+                " count_converted, count_progressed "
+                "from marts.fct_stage_conversion where segment <> 'all'"
+            ),
+            ["month_end_date", "segment", "stage_number"],
+            ["count_entered", "count_converted", "count_progressed"],
+        ),
+        "recovery": (
+            mart(
+                "select month_end_date, segment, count_overdue_cases, "
+                "overdue_amount::double overdue_amount, "
+                + ", ".join(
+                    f"recovered_{h}d_amount::double recovered_{h}d_amount"
+                    for h in (30, 60, 90, 180)
+                )
+                + " from marts.fct_recovery where segment <> 'all'"
+            ),
+            ["month_end_date", "segment"],
+            ["count_overdue_cases", "overdue_amount"]
+            + [f"recovered_{h}d_amount" for h in (30, 60, 90, 180)],
+        ),
     }
     con.close()
     mismatches: dict[str, int] = {}
@@ -213,8 +297,7 @@ def compare(result: dict[str, pd.DataFrame], db: Path) -> dict[str, int]:
             if k == "month_end_date":
                 sql_df[k] = pd.to_datetime(sql_df[k]).dt.date
                 base[k] = pd.to_datetime(base[k]).dt.date
-        merged = base.merge(sql_df, on=keys, how="outer", suffixes=("_pd", "_sql"),
-                            indicator=True)
+        merged = base.merge(sql_df, on=keys, how="outer", suffixes=("_pd", "_sql"), indicator=True)
         bad = merged["_merge"] != "both"
         for v in values:
             a, b = merged[f"{v}_pd"].astype(float), merged[f"{v}_sql"].astype(float)

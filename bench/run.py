@@ -51,8 +51,14 @@ class Result:
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Run ``cmd``; return (wall seconds, peak RSS MiB, stdout). Raise on failure."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, cwd=REPO)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     out = proc.stdout.read()
     err = proc.stderr.read()
@@ -87,8 +93,9 @@ def invoices_per_scale() -> float:
     if "v" not in _INVOICES_PER_SCALE:
         out = WORK / "calibrate"
         shutil.rmtree(out, ignore_errors=True)
-        _, _, _ = run_measured(arinsight("simulate", "--scale", "0.05", "--out", str(out),
-                                         "--format", "parquet"))
+        _, _, _ = run_measured(
+            arinsight("simulate", "--scale", "0.05", "--out", str(out), "--format", "parquet")
+        )
         truth = json.loads((out / "truth.json").read_text())
         import polars as pl
 
@@ -100,17 +107,25 @@ def invoices_per_scale() -> float:
 
 # --- steps ------------------------------------------------------------------------------
 
+
 def step_simulate(size: int) -> Result:
     scale = size / invoices_per_scale()
     out = size_dir(size) / "canonical"
     shutil.rmtree(out, ignore_errors=True)
-    seconds, peak, _ = run_measured(arinsight("simulate", "--scale", f"{scale:.6f}", "--out",
-                                              str(out), "--seed", "1"))
+    seconds, peak, _ = run_measured(
+        arinsight("simulate", "--scale", f"{scale:.6f}", "--out", str(out), "--seed", "1")
+    )
     import polars as pl
 
     n_inv = pl.scan_parquet(out / "invoices.parquet").select(pl.len()).collect().item()
-    return Result("simulate", size, seconds, n_inv, peak,
-                  note=f"{n_inv / seconds * 60 / 1e6:.2f}M invoices/min (rows = invoices)")
+    return Result(
+        "simulate",
+        size,
+        seconds,
+        n_inv,
+        peak,
+        note=f"{n_inv / seconds * 60 / 1e6:.2f}M invoices/min (rows = invoices)",
+    )
 
 
 def step_load(size: int) -> Result:
@@ -139,8 +154,9 @@ def step_build(size: int) -> Result:
     db = size_dir(size) / "w.duckdb"
     seconds, peak, _ = run_measured(arinsight("build", "--db", str(db)))
     src = size_dir(size) / "canonical"
-    return Result("build", size, seconds, file_rows(src, "parquet"), peak,
-                  note="rows = ledger rows in")
+    return Result(
+        "build", size, seconds, file_rows(src, "parquet"), peak, note="rows = ledger rows in"
+    )
 
 
 def step_load_german(size: int) -> Result:
@@ -158,41 +174,52 @@ def step_load_german(size: int) -> Result:
         rows += pl.scan_csv(f, separator=";", infer_schema=False).select(pl.len()).collect().item()
     db = size_dir(size) / "w_german.duckdb"
     db.unlink(missing_ok=True)
-    seconds, peak, _ = run_measured(arinsight("load", str(de), "--profile", "german_erp",
-                                              "--db", str(db)))
+    seconds, peak, _ = run_measured(
+        arinsight("load", str(de), "--profile", "german_erp", "--db", str(db))
+    )
     return Result("load (german_erp CSV)", size, seconds, rows, peak)
 
 
 def step_check(size: int) -> Result:
     db = size_dir(size) / "w.duckdb"
-    seconds, peak, _ = run_measured(arinsight("check", "--db", str(db)),
-                                    env={"GX_ANALYTICS_ENABLED": "False"})
+    seconds, peak, _ = run_measured(
+        arinsight("check", "--db", str(db)), env={"GX_ANALYTICS_ENABLED": "False"}
+    )
     return Result("check", size, seconds, None, peak, note="GX suites on raw + marts")
 
 
 def step_pandas(size: int) -> Result:
     """The pandas baseline on the same CSVs; compared with the marts, timed in-process."""
-    sys.path.insert(0, str(BENCH))
-    import pandas_baseline
-
     src = size_dir(size) / "canonical"
+    db = size_dir(size) / "w.duckdb"
     code = (
-        "import sys, json; sys.path.insert(0, %r)\n"
+        f"import sys, json; sys.path.insert(0, {str(BENCH)!r})\n"
         "import pandas_baseline as pb\nfrom pathlib import Path\n"
-        "res, secs = pb.run(Path(%r))\n"
-        "bad = pb.compare(res, Path(%r)) if %r else {}\n"
+        f"res, secs = pb.run(Path({str(src)!r}))\n"
+        f"bad = pb.compare(res, Path({str(db)!r})) if {size <= 100_000} else {{}}\n"
         "print(json.dumps({'seconds': secs, 'mismatches': bad}))\n"
-    ) % (str(BENCH), str(src), str(size_dir(size) / "w.duckdb"), size <= 100_000)
+    )
     _, peak, out = run_measured([sys.executable, "-c", code])
     data = json.loads(out.strip().splitlines()[-1])
-    ours = sum(r.seconds for r in _DONE if r.size == size and r.step in
-               ("load (canonical CSV)", "build"))
+    ours = sum(
+        r.seconds for r in _DONE if r.size == size and r.step in ("load (canonical CSV)", "build")
+    )
     ratio = data["seconds"] / ours if ours else float("nan")
-    checked = ("same numbers as the marts" if data["mismatches"] and
-               not any(data["mismatches"].values()) else
-               f"MISMATCH {data['mismatches']}" if data["mismatches"] else "not compared")
-    return Result("pandas baseline (4 marts)", size, data["seconds"], None, peak,
-                  note=f"{ratio:.1f}x arinsight load+build; {checked}")
+    checked = (
+        "same numbers as the marts"
+        if data["mismatches"] and not any(data["mismatches"].values())
+        else f"MISMATCH {data['mismatches']}"
+        if data["mismatches"]
+        else "not compared"
+    )
+    return Result(
+        "pandas baseline (4 marts)",
+        size,
+        data["seconds"],
+        None,
+        peak,
+        note=f"{ratio:.1f}x arinsight load+build; {checked}",
+    )
 
 
 STEPS: dict[str, Callable[[int], Result]] = {
@@ -240,15 +267,17 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(fmt_table(results))
     payload = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "results": [{**asdict(r), "rows_per_s": r.rows_per_s} for r in results],
     }
     Path(args.out).write_text(json.dumps(payload, indent=2))
     if not args.keep:
         shutil.rmtree(WORK, ignore_errors=True)
-    failed = any(r.note.startswith(("FAILED", "MISMATCH")) or "MISMATCH" in r.note
-                 for r in results)
+    failed = any(r.note.startswith(("FAILED", "MISMATCH")) or "MISMATCH" in r.note for r in results)
     return 1 if failed else 0
 
 

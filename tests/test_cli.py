@@ -19,8 +19,9 @@ HEAVY = ("duckdb", "polars", "numpy", "pandas", "great_expectations", "pyarrow",
 def test_help_lists_every_verb_in_data_flow_order() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines()
-              if line.strip()]
+    listed = [
+        line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()
+    ]
     assert listed == list(COMMANDS)
 
 
@@ -45,19 +46,23 @@ def test_help_imports_nothing_heavy() -> None:
         "import sys\n"
         "from arinsight.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "for verb in %r:\n" % (list(COMMANDS),)
+        f"for verb in {list(COMMANDS)!r}:\n"
         + "    try:\n        main([verb, '--help'])\n    except SystemExit:\n        pass\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_missing_warehouse_says_what_to_run(tmp_path: Path) -> None:
     db = tmp_path / "none.duckdb"
-    proc = subprocess.run([sys.executable, "-m", "arinsight", "metrics", "--db", str(db)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "arinsight", "metrics", "--db", str(db)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         f"error: no warehouse at {db} — run `arinsight load` (or `arinsight demo`) first"
@@ -67,8 +72,11 @@ def test_missing_warehouse_says_what_to_run(tmp_path: Path) -> None:
 def test_load_unknown_file_name_is_refused(tmp_path: Path) -> None:
     f = tmp_path / "rechnungen.csv"
     f.write_text("a,b\n1,2\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "arinsight", "load", str(f), "--db",
-                           str(tmp_path / "w.duckdb")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "arinsight", "load", str(f), "--db", str(tmp_path / "w.duckdb")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "profile canonical maps no table to this file name" in proc.stderr
 
@@ -80,9 +88,9 @@ def test_load_unknown_file_name_is_refused(tmp_path: Path) -> None:
 LEDGER = {
     "customers.csv": "customer_id,segment\nC1,smb\n",
     "invoices.csv": "invoice_id,customer_id,issue_date,due_date,amount\n"
-                    "I1,C1,2024-01-15,2024-02-14,300.00\n",
+    "I1,C1,2024-01-15,2024-02-14,300.00\n",
     "payments.csv": "payment_id,invoice_id,paid_at,amount\nP1,I1,2024-01-20,100.00\n"
-                    "P2,I1,2024-02-29,200.00\n",
+    "P2,I1,2024-02-29,200.00\n",
 }
 
 
@@ -93,16 +101,27 @@ def test_load_build_metrics_json(tmp_path: Path) -> None:
     run = CliRunner().invoke
     assert run(cli, ["load", str(tmp_path), "--db", db]).exit_code == 0
     assert run(cli, ["build", "--db", db]).exit_code == 0
-    result = run(cli, ["metrics", "--json", "--db", db, "--as-of", "2024-02-15",
-                       "--segment", "smb"])
+    result = run(
+        cli, ["metrics", "--json", "--db", db, "--as-of", "2024-02-15", "--segment", "smb"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) >= {"as_of", "reporting_currency", "dso_window_days", "segments"}
     assert data["as_of"] == "2024-01-31"
     smb = data["segments"]["smb"]
-    assert set(smb) >= {"dso_days", "dso_change_days", "best_possible_dso_days", "add_days",
-                        "ar_amount", "current_ar_amount", "overdue_ar_amount", "overdue_pct",
-                        "sales_window_amount", "count_open_invoices", "is_window_complete"}
+    assert set(smb) >= {
+        "dso_days",
+        "dso_change_days",
+        "best_possible_dso_days",
+        "add_days",
+        "ar_amount",
+        "current_ar_amount",
+        "overdue_ar_amount",
+        "overdue_pct",
+        "sales_window_amount",
+        "count_open_invoices",
+        "is_window_complete",
+    }
     assert smb["ar_amount"] == 200.0
     assert smb["dso_days"] == pytest.approx(200 / 300 * 90)
     assert smb["add_days"] == 0.0
@@ -115,8 +134,11 @@ def test_metrics_unknown_segment(tmp_path: Path) -> None:
     run = CliRunner().invoke
     run(cli, ["load", str(tmp_path), "--db", db])
     run(cli, ["build", "--db", db])
-    proc = subprocess.run([sys.executable, "-m", "arinsight", "metrics", "--db", db,
-                           "--segment", "retail"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "arinsight", "metrics", "--db", db, "--segment", "retail"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "unknown segment 'retail'" in proc.stderr
 
@@ -128,10 +150,18 @@ def test_check_writes_data_docs_to_the_default_relative_path(tmp_path: Path) -> 
         (tmp_path / name).write_text(text, encoding="utf-8")
     db = str(tmp_path / "w.duckdb")
     for args in (["load", str(tmp_path)], ["build"]):
-        subprocess.run([sys.executable, "-m", "arinsight", *args, "--db", db], check=True,
-                       capture_output=True, cwd=tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "arinsight", "check", "--db", db],
-                          capture_output=True, text=True, cwd=tmp_path,
-                          env={**__import__("os").environ, "GX_ANALYTICS_ENABLED": "False"})
+        subprocess.run(
+            [sys.executable, "-m", "arinsight", *args, "--db", db],
+            check=True,
+            capture_output=True,
+            cwd=tmp_path,
+        )
+    proc = subprocess.run(
+        [sys.executable, "-m", "arinsight", "check", "--db", db],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**__import__("os").environ, "GX_ANALYTICS_ENABLED": "False"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "reports" / "quality" / "index.html").is_file()

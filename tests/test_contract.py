@@ -18,13 +18,19 @@ def test_design_table_columns_and_keys() -> None:
     # Required columns and keys as pinned in DESIGN.md's contract table.
     expected = {
         "customers": (["customer_id", "segment"], ("customer_id",)),
-        "invoices": (["invoice_id", "customer_id", "issue_date", "due_date", "amount"],
-                     ("invoice_id",)),
+        "invoices": (
+            ["invoice_id", "customer_id", "issue_date", "due_date", "amount"],
+            ("invoice_id",),
+        ),
         "payments": (["payment_id", "invoice_id", "paid_at", "amount"], ("payment_id",)),
-        "adjustments": (["adjustment_id", "invoice_id", "adjusted_at", "amount", "kind"],
-                        ("adjustment_id",)),
-        "dunning_events": (["event_id", "invoice_id", "stage", "sent_at", "channel"],
-                           ("event_id",)),
+        "adjustments": (
+            ["adjustment_id", "invoice_id", "adjusted_at", "amount", "kind"],
+            ("adjustment_id",),
+        ),
+        "dunning_events": (
+            ["event_id", "invoice_id", "stage", "sent_at", "channel"],
+            ("event_id",),
+        ),
         "fx_rates": (["rate_date", "currency", "rate_to_reporting"], ("rate_date", "currency")),
     }
     assert {t: (TABLES[t].required, TABLES[t].key) for t in TABLES} == expected
@@ -38,6 +44,7 @@ def test_raw_ddl_matches_contract(tmp_path: Path) -> None:
             cols = wh.con.execute(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = 'raw' and table_name = ? order by ordinal_position",
-                [table.name]).fetchall()
+                [table.name],
+            ).fetchall()
             assert cols[:-2] == [(c.name, c.duckdb_type) for c in table.columns]
             assert [c for c, _ in cols[-2:]] == ["_load_id", "_source_line"]

@@ -35,8 +35,9 @@ def _with_settings(sql: str) -> str:
 @pytest.mark.parametrize("model", MODELS, ids=[m.name for m in MODELS])
 def test_model_transpiles_to_spark(model: object) -> None:
     sql = _with_settings(model.sql)  # type: ignore[attr-defined]
-    (spark,) = sqlglot.transpile(sql, read="duckdb", write="spark",
-                                 unsupported_level=ErrorLevel.RAISE)
+    (spark,) = sqlglot.transpile(
+        sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+    )
     sqlglot.parse_one(spark, read="spark")  # the output is valid Spark syntax
     body = re.sub(r"/\*.*?\*/", "", spark, flags=re.S).upper()
     assert not [w for w in NOT_SPARK if re.search(rf"\b{w}\b", body)]

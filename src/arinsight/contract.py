@@ -132,8 +132,13 @@ PAYMENTS = Table(
         Column("payment_id", "str", True, "Payment (clearing) number, unique."),
         Column("invoice_id", "str", True, "The invoice it settles (in part or whole)."),
         Column("paid_at", "date", True, "Value date of the payment."),
-        Column("amount", "amount", True, "Amount applied, in invoice currency (> 0).",
-               non_negative=True),
+        Column(
+            "amount",
+            "amount",
+            True,
+            "Amount applied, in invoice currency (> 0).",
+            non_negative=True,
+        ),
         Column("method", "str", doc="e.g. transfer, direct_debit, card, agency."),
     ),
 )
@@ -147,8 +152,13 @@ ADJUSTMENTS = Table(
         Column("adjustment_id", "str", True, "Adjustment number, unique."),
         Column("invoice_id", "str", True, "The invoice it reduces."),
         Column("adjusted_at", "date", True, "Booking date."),
-        Column("amount", "amount", True, "Amount by which the open item is reduced (> 0).",
-               non_negative=True),
+        Column(
+            "amount",
+            "amount",
+            True,
+            "Amount by which the open item is reduced (> 0).",
+            non_negative=True,
+        ),
         Column("kind", "str", True, "credit_note or write_off.", allowed=ADJUSTMENT_KINDS),
     ),
 )
@@ -163,8 +173,13 @@ DUNNING_EVENTS = Table(
         Column("invoice_id", "str", True, "The invoice being dunned."),
         Column("stage", "int", True, "Ladder stage; 0 = pre-due reminder.", non_negative=True),
         Column("sent_at", "date", True, "Date sent."),
-        Column("channel", "str", True, "email, letter, sms, phone or collection_agency.",
-               allowed=CHANNELS),
+        Column(
+            "channel",
+            "str",
+            True,
+            "email, letter, sms, phone or collection_agency.",
+            allowed=CHANNELS,
+        ),
         Column("stage_name", "str", doc="e.g. Zahlungserinnerung, 1. Mahnung, Inkasso."),
         Column("fee", "amount", doc="Dunning fee charged with this event.", non_negative=True),
         Column("variant", "str", doc="Experiment arm, when a ladder experiment ran."),
@@ -178,8 +193,13 @@ FX_RATES = Table(
     columns=(
         Column("rate_date", "date", True, "Rate date."),
         Column("currency", "str", True, "ISO 4217 code."),
-        Column("rate_to_reporting", "rate", True, "1 unit of currency in reporting currency.",
-               non_negative=True),
+        Column(
+            "rate_to_reporting",
+            "rate",
+            True,
+            "1 unit of currency in reporting currency.",
+            non_negative=True,
+        ),
     ),
 )
 
@@ -199,7 +219,8 @@ def markdown() -> str:
         "Generated from `src/arinsight/contract.py` by "
         "`python -m arinsight.contract > docs/contract.md`. Do not edit by hand.",
         "",
-        "Required tables: " + ", ".join(f"`{t}`" for t in REQUIRED_TABLES)
+        "Required tables: "
+        + ", ".join(f"`{t}`" for t in REQUIRED_TABLES)
         + ". Amounts are DECIMAL(18,2); dates are ISO `YYYY-MM-DD`.",
         "",
     ]

@@ -25,8 +25,9 @@ def quarantine_breaches(con: object, max_pct: float) -> list[tuple[str, str, flo
     return [(str(f), str(t), float(p)) for f, t, p in rows]
 
 
-def run_build(db: str | Path, *, accept_quarantine: bool = False,
-              on_model: object = None) -> BuildResult:
+def run_build(
+    db: str | Path, *, accept_quarantine: bool = False, on_model: object = None
+) -> BuildResult:
     """Build the marts of the warehouse at ``db``.
 
     Raises:
@@ -55,11 +56,16 @@ def _has_ledger(data_dir: Path) -> bool:
     return any((data_dir / f"invoices.{ext}").exists() for ext in ("csv", "parquet"))
 
 
-def run_demo(db: Path, data_dir: Path, *, seed: int = 0, scale: float = 1.0,
-             serve: bool = True) -> None:
+def run_demo(
+    db: Path, data_dir: Path, *, seed: int = 0, scale: float = 1.0, serve: bool = True
+) -> None:
     """Simulate the default world if ``data_dir`` has no ledger, load, build, print."""
-    from arinsight.cli._render import console, print_build_result, print_headline, \
-        print_load_results
+    from arinsight.cli._render import (
+        console,
+        print_build_result,
+        print_headline,
+        print_load_results,
+    )
     from arinsight.ingest import load_sources
     from arinsight.metrics import headline
     from arinsight.warehouse import Warehouse
@@ -70,10 +76,12 @@ def run_demo(db: Path, data_dir: Path, *, seed: int = 0, scale: float = 1.0,
         console.print(f"[bold]1/4 simulate[/bold] the default world → {data_dir}")
         summary = run_simulation(None, None, None, seed, scale, data_dir, ("csv", "parquet"))
         rows = summary["rows"]
-        console.print(f"    {rows.get('customers', 0):,} customers, "
-                      f"{rows.get('invoices', 0):,} invoices, "
-                      f"{rows.get('dunning_events', 0):,} dunning events "
-                      f"in {summary['seconds']:.1f} s")
+        console.print(
+            f"    {rows.get('customers', 0):,} customers, "
+            f"{rows.get('invoices', 0):,} invoices, "
+            f"{rows.get('dunning_events', 0):,} dunning events "
+            f"in {summary['seconds']:.1f} s"
+        )
     else:
         console.print(f"[bold]1/4 simulate[/bold] skipped: {data_dir} already holds a ledger")
     console.print(f"[bold]2/4 load[/bold] {data_dir} → {db}")
@@ -86,5 +94,6 @@ def run_demo(db: Path, data_dir: Path, *, seed: int = 0, scale: float = 1.0,
     with Warehouse.open(db) as wh:
         print_headline(headline(wh))
     if serve:
-        raise ArinsightError("the dashboard is not part of this version yet; "
-                             "run `arinsight demo --no-serve`")
+        raise ArinsightError(
+            "the dashboard is not part of this version yet; run `arinsight demo --no-serve`"
+        )

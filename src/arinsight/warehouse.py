@@ -80,14 +80,18 @@ def open_connection(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     """Open ``path`` with offline-safe settings (no extension auto-install)."""
     import duckdb
 
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+    }
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create schemas, raw tables and meta tables if missing (idempotent)."""
-    attached = {r[0] for r in con.execute("select database_name from duckdb_databases()"
-                                          ).fetchall()}
+    attached = {
+        r[0] for r in con.execute("select database_name from duckdb_databases()").fetchall()
+    }
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     # Warehouses from before the in-memory scratch layers kept these as schemas;
@@ -113,8 +117,13 @@ class Warehouse:
         self.con = con
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None = None, *, read_only: bool = True,
-             create: bool = False) -> Warehouse:
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = True,
+        create: bool = False,
+    ) -> Warehouse:
         """Open (or with ``create=True`` create) the warehouse.
 
         Raises:
@@ -134,7 +143,8 @@ class Warehouse:
 
     def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run ``query`` (with bound ``params``, never formatted in) and return polars."""
-        return self.con.sql(query, params=params).pl()
+        frame: pl.DataFrame = self.con.sql(query, params=params).pl()
+        return frame
 
     def tables(self, schema: str) -> list[str]:
         rows = self.con.execute(

@@ -12,22 +12,34 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def db_option(f: F) -> F:
     return click.option(
-        "--db", "db", envvar="ARINSIGHT_DB", default="data/arinsight.duckdb", show_default=True,
-        type=click.Path(dir_okay=False), help="Warehouse file (or set ARINSIGHT_DB).",
+        "--db",
+        "db",
+        envvar="ARINSIGHT_DB",
+        default="data/arinsight.duckdb",
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="Warehouse file (or set ARINSIGHT_DB).",
     )(f)
 
 
 def as_of_option(f: F) -> F:
     return click.option(
-        "--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+        "--as-of",
+        "as_of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
         help="Report as of this date (the latest month end on or before it). "
-             "Default: the latest complete month.",
+        "Default: the latest complete month.",
     )(f)
 
 
 def segment_option(f: F) -> F:
-    return click.option("--segment", "segment", default=None,
-                        help="Only this segment (default: every segment and 'all').")(f)
+    return click.option(
+        "--segment",
+        "segment",
+        default=None,
+        help="Only this segment (default: every segment and 'all').",
+    )(f)
 
 
 def json_option(f: F) -> F:

@@ -20,26 +20,46 @@ def print_load_results(results: list[LoadResult]) -> None:
         t.add_column(col, justify="left" if col in ("file", "table") else "right")
     for r in results:
         if r.skipped:
-            t.add_row(r.file, r.table, "-", "-", "-", "-", f"{r.seconds:.2f}",
-                      style="dim", end_section=False)
+            t.add_row(
+                r.file,
+                r.table,
+                "-",
+                "-",
+                "-",
+                "-",
+                f"{r.seconds:.2f}",
+                style="dim",
+                end_section=False,
+            )
             continue
         q = f"[red]{r.rows_quarantined:,}[/red]" if r.rows_quarantined else "0"
-        t.add_row(r.file, r.table, f"{r.rows_read:,}", f"{r.rows_loaded:,}", q,
-                  f"{r.rows_replaced:,}", f"{r.seconds:.2f}")
+        t.add_row(
+            r.file,
+            r.table,
+            f"{r.rows_read:,}",
+            f"{r.rows_loaded:,}",
+            q,
+            f"{r.rows_replaced:,}",
+            f"{r.seconds:.2f}",
+        )
     console.print(t)
     skipped = [r for r in results if r.skipped]
     if skipped:
-        console.print(f"{len(skipped)} file(s) unchanged since an earlier load (same sha256): "
-                      "skipped.")
+        console.print(
+            f"{len(skipped)} file(s) unchanged since an earlier load (same sha256): skipped."
+        )
     if any(r.rows_quarantined for r in results):
-        console.print("quarantined rows and their reasons: "
-                      "`select * from meta.quarantine` in the warehouse.")
+        console.print(
+            "quarantined rows and their reasons: `select * from meta.quarantine` in the warehouse."
+        )
 
 
 def print_build_result(result: BuildResult) -> None:
     n_rows = sum(n for name, n, _ in result.models if name.startswith(("fct_", "dim_")))
-    console.print(f"built {len(result.models)} models ({n_rows:,} mart rows), "
-                  f"{len(result.asserts)} asserts passed in {result.seconds:.2f} s")
+    console.print(
+        f"built {len(result.models)} models ({n_rows:,} mart rows), "
+        f"{len(result.asserts)} asserts passed in {result.seconds:.2f} s"
+    )
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -52,11 +72,20 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 def print_headline(data: dict[str, Any]) -> None:
     cur = data["reporting_currency"]
-    t = Table(title=f"headline figures at {data['as_of']} (DSO window "
-                    f"{data['dso_window_days']} d, {cur})", title_justify="left")
-    cols = [("segment", "segment"), ("dso_days", "DSO"), ("dso_change_days", "Δ vs prev."),
-            ("best_possible_dso_days", "best DSO"), ("add_days", "ADD"),
-            ("ar_amount", "AR"), ("overdue_pct", "overdue %")]
+    t = Table(
+        title=f"headline figures at {data['as_of']} (DSO window "
+        f"{data['dso_window_days']} d, {cur})",
+        title_justify="left",
+    )
+    cols = [
+        ("segment", "segment"),
+        ("dso_days", "DSO"),
+        ("dso_change_days", "Δ vs prev."),
+        ("best_possible_dso_days", "best DSO"),
+        ("add_days", "ADD"),
+        ("ar_amount", "AR"),
+        ("overdue_pct", "overdue %"),
+    ]
     for _, label in cols:
         t.add_column(label, justify="left" if label == "segment" else "right")
     for seg, vals in data["segments"].items():

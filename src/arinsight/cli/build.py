@@ -9,8 +9,11 @@ from arinsight.cli._common import db_option
 
 @click.command("build")
 @db_option
-@click.option("--accept-quarantine", is_flag=True,
-              help="Publish marts even when a load quarantined more than max_quarantine_pct.")
+@click.option(
+    "--accept-quarantine",
+    is_flag=True,
+    help="Publish marts even when a load quarantined more than max_quarantine_pct.",
+)
 def command(db: str, accept_quarantine: bool) -> None:
     """Build staging → intermediate → marts in one transaction.
 

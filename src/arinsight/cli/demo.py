@@ -11,12 +11,21 @@ from arinsight.cli._common import db_option
 
 @click.command("demo")
 @db_option
-@click.option("--data-dir", default="data/sample", show_default=True,
-              type=click.Path(file_okay=False),
-              help="Where the sample ledger lives (simulated when missing).")
+@click.option(
+    "--data-dir",
+    default="data/sample",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the sample ledger lives (simulated when missing).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulator seed.")
-@click.option("--scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True, help="Scale the sample company's customer count.")
+@click.option(
+    "--scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Scale the sample company's customer count.",
+)
 @click.option("--no-serve", is_flag=True, help="Do not start the dashboard at the end.")
 def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool) -> None:
     """The whole pipeline on a sample company, end to end.

@@ -561,8 +561,13 @@ def _quarantine(
     if lines:
         if staged.raw_line is not None:
             raws = staged.raw_line(sorted(set(lines)))
-            con.register("_raws", pl.DataFrame({"_line": sorted(set(lines)), "_raw": raws},
-                                               schema={"_line": pl.Int64, "_raw": pl.String}))
+            con.register(
+                "_raws",
+                pl.DataFrame(
+                    {"_line": sorted(set(lines)), "_raw": raws},
+                    schema={"_line": pl.Int64, "_raw": pl.String},
+                ),
+            )
         else:
             p = Params()
             pairs = ", ".join(
@@ -574,9 +579,13 @@ def _quarantine(
                 "is not null) b on s._line = b._line"
             )
             rel = con.execute(sql, {**staged.from_params, **p.used_in(sql)}).fetchall()
-            con.register("_raws", pl.DataFrame(
-                {"_line": [r[0] for r in rel], "_raw": [r[1] for r in rel]},
-                schema={"_line": pl.Int64, "_raw": pl.String}))
+            con.register(
+                "_raws",
+                pl.DataFrame(
+                    {"_line": [r[0] for r in rel], "_raw": [r[1] for r in rel]},
+                    schema={"_line": pl.Int64, "_raw": pl.String},
+                ),
+            )
         try:
             con.execute(
                 "insert into meta.quarantine select $lid, $file, $table, q._line, q._field, "

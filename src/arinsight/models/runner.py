@@ -98,31 +98,46 @@ def load_model(path: Path, layer: str) -> Model:
     h = parse_header(path)
     missing = [k for k in ("model", "grain", "keys") if not h.get(k)]
     if missing:
-        raise BuildError(f"{path}: model header lacks {', '.join(missing)} "
-                         "(every model declares `-- model:`, `-- grain:` and `-- keys:`)")
+        raise BuildError(
+            f"{path}: model header lacks {', '.join(missing)} "
+            "(every model declares `-- model:`, `-- grain:` and `-- keys:`)"
+        )
     name = h["model"]
     if name != path.stem:
         raise BuildError(f"{path}: header says model {name!r} but the file is {path.stem!r}")
     if not name.startswith(PREFIXES[layer]):
-        raise BuildError(f"{path}: a {layer} model's name starts with "
-                         f"{' or '.join(PREFIXES[layer])}")
+        raise BuildError(
+            f"{path}: a {layer} model's name starts with {' or '.join(PREFIXES[layer])}"
+        )
     sql = path.read_text(encoding="utf-8")
     deps = _split(h.get("depends_on", ""))
     raw_refs = set(_RAW_REF.findall(_strip_comments(sql)))
     raw_deps = {d.split(".", 1)[1] for d in deps if d.startswith("raw.")}
     if layer != "staging" and (raw_refs or raw_deps):
-        raise BuildError(f"{path}: only staging models read raw.* (found raw."
-                         f"{', raw.'.join(sorted(raw_refs | raw_deps))})")
+        raise BuildError(
+            f"{path}: only staging models read raw.* (found raw."
+            f"{', raw.'.join(sorted(raw_refs | raw_deps))})"
+        )
     if layer == "staging":
         other = [d for d in deps if not d.startswith("raw.")]
         if other:
             raise BuildError(f"{path}: staging models depend only on raw.* (found {other})")
         undeclared = raw_refs - raw_deps
         if undeclared:
-            raise BuildError(f"{path}: reads raw.{', raw.'.join(sorted(undeclared))} "
-                             "without declaring it in depends_on")
-    return Model(name=name, layer=layer, path=path, grain=h["grain"], keys=_split(h["keys"]),
-                 depends_on=deps, sql=sql, header=h)
+            raise BuildError(
+                f"{path}: reads raw.{', raw.'.join(sorted(undeclared))} "
+                "without declaring it in depends_on"
+            )
+    return Model(
+        name=name,
+        layer=layer,
+        path=path,
+        grain=h["grain"],
+        keys=_split(h["keys"]),
+        depends_on=deps,
+        sql=sql,
+        header=h,
+    )
 
 
 def _strip_comments(sql: str) -> str:
@@ -152,8 +167,9 @@ def discover_models(root: Path | None = None) -> list[Model]:
             if d not in models:
                 raise BuildError(f"{m.path}: depends_on names unknown model {d!r}")
             if LAYERS.index(models[d].layer) > LAYERS.index(m.layer):
-                raise BuildError(f"{m.path}: a {m.layer} model cannot depend on "
-                                 f"{models[d].layer} model {d}")
+                raise BuildError(
+                    f"{m.path}: a {m.layer} model cannot depend on {models[d].layer} model {d}"
+                )
             deps.add(d)
         graph[m.name] = deps
     try:
@@ -202,8 +218,10 @@ def _check_keys(con: duckdb.DuckDBPyConnection, m: Model) -> None:
         sample = con.execute(
             f"select {cols}, count(*) as n from {m.relation} group by all having n > 1 limit 3"
         ).fetchall()
-        raise BuildError(f"{m.relation}: keys ({cols}) must be unique and not null — "
-                         f"{dupes} duplicate(s), {null_count} null(s); e.g. {sample}")
+        raise BuildError(
+            f"{m.relation}: keys ({cols}) must be unique and not null — "
+            f"{dupes} duplicate(s), {null_count} null(s); e.g. {sample}"
+        )
 
 
 def run_asserts(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> list[str]:
@@ -232,8 +250,9 @@ def _attach_scratch(con: duckdb.DuckDBPyConnection) -> None:
     from arinsight.warehouse import SCRATCH_LAYERS
 
     home = con.execute("select current_database()").fetchall()[0][0]
-    attached = {r[0] for r in con.execute("select database_name from duckdb_databases()"
-                                          ).fetchall()}
+    attached = {
+        r[0] for r in con.execute("select database_name from duckdb_databases()").fetchall()
+    }
     for layer in SCRATCH_LAYERS:
         if layer in attached:
             con.execute(f"detach {layer}")
@@ -252,8 +271,9 @@ def _detach_scratch(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"detach database if exists {layer}")
 
 
-def _materialise(con: duckdb.DuckDBPyConnection, m: Model,
-                 done: list[tuple[str, int, float]], on_model: Any) -> None:
+def _materialise(
+    con: duckdb.DuckDBPyConnection, m: Model, done: list[tuple[str, int, float]], on_model: Any
+) -> None:
     t0 = time.perf_counter()
     body = _strip_header(m.sql)
     try:
@@ -268,8 +288,12 @@ def _materialise(con: duckdb.DuckDBPyConnection, m: Model,
         on_model(m, n, seconds)
 
 
-def build(con: duckdb.DuckDBPyConnection, settings: Settings, root: Path | None = None,
-          on_model: Any = None) -> BuildResult:
+def build(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    root: Path | None = None,
+    on_model: Any = None,
+) -> BuildResult:
     """Build every model, check keys and run asserts; publish the marts atomically.
 
     Staging and intermediate models are built into in-memory databases
@@ -303,15 +327,19 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, root: Path | None 
     return BuildResult(done, asserts, time.perf_counter() - started)
 
 
-def _record(con: duckdb.DuckDBPyConnection, done: list[tuple[str, int, float]],
-            models: list[Model]) -> None:
+def _record(
+    con: duckdb.DuckDBPyConnection, done: list[tuple[str, int, float]], models: list[Model]
+) -> None:
     """One ``meta.builds`` row per model of this build."""
     layer_of = {m.name: m.layer for m in models}
-    build_id = int(con.execute(
-        "select coalesce(max(build_id), 0) + 1 from meta.builds").fetchall()[0][0])
+    build_id = int(
+        con.execute("select coalesce(max(build_id), 0) + 1 from meta.builds").fetchall()[0][0]
+    )
     for name, n, seconds in done:
-        con.execute("insert into meta.builds values (?, ?, ?, ?, ?, current_timestamp)",
-                    [build_id, name, layer_of[name], n, seconds])
+        con.execute(
+            "insert into meta.builds values (?, ?, ?, ?, ?, current_timestamp)",
+            [build_id, name, layer_of[name], n, seconds],
+        )
 
 
 def _strip_header(sql: str) -> str:
