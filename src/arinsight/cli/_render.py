@@ -83,8 +83,11 @@ def print_headline(data: dict[str, Any]) -> None:
         ("dso_change_days", "Δ vs prev."),
         ("best_possible_dso_days", "best DSO"),
         ("add_days", "ADD"),
+        ("countback_dso_days", "countback"),
+        ("cei_pct", "CEI %"),
         ("ar_amount", "AR"),
         ("overdue_pct", "overdue %"),
+        ("recovery_90d_pct", "rec. 90d"),
     ]
     for _, label in cols:
         t.add_column(label, justify="left" if label == "segment" else "right")
