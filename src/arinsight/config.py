@@ -57,6 +57,9 @@ class Settings(_Frozen):
     involuntary_churn_window_days: int = Field(90, ge=0)
     behaviour_scoring: BehaviourScoring = BehaviourScoring()
     max_quarantine_pct: float = Field(1.0, ge=0, le=100)
+    duckdb_memory_limit: str | None = Field(
+        "3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+    )
     net_value: NetValue
 
 

@@ -137,6 +137,12 @@ class Warehouse:
                 )
             p.parent.mkdir(parents=True, exist_ok=True)
         con = open_connection(p, read_only=read_only and not create)
+        if not (read_only and not create):
+            from arinsight.config import load_settings
+
+            limit = load_settings().duckdb_memory_limit
+            if limit:
+                con.execute("set memory_limit = ?", [limit])
         if create:
             init_schema(con)
         return cls(p, con)
