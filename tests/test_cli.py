@@ -165,3 +165,24 @@ def test_check_writes_data_docs_to_the_default_relative_path(tmp_path: Path) -> 
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "reports" / "quality" / "index.html").is_file()
+
+
+def test_overdue_share_and_dso_change_come_from_the_mart(tmp_path: Path) -> None:
+    # LEDGER: Jan 31: AR 200 (due Feb 14, so 0 % overdue), S = 300,
+    # DSO = 200 / 300 * 90 = 60.0; no previous month, so no change.
+    # Feb 29: P2 pays the remaining 200 that day, AR = 0 (overdue share null),
+    # S(Dec 1, Feb 29] = 300, DSO = 0 / 300 * 90 = 0.0, change = 0 - 60 = -60.0.
+    for name, text in LEDGER.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    db = str(tmp_path / "w.duckdb")
+    run = CliRunner().invoke
+    run(cli, ["load", str(tmp_path), "--db", db])
+    run(cli, ["build", "--db", db])
+    import arinsight
+
+    with arinsight.connect(db) as wh:
+        rows = wh.sql(
+            "select month_end_date::varchar as m, overdue_ar_pct, dso_change_days "
+            "from marts.fct_dso_monthly where segment = 'smb' order by 1"
+        ).rows()
+    assert rows == [("2024-01-31", 0.0, None), ("2024-02-29", None, -60.0)]

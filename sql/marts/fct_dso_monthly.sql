@@ -256,6 +256,9 @@ final as (
             as current_ar_amount,
         cast(combined.ar_amount - combined.current_ar_amount as decimal(18, 2))
             as overdue_ar_amount,
+        100.0
+        * cast(combined.ar_amount - combined.current_ar_amount as double)
+        / cast(nullif(combined.ar_amount, 0) as double) as overdue_ar_pct,
         cast(combined.count_open_invoices as bigint) as count_open_invoices,
         cast(combined.sales_30d_amount as decimal(18, 2)) as sales_30d_amount,
         cast(combined.sales_90d_amount as decimal(18, 2)) as sales_90d_amount,
@@ -272,6 +275,15 @@ final as (
             as dso_365_days,
         combined.ar_amount / nullif(combined.sales_window_amount, 0)
         * getvariable('dso_window_days') as dso_days,
+        -- month ends are consecutive per segment, so lag = previous month
+        combined.ar_amount / nullif(combined.sales_window_amount, 0)
+        * getvariable('dso_window_days')
+        - lag(
+            combined.ar_amount / nullif(combined.sales_window_amount, 0)
+            * getvariable('dso_window_days')
+        ) over (
+            partition by combined.segment order by combined.month_end_date
+        ) as dso_change_days,
         combined.current_ar_amount / nullif(combined.sales_window_amount, 0)
         * getvariable('dso_window_days') as best_possible_dso_days,
         (combined.ar_amount - combined.current_ar_amount)

@@ -309,13 +309,13 @@ def headline(
         select
             cur.segment,
             cur.dso_days,
-            cur.dso_days - prev.dso_days as dso_change_days,
+            cur.dso_change_days,
             cur.best_possible_dso_days,
             cur.add_days,
             cast(cur.ar_amount as double) as ar_amount,
             cast(cur.current_ar_amount as double) as current_ar_amount,
             cast(cur.overdue_ar_amount as double) as overdue_ar_amount,
-            100.0 * cur.overdue_ar_amount / nullif(cur.ar_amount, 0) as overdue_pct,
+            cur.overdue_ar_pct as overdue_pct,
             cast(cur.sales_window_amount as double) as sales_window_amount,
             cur.count_open_invoices,
             cur.is_window_complete,
@@ -324,9 +324,6 @@ def headline(
             cur.weighted_dbt_days,
             cur.dso_window_days
         from marts.fct_dso_monthly as cur
-        left join marts.fct_dso_monthly as prev
-            on prev.segment = cur.segment
-            and prev.month_end_date = last_day(cur.month_end_date - interval 1 month)
         where cur.month_end_date = ? and (? is null or cur.segment = ?)
         order by cur.segment = 'all', cur.segment
         """,
