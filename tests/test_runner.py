@@ -1,4 +1,4 @@
-"""The model runner: header rules, dependency order, concurrency and atomic publishing."""
+"""The model runner: header rules, dependency order and atomic publishing."""
 
 from __future__ import annotations
 
@@ -79,12 +79,11 @@ def _attached(con: Any) -> set[str]:
     return {r[0] for r in con.execute("select database_name from duckdb_databases()").fetchall()}
 
 
-@pytest.mark.parametrize("jobs", [1, 2, 4])
-def test_builds_in_dependency_order_and_publishes_marts(wh: Any, tmp_path: Path, jobs: int) -> None:
+def test_builds_in_dependency_order_and_publishes_marts(wh: Any, tmp_path: Path) -> None:
     root = _project(tmp_path / "sql")
     seen: list[str] = []
     res = runner.build(
-        wh.con, load_settings(), root=root, jobs=jobs, on_model=lambda m, n, s: seen.append(m.name)
+        wh.con, load_settings(), root=root, on_model=lambda m, n, s: seen.append(m.name)
     )
     # every model is reported after the models it depends on
     for m in runner.discover_models(root):
@@ -95,18 +94,18 @@ def test_builds_in_dependency_order_and_publishes_marts(wh: Any, tmp_path: Path,
     assert wh.con.execute("select total_amount from marts.fct_total").fetchall()[0][0] == 25
     assert wh.con.execute("select n from marts.fct_count").fetchall()[0][0] == 2
     assert sorted(n for n, _, _ in res.models) == sorted(seen)
-    assert not ({"staging", "intermediate", runner.MART_SCRATCH} & _attached(wh.con))
+    assert not ({"staging", "intermediate"} & _attached(wh.con))
     logged = wh.con.execute("select count(*) from meta.builds").fetchall()[0][0]
     assert logged == 4
 
 
 def _rebuild_fails(wh: Any, root: Path, match: str) -> None:
     with pytest.raises(BuildError, match=match):
-        runner.build(wh.con, load_settings(), root=root, jobs=2)
+        runner.build(wh.con, load_settings(), root=root)
     # the previous build is still what readers see, and nothing is left attached
     assert wh.con.execute("select total_amount from marts.fct_total").fetchall()[0][0] == 25
     assert wh.con.execute("select count(*) from meta.builds").fetchall()[0][0] == 4
-    assert not ({"staging", "intermediate", runner.MART_SCRATCH} & _attached(wh.con))
+    assert not ({"staging", "intermediate"} & _attached(wh.con))
 
 
 def test_failing_model_keeps_previous_marts(wh: Any, tmp_path: Path) -> None:
@@ -162,10 +161,10 @@ def test_header_and_layer_rules(tmp_path: Path, files: dict[str, str], match: st
         runner.discover_models(root)
 
 
-def test_concurrent_build_equals_serial_on_the_real_models(
+def test_rebuild_gives_identical_marts(
     ledger_warehouse: Callable[..., Any],
 ) -> None:
-    """Two models at a time gives the same marts, row for row, as one at a time."""
+    """Building twice from the same raw tables gives the same marts, row for row."""
     w = ledger_warehouse(
         customers=[
             {"customer_id": "C1", "segment": "smb"},
@@ -224,8 +223,8 @@ def test_concurrent_build_equals_serial_on_the_real_models(
             for name in marts
         }
 
-    runner.build(w.con, load_settings(), jobs=1)
+    runner.build(w.con, load_settings())
     serial = snapshot()
-    runner.build(w.con, load_settings(), jobs=2)
+    runner.build(w.con, load_settings())
     assert snapshot() == serial
     assert sum(len(rows) for rows in serial.values()) > 0

@@ -11,11 +11,10 @@ Each model file opens with a header of ``-- key: value`` comment lines::
 The runner refuses a model without ``model``, ``grain`` or ``keys``, orders the
 models from ``depends_on`` (names of models, or ``raw.<table>``), enforces the
 one-direction data flow (staging reads only raw; intermediate and marts never
-read raw), materialises each into an in-memory database named after its layer
-(up to two at once, each as soon as its inputs exist), and checks keys are
-unique and non-null. Then, in one transaction, it copies the marts into the
-warehouse's ``marts`` schema and runs every ``sql/tests/assert_*.sql`` (a query
-returning bad rows): a failure anywhere leaves the last good build in place.
+read raw), materialises each as ``<layer>.<model>``, checks keys are unique and
+non-null, then runs every ``sql/tests/assert_*.sql`` (a query returning bad
+rows). All of it happens in one transaction: a failure leaves the last good
+build in place.
 
 Settings reach SQL as DuckDB variables (``getvariable('dso_window_days')``),
 never by formatting values into the text.
@@ -24,9 +23,7 @@ never by formatting values into the text.
 from __future__ import annotations
 
 import re
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -209,18 +206,17 @@ def _set_variables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         con.execute(f"set variable {name} = ?", [value])
 
 
-def _check_keys(con: duckdb.DuckDBPyConnection, m: Model, relation: str | None = None) -> None:
-    relation = relation or m.relation
+def _check_keys(con: duckdb.DuckDBPyConnection, m: Model) -> None:
     cols = ", ".join(m.keys)
     nulls = " or ".join(f"{k} is null" for k in m.keys)
     rows = con.execute(
         f"select count(*) - count(distinct ({cols})), count(*) filter (where {nulls}) "
-        f"from {relation}"
+        f"from {m.relation}"
     ).fetchall()
     dupes, null_count = rows[0]
     if dupes or null_count:
         sample = con.execute(
-            f"select {cols}, count(*) as n from {relation} group by all having n > 1 limit 3"
+            f"select {cols}, count(*) as n from {m.relation} group by all having n > 1 limit 3"
         ).fetchall()
         raise BuildError(
             f"{m.relation}: keys ({cols}) must be unique and not null — "
@@ -249,138 +245,47 @@ def run_asserts(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> lis
     return ran
 
 
-#: In-memory database the marts are computed into before they are published.
-MART_SCRATCH = "marts_next"
-#: Models built at once in the compute phase (each on its own cursor). DuckDB
-#: already spreads one query over the cores; a second model fills the time a
-#: query runs single-threaded (materialising, hashing keys, small models).
-DEFAULT_JOBS = 2
-
-
-def _scratch_databases() -> tuple[str, ...]:
+def _attach_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """Fresh in-memory databases for the scratch layers; search path over every layer."""
     from arinsight.warehouse import SCRATCH_LAYERS
 
-    return (*SCRATCH_LAYERS, MART_SCRATCH)
-
-
-def _attach_scratch(con: duckdb.DuckDBPyConnection) -> str:
-    """Fresh in-memory databases for the build; return the search path over every layer.
-
-    Models name each other bare (``from int_invoice_outcomes``); the search
-    path finds scratch layers first and the published marts last, so a mart
-    reading another mart reads this build's copy.
-    """
     home = con.execute("select current_database()").fetchall()[0][0]
     attached = {
         r[0] for r in con.execute("select database_name from duckdb_databases()").fetchall()
     }
-    for name in _scratch_databases():
-        if name in attached:
-            con.execute(f"detach {name}")
-        con.execute(f"attach ':memory:' as {name}")
-    path = [f"{home}.main", *(f"{name}.main" for name in _scratch_databases()), f"{home}.marts"]
-    search_path = ",".join(path)
-    con.execute(f"set search_path = '{search_path}'")
-    return search_path
+    for layer in SCRATCH_LAYERS:
+        if layer in attached:
+            con.execute(f"detach {layer}")
+        con.execute(f"attach ':memory:' as {layer}")
+    path = [f"{home}.main", *(f"{layer}.main" for layer in SCRATCH_LAYERS), f"{home}.marts"]
+    con.execute(f"set search_path = '{','.join(path)}'")
 
 
 def _detach_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    from arinsight.warehouse import SCRATCH_LAYERS
+
     home = con.execute("select current_database()").fetchall()[0][0]
     con.execute(f"use {home}")
     con.execute("reset search_path")
-    for name in _scratch_databases():
-        con.execute(f"detach database if exists {name}")
+    for layer in SCRATCH_LAYERS:
+        con.execute(f"detach database if exists {layer}")
 
 
-def _scratch_relation(m: Model) -> str:
-    """Where the compute phase writes ``m``: its layer's in-memory database."""
-    return f"{MART_SCRATCH if m.layer == 'marts' else m.layer}.main.{m.name}"
-
-
-def _compute(con: duckdb.DuckDBPyConnection, m: Model) -> tuple[int, float]:
-    """Materialise ``m`` into scratch and check its keys; (rows, seconds)."""
+def _materialise(
+    con: duckdb.DuckDBPyConnection, m: Model, done: list[tuple[str, int, float]], on_model: Any
+) -> None:
     t0 = time.perf_counter()
-    relation = _scratch_relation(m)
     body = _strip_header(m.sql)
     try:
-        con.execute(f"create or replace table {relation} as\n{body}")
+        con.execute(f"create or replace table {m.relation} as\n{body}")
     except Exception as exc:  # duckdb.Error; keep the import lazy
         raise BuildError(f"model {m.name} ({m.path}) failed: {exc}") from exc
-    _check_keys(con, m, relation)
-    n = int(con.execute(f"select count(*) from {relation}").fetchall()[0][0])
-    return n, time.perf_counter() - t0
-
-
-def _compute_all(
-    con: duckdb.DuckDBPyConnection,
-    models: list[Model],
-    settings: Settings,
-    search_path: str,
-    jobs: int,
-    on_model: Any,
-) -> list[tuple[str, int, float]]:
-    """Build every model into scratch, up to ``jobs`` at once, each once its inputs exist.
-
-    Each worker thread has its own cursor (same database instance, own
-    variables and search path). Results are reported on the calling thread in
-    completion order. The first failure stops scheduling; running models
-    finish, then it is raised.
-    """
-    names = {m.name for m in models}
-    waiting_on = {m.name: {d for d in m.depends_on if d in names} for m in models}
-    pending = list(models)
-    done: list[tuple[str, int, float]] = []
-    finished: set[str] = set()
-    local = threading.local()
-    cursors: list[duckdb.DuckDBPyConnection] = []
-    lock = threading.Lock()
-
-    def cursor() -> duckdb.DuckDBPyConnection:
-        cur = getattr(local, "cur", None)
-        if cur is None:
-            cur = con.cursor()
-            _set_variables(cur, settings)
-            cur.execute(f"set search_path = '{search_path}'")
-            local.cur = cur
-            with lock:
-                cursors.append(cur)
-        return cur
-
-    def _compute_on_cursor(m: Model) -> tuple[int, float]:
-        return _compute(cursor(), m)
-
-    failure: BaseException | None = None
-    running: dict[Future[tuple[int, float]], Model] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="arinsight-build")
-    try:
-        while pending or running:
-            if failure is None:
-                for m in [m for m in pending if waiting_on[m.name] <= finished]:
-                    if len(running) >= max(1, jobs):
-                        break
-                    pending.remove(m)
-                    running[pool.submit(_compute_on_cursor, m)] = m
-            if not running:
-                break
-            complete, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in complete:
-                m = running.pop(fut)
-                exc = fut.exception()
-                if exc is not None:
-                    failure = failure or exc
-                    continue
-                n, seconds = fut.result()
-                finished.add(m.name)
-                done.append((m.name, n, seconds))
-                if on_model:
-                    on_model(m, n, seconds)
-    finally:
-        pool.shutdown(wait=True)
-        for cur in cursors:
-            cur.close()
-    if failure is not None:
-        raise failure
-    return done
+    _check_keys(con, m)
+    n = int(con.execute(f"select count(*) from {m.relation}").fetchall()[0][0])
+    seconds = time.perf_counter() - t0
+    done.append((m.name, n, seconds))
+    if on_model:
+        on_model(m, n, seconds)
 
 
 def build(
@@ -388,37 +293,33 @@ def build(
     settings: Settings,
     root: Path | None = None,
     on_model: Any = None,
-    jobs: int = DEFAULT_JOBS,
 ) -> BuildResult:
     """Build every model, check keys and run asserts; publish the marts atomically.
 
-    Compute phase: every model is built into in-memory databases (attached as
-    ``staging``, ``intermediate`` and ``marts_next``), up to ``jobs`` at once,
-    and its keys checked. Publish phase, one transaction: the marts are
-    copied into the warehouse's ``marts`` schema, the asserts run and
-    ``meta.builds`` gets its rows. A failure anywhere leaves the previous
-    marts in place; the scratch databases are dropped either way.
+    Staging and intermediate models are built into in-memory databases
+    (attached as ``staging`` and ``intermediate``) and dropped afterwards; only
+    marts are written to the warehouse file, in one transaction together with
+    the asserts, so a failure anywhere leaves the previous marts in place.
 
     Raises:
         BuildError: the first failure; the warehouse keeps its previous build.
     """
-    from arinsight.warehouse import init_schema, transaction
+    from arinsight.warehouse import SCRATCH_LAYERS, init_schema, transaction
 
     started = time.perf_counter()
     models = discover_models(root)
     init_schema(con)
     _set_variables(con, settings)
-    search_path = _attach_scratch(con)
-    home = con.execute("select current_database()").fetchall()[0][0]
+    done: list[tuple[str, int, float]] = []
+    _attach_scratch(con)
     try:
-        done = _compute_all(con, models, settings, search_path, jobs, on_model)
+        for m in models:
+            if m.layer in SCRATCH_LAYERS:
+                _materialise(con, m, done, on_model)
         with transaction(con):
             for m in models:
-                if m.layer == "marts":
-                    con.execute(
-                        f"create or replace table {home}.{m.relation} as "
-                        f"select * from {_scratch_relation(m)}"
-                    )
+                if m.layer not in SCRATCH_LAYERS:
+                    _materialise(con, m, done, on_model)
             asserts = run_asserts(con, root)
             _record(con, done, models)
     finally:
