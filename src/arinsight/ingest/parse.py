@@ -116,6 +116,15 @@ class Ctx:
     p: Params = field(default_factory=Params)
 
 
+def _member(values: str, x: str) -> str:
+    """SQL: ``x`` is one of the list ``values`` (for a non-NULL ``x``).
+
+    Not ``list_contains``/``IN``: DuckDB plans those as a hash join, and a join
+    keeps no row order, which a direct read relies on to number its rows.
+    """
+    return f"(list_position({values}, {x}) is not null)"
+
+
 def _typed_to_text(ident: str, dtype: str) -> str:
     if dtype in _INTEGER_TYPES:
         return f"cast({ident} as varchar)"
@@ -331,6 +340,15 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
                 f"case when regexp_full_match({t}, {pattern}) then "
                 f"try_cast({norm} as {dec_type}) end"
             )
+            if dec == ".":
+                # Fast path, same result: text that DuckDB's decimal cast prints back
+                # unchanged ("-1234.50") fits the pattern and parses to that value;
+                # anything else ("1.5", "1,234.50", "7-") takes the pattern test.
+                canonical = f"try_cast({t} as {dec_type})"
+                parse = (
+                    f"case when cast({canonical} as varchar) = {t} then {canonical} "
+                    f"else {parse} end"
+                )
             sep = "decimal comma" if dec == "," else "decimal point"
             grouping = f", thousands separator {th!r}" if th else ", no thousands separator"
             other_dec = "," if dec == "." else "."
@@ -385,8 +403,8 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
             tv = p([v.lower() for v in prof.true_values])
             fv = p([v.lower() for v in prof.false_values])
             parse = (
-                f"case when list_contains({tv}, lower({t})) then true "
-                f"when list_contains({fv}, lower({t})) then false end"
+                f"case when {_member(tv, f'lower({t})')} then true "
+                f"when {_member(fv, f'lower({t})')} then false end"
             )
             examples = ", ".join([*prof.true_values[:2], *prof.false_values[:2]])
             bad = _msg(
@@ -474,8 +492,8 @@ def typed_query(
             rules.append(
                 (
                     c,
-                    f"case when {c} is not null and not list_contains("
-                    f"{p(list(col.allowed))}, {c}) then {label} || ' ''' || {c} || "
+                    f"case when {c} is not null and not {_member(p(list(col.allowed)), c)} "
+                    f"then {label} || ' ''' || {c} || "
                     f"{p(msg)} end",
                 )
             )

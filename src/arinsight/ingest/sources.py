@@ -5,6 +5,12 @@ named ``c0 … cN`` (generated identifiers: no header text is ever formatted
 into SQL) in file order, plus a registered one-column table ``_lines`` holding
 each row's line number in the file (``positional join`` pairs them).
 
+A delimited file that feeds one table is instead read *directly* by the typing
+query, with no ``_src`` copy and no positional join (which would make DuckDB
+read the file with one thread): the typed table keeps the file's row order
+(checked on the query plan), so a row's position in it (its ``rowid``) says
+which record it came from, and so its line (:func:`number_direct_rows`).
+
 * Delimited text (CSV/TSV) is read by DuckDB's CSV reader with
   ``store_rejects``: lines that cannot be split into the header's fields
   become *rejects* (quarantined with the raw line, never dropped). The
@@ -22,6 +28,7 @@ file, the line and the profile key to fix.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -30,7 +37,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +55,18 @@ LINES = "_lines"
 _REJECTS = "_src_rejects"
 _REJECT_SCANS = "_src_reject_scans"
 _CANDIDATE_DELIMITERS = (";", ",", "\t", "|")
+#: longest record DuckDB's CSV reader accepts (a quoted field may hold a long text)
+MAX_LINE_SIZE = 16 * 1024 * 1024
+#: DuckDB's read buffer; it derives 16 × MAX_LINE_SIZE otherwise, which puts a file
+#: under 256 MiB in one buffer, read by one thread (must exceed MAX_LINE_SIZE)
+BUFFER_SIZE = 2 * MAX_LINE_SIZE
 _NON_BLANK = re.compile(rb"[^ \t\r\n]")
+#: an empty line inside the file (one regex scan is ~3× faster than two ``in`` tests)
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+#: Whole-file byte scans run in the reading thread in steps of this many bytes:
+#: bytes methods, codecs and ``re`` hold the GIL, and the thread driving DuckDB
+#: would otherwise wait for a whole scan (~50 ms at 80 MB) between statements.
+_STEP = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -89,9 +107,21 @@ class Staged:
     from_sql: str = f"(select * from {SRC} positional join {LINES})"
     from_params: dict[str, Any] = field(default_factory=dict)
     direct: bool = False
+    #: a direct read whose rows carry their ``_line`` (see :func:`pair_direct_lines`)
+    paired: bool = False
+    #: set after a direct read of a simple file: the line of row k of the typed
+    #: table is ``rowid + row_offset`` (its ``_line`` column is NULL)
+    row_offset: int | None = None
 
     def ident(self, i: int) -> str:
         return f"c{i}"
+
+    def line_of(self, alias: str) -> str:
+        """SQL for the line number of a row of the typed table named ``alias``."""
+        if self.row_offset is None:
+            return f"{alias}._line"
+        off = int(self.row_offset)
+        return f"({alias}.rowid {'-' if off < 0 else '+'} {abs(off)})"
 
 
 def clean_header(name: object) -> str:
@@ -115,6 +145,42 @@ def _line_of(data: bytes, pos: int) -> int:
     return data.count(b"\n", 0, pos) + 1
 
 
+def _has(data: bytes, needle: bytes) -> bool:
+    """``needle in data``, in steps (see ``_STEP``)."""
+    reach = _STEP + len(needle) - 1
+    return any(data.find(needle, i, i + reach) >= 0 for i in range(0, len(data), _STEP))
+
+
+def _count_byte(data: bytes, byte: bytes) -> int:
+    """``data.count(byte)`` for a single byte, in steps."""
+    return sum(data.count(byte, i, i + _STEP) for i in range(0, len(data), _STEP))
+
+
+def _occurs(pattern: re.Pattern[bytes], data: bytes, width: int) -> bool:
+    """Whether ``pattern`` (matching at most ``width`` bytes) occurs in ``data``, in steps."""
+    reach = _STEP + width - 1
+    return any(pattern.search(data, i, i + reach) for i in range(0, len(data), _STEP))
+
+
+def _is_ascii(data: bytes) -> bool:
+    return all(data[i : i + _STEP].isascii() for i in range(0, len(data), _STEP))
+
+
+def _utf8_error(data: bytes) -> UnicodeDecodeError | None:
+    """Why ``data`` is not UTF-8 (None when it is); validated in steps."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for i in range(0, len(data), _STEP):
+            decoder.decode(data[i : i + _STEP], final=i + _STEP >= len(data))
+    except UnicodeDecodeError:
+        try:  # the whole-file error, with its position in the file
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc
+        raise  # pragma: no cover - a step failed, the whole file did not
+    return None
+
+
 def decode_check(path: Path, data: bytes, profile: Profile) -> tuple[bytes, str]:
     """UTF-8 bytes of ``data`` and the encoding used.
 
@@ -128,18 +194,14 @@ def decode_check(path: Path, data: bytes, profile: Profile) -> tuple[bytes, str]
             f"cp1252 text, or name it .xlsx/.parquet if it is one (profile {profile.name}, "
             "key csv.encoding)"
         )
-    if b"\x00" in data:
+    if _has(data, b"\x00"):
         pos = data.index(b"\x00")
         raise InputError(
             f"{path} line {_line_of(data, pos)}: contains a NUL byte; the file is damaged or binary"
         )
-    if data.isascii():
+    if _is_ascii(data):
         return data, "ascii"
-    utf8_error: UnicodeDecodeError | None = None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
+    utf8_error = _utf8_error(data)
     if enc in ("utf-8", "auto") and utf8_error is None:
         return data, "utf-8"
     if enc == "utf-8":
@@ -231,6 +293,8 @@ def _record_text(data: bytes, idx: RecordIndex, i: int) -> str:
 def has_padded_fields(data: bytes, sep: str, quote: str) -> bool:
     """Whether any field may start or end with a blank (a space next to a delimiter,
     quote or line break). When none does, values need no trimming."""
+    if not _has(data, b" "):  # a byte search, much cheaper than the array passes below
+        return False
     arr = np.frombuffer(data, dtype=np.uint8)
     spaces = np.flatnonzero(arr == 0x20)
     if spaces.size == 0:
@@ -272,6 +336,8 @@ class TextFile:
     #: no quote character and no blank line: record k is line k + 1 (no scan needed)
     simple: bool = False
     n_lines: int = 0
+    #: some field may start or end with a blank (see :func:`has_padded_fields`)
+    needs_trim: bool = True
     _idx: RecordIndex | None = None
 
     @property
@@ -302,7 +368,8 @@ class TextFile:
             f"read_csv($rc_path, columns = {{{spec}}}, header = true, auto_detect = false, "
             "delim = $rc_sep, quote = $rc_quote, escape = $rc_quote, skip = $rc_skip, "
             f"store_rejects = true, rejects_table = '{_REJECTS}', "
-            f"rejects_scan = '{_REJECT_SCANS}', max_line_size = 16777216, strict_mode = true)"
+            f"rejects_scan = '{_REJECT_SCANS}', max_line_size = {int(MAX_LINE_SIZE)}, "
+            f"buffer_size = {int(BUFFER_SIZE)}, strict_mode = true)"
         )
         return sql, {
             "rc_path": self.source,
@@ -344,16 +411,16 @@ def prepare_delimited(path: Path, data: bytes, sep: str, profile: Profile) -> Te
         what = "empty (not even a header line)" if not data else "blank (no header line)"
         raise InputError(f"{path}: the file is {what}")
     utf8, encoding = decode_check(path, data, profile)
-    crlf = utf8.count(b"\r\n") if b"\r" in utf8 else 0
-    if crlf and crlf != utf8.count(b"\n"):
+    newlines = _count_byte(utf8, b"\n")
+    crlf = utf8.count(b"\r\n") if _has(utf8, b"\r") else 0
+    if crlf and crlf != newlines:
         # Mixed line endings (CRLF and LF) stop DuckDB's CSV reader; unify them
         # (line numbers do not change).
         utf8 = utf8.replace(b"\r\n", b"\n")
     simple = (
-        profile.csv.quote.encode() not in utf8
+        not _has(utf8, profile.csv.quote.encode())
         and not utf8.startswith((b"\n", b"\r"))
-        and b"\n\n" not in utf8
-        and b"\n\r\n" not in utf8
+        and not _occurs(_BLANK_LINE, utf8, 3)
     )
     idx: RecordIndex | None = None
     if simple:
@@ -361,7 +428,7 @@ def prepare_delimited(path: Path, data: bytes, sep: str, profile: Profile) -> Te
         first = utf8.find(b"\n")
         header_text = utf8[: first if first >= 0 else None].decode("utf-8", errors="replace")
         header_text = header_text.rstrip("\r").lstrip("\ufeff")
-        n_lines = utf8.count(b"\n") + (0 if utf8.endswith(b"\n") else 1)
+        n_lines = newlines + (0 if utf8.endswith(b"\n") else 1)
         blank_inside = 0
     else:
         idx = record_index(utf8, profile.csv.quote)
@@ -398,6 +465,7 @@ def prepare_delimited(path: Path, data: bytes, sep: str, profile: Profile) -> Te
         notes=notes,
         simple=simple,
         n_lines=n_lines,
+        needs_trim=has_padded_fields(utf8, sep, profile.csv.quote),
         _idx=idx,
     )
     if utf8 is not data:
@@ -429,7 +497,7 @@ def _text_staged(
         notes=text.notes + notes,
         encoding=text.encoding,
         header_line=text.header_line,
-        needs_trim=has_padded_fields(text.utf8, text.sep, text.profile.csv.quote),
+        needs_trim=text.needs_trim,
         from_sql=from_sql,
         from_params=from_params,
         direct=direct,
@@ -439,31 +507,104 @@ def _text_staged(
 def stage_direct(con: duckdb.DuckDBPyConnection, text: TextFile) -> Staged:
     """Read the file straight into the typing query (no ``_src`` copy).
 
-    Line numbers assume DuckDB rejects no line; :func:`direct_ok` tells
+    The typing query reads in parallel and leaves ``_line`` NULL; the loader
+    numbers the rows afterwards by their position in the typed table
+    (:func:`number_direct_rows`), which is the file order when DuckDB kept
+    the insertion order (:func:`keeps_order`; else :func:`pair_direct_lines`).
+    Line numbers assume DuckDB rejects no line; :func:`direct_rows` tells
     afterwards, and the loader falls back to :func:`stage_delimited` if not.
     """
     drop_staged(con)
-    lines = text.data_lines()
-    _register_lines(con, lines)
     sql, params = text.read_csv()
+    n_rows = text.n_lines - text.header_line if text.simple else int(text.data_records().size)
     return _text_staged(
         text,
-        int(lines.size),
+        n_rows,
         [],
         [],
-        # a row without its line (or a line without its row) gets _line NULL
-        f"(select r.* exclude (_present), case when r._present then l._line end as _line "
-        f"from (select *, true as _present from {sql}) r positional join {LINES} l)",
+        f"(select *, NULL::BIGINT as _line from {sql})",
         params,
         True,
     )
 
 
-def direct_ok(con: duckdb.DuckDBPyConnection, staged: Staged, typed: str) -> bool:
-    """After a direct read into ``typed``: no line was rejected and rows and lines paired up."""
+def pair_direct_lines(con: duckdb.DuckDBPyConnection, text: TextFile, staged: Staged) -> Staged:
+    """The direct read with each row paired with its line by position (``positional
+    join``), for a typing query DuckDB would not keep in file order (a plan with a
+    join, or one thread): the file is then read by one thread."""
+    _register_lines(con, text.data_lines())
+    sql, params = text.read_csv()
+    # a row without its line (or a line without its row) gets _line NULL
+    return replace(
+        staged,
+        from_sql=f"(select r.* exclude (_present), case when r._present then l._line end "
+        f"as _line from (select *, true as _present from {sql}) r positional join {LINES} l)",
+        from_params=params,
+        paired=True,
+    )
+
+
+def keeps_order(con: duckdb.DuckDBPyConnection, create_sql: str, params: dict[str, Any]) -> bool:
+    """Whether DuckDB plans ``create ... as select`` to keep the rows in source order.
+
+    Only an order-preserving ("batch") insert numbers the rows of the new table
+    in the order the file lists them; a plan with a hash join, say, does not.
+    """
+    plan = "\n".join(str(r[-1]) for r in con.execute(f"explain {create_sql}", params).fetchall())
+    return re.search(r"batch[ _]create[ _]table[ _]as", plan, re.IGNORECASE) is not None
+
+
+def direct_rows(con: duckdb.DuckDBPyConnection, staged: Staged, typed: str) -> int | None:
+    """After a direct read into ``typed``: the ``rowid`` of its first row, or None
+    when a line was rejected or a record is missing; also None when the row ids
+    have gaps (rows numbered by position) or a row has no line (rows read with
+    :func:`pair_direct_lines`, whose row ids do not matter)."""
     rejected = con.execute(f"select count(*) from {_REJECTS}").fetchall()[0][0]
-    rows, with_line = con.execute(f"select count(*), count(_line) from {typed}").fetchall()[0]
-    return bool(rejected == 0 and rows == with_line == staged.n_rows)
+    rows, with_line, first, last = con.execute(
+        f"select count(*), count(_line), min(rowid), max(rowid) from {typed}"
+    ).fetchall()[0]
+    if rejected or rows != staged.n_rows:
+        return None
+    if staged.paired:
+        return 0 if with_line == rows else None
+    if rows == 0:
+        return 0
+    return int(first) if last - first + 1 == rows else None
+
+
+def number_direct_rows(
+    con: duckdb.DuckDBPyConnection, text: TextFile, typed: str, first_rowid: int
+) -> int | None:
+    """Line numbers of a direct read (after :func:`direct_rows` and :func:`keeps_order`).
+
+    The row with ``rowid`` ``first_rowid + k`` is data record ``k`` of the file
+    (inside a transaction, new rows get row ids from a large base, not from 0).
+
+    Returns:
+        For a simple file (no quotes, no blank lines): the offset such that a
+        row's line is ``rowid + offset``; ``_line`` stays NULL (filling it would
+        cost a pass over the table). Otherwise None, after filling ``_line``
+        from the record index.
+    """
+    if text.simple:
+        return text.header_line + 1 - first_rowid
+    import polars as pl
+
+    lines = text.data_lines()
+    con.register(
+        "_line_of_row",
+        pl.DataFrame(
+            {"_i": np.arange(lines.size, dtype=np.int64) + first_rowid, "_line": lines},
+            schema={"_i": pl.Int64, "_line": pl.Int64},
+        ),
+    )
+    try:
+        con.execute(
+            f"update {typed} set _line = l._line from _line_of_row l where l._i = {typed}.rowid"
+        )
+    finally:
+        con.unregister("_line_of_row")
+    return None
 
 
 def stage_delimited(con: duckdb.DuckDBPyConnection, text: TextFile) -> Staged:
