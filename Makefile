@@ -36,7 +36,7 @@ bench: env  ## benchmark table at 100k and 1M invoices -> bench/results.json
 	$(PY) bench/run.py --sizes 100000,1000000
 
 bench-large: env  ## the same at 10M invoices
-	$(PY) bench/run.py --sizes 10000000 --steps simulate,load,build,check
+	$(PY) bench/run.py --sizes 10000000 --steps simulate,load,build,check --out bench/results_10m.json
 
 lint: env  ## ruff, mypy, sqlfluff
 	$(VENV)/bin/ruff check src tests bench dashboards
