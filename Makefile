@@ -17,7 +17,7 @@ $(UV):
 
 # The environment is rebuilt whenever the lock file changes.
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --extra dev --python 3.11
+	$(UV) sync --frozen --extra dev --extra spark --python 3.11
 	@touch $@
 
 env: $(VENV)/.synced  ## create .venv from uv.lock
