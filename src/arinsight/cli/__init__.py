@@ -50,19 +50,17 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point; user errors print one clear message and exit non-zero."""
+    """Console entry point: the exit status is the command's.
+
+    click runs in standalone mode, so ``ctx.exit(n)``, usage errors and
+    ``click.exceptions.Exit`` end the process with their own status; an
+    :class:`~arinsight.errors.ArinsightError` prints one ``error: ...`` line on
+    stderr and exits with its ``exit_code``.
+    """
     from arinsight.errors import ArinsightError
 
     try:
-        cli.main(args=argv, prog_name="arinsight", standalone_mode=False)
+        cli.main(args=argv, prog_name="arinsight", standalone_mode=True)
     except ArinsightError as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
