@@ -121,7 +121,10 @@ def _read_yaml(path: Path | str, what: str) -> Any:
     try:
         return yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}{where}: not valid YAML: {problem}") from None
 
 
 def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
@@ -153,7 +156,7 @@ def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        lines = [f"{source}: invalid {model.__name__.lower()} ({len(errors)} problem(s)):"]
+        lines = [f"{source}: invalid {model.__name__.lower()} ({len(errors)} problems):"]
         for err in errors:
             loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
             if err["type"] == "extra_forbidden":
@@ -166,6 +169,8 @@ def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
                 )
             else:
                 lines.append(f"  {loc}: {err['msg'].removeprefix('Value error, ')}")
+        if len(lines) == 2:  # one problem: one line
+            raise ConfigError(f"{source}: {lines[1].strip()}") from None
         raise ConfigError("\n".join(lines)) from None
 
 

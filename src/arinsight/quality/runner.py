@@ -246,12 +246,35 @@ def _expectation(gxe: Any, rule: Rule) -> Any:
     raise AssertionError(rule.kind)  # pragma: no cover
 
 
+def _import_gx() -> Any:
+    """Import great-expectations without letting pyspark end the process.
+
+    With pyspark installed (the ``spark`` extra), great-expectations imports
+    ``pyspark.sql.connect``, whose import calls ``sys.exit(0)`` when the main
+    module has no file (``python -c``, pytest-xdist workers) because it takes
+    that for a doctest run: the process would stop with status 0, silently.
+    ``sys.ps1`` (set only for the import) tells pyspark it is interactive, so
+    the import ends in an ImportError that great-expectations handles.
+    """
+    import sys
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    had_ps1 = hasattr(sys, "ps1")
+    if not had_ps1:
+        sys.ps1 = ">>> "
+    try:
+        import great_expectations as gx
+    finally:
+        if not had_ps1:
+            del sys.ps1
+    return gx
+
+
 def _context() -> Any:
     """An ephemeral great-expectations context (no project directory, no Data Docs)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import logging
 
-    import great_expectations as gx
+    gx = _import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
@@ -310,7 +333,7 @@ def run_check(
         Every suite's result; ``success`` is False when any rule failed.
     """
     started = time.perf_counter()
-    import great_expectations as gx
+    gx = _import_gx()
     import great_expectations.expectations as gxe
 
     from arinsight.quality.render import write_report
