@@ -97,9 +97,7 @@ def test_check_failure_exits_1(db_copy: Path, tmp_path: Path) -> None:
     con.close()
     proc = run("check", "--db", str(db_copy), "--no-docs")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert one_line_error(proc) == (
-        "error: 2 expectation(s) failed in raw.customers, raw.invoices"
-    )
+    assert one_line_error(proc) == ("error: 2 expectation(s) failed in raw.customers, raw.invoices")
     assert "raw.customers: customer_id unique — 2 bad row(s); e.g. C1, C1" in proc.stdout
 
 

@@ -50,7 +50,9 @@ def test_the_walk_finds_the_library() -> None:
 def test_library_module_does_not_import_the_cli(module: str, path: Path) -> None:
     # Anywhere in the file, including imports inside functions.
     bad = sorted(
-        n for n in _imported_names(path, module) if n == "arinsight.cli" or n.startswith("arinsight.cli.")
+        n
+        for n in _imported_names(path, module)
+        if n == "arinsight.cli" or n.startswith("arinsight.cli.")
     )
     assert not bad, f"{module} imports {bad}: return data / take a callback; only cli/ renders"
 

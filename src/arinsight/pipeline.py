@@ -128,9 +128,7 @@ def run_demo(
     summary: dict[str, Any] | None = None
     if not _has_ledger(data_dir):
         rep.step(1, 4, f"simulate the default world → {data_dir}")
-        summary = simulate_to_dir(
-            out=data_dir, seed=seed, scale=scale, progress=rep.sim_progress
-        )
+        summary = simulate_to_dir(out=data_dir, seed=seed, scale=scale, progress=rep.sim_progress)
     else:
         rep.step(1, 4, f"simulate skipped: {data_dir} already holds a ledger")
     rep.simulated(summary)

@@ -28,6 +28,11 @@ def set_quiet(quiet: bool) -> None:
     console.quiet = quiet
 
 
+def say(text: str) -> None:
+    """One message line, never wrapped (so it can be searched and copied); rich markup allowed."""
+    console.print(text, soft_wrap=True, highlight=False)
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout (printed even with ``--quiet``: it is what was asked for)."""
     import click
@@ -111,7 +116,7 @@ def print_table(title: str, cols: list[Col], rows: list[list[str]], **kw: Any) -
     table, dropped = fit_table(title, cols, rows, **kw)
     console.print(table)
     if dropped:
-        console.print(
+        say(
             f"note: left out to fit {console.width} columns: {', '.join(dropped)} "
             "(widen the terminal or use --json for every figure)"
         )
@@ -162,13 +167,9 @@ def print_load_results(results: list[LoadResult]) -> None:
     print_table("load", cols, rows, row_styles=styles)
     skipped = [r for r in results if r.skipped]
     if skipped:
-        console.print(
-            f"{len(skipped)} file(s) unchanged since an earlier load (same sha256): skipped."
-        )
+        say(f"{len(skipped)} file(s) unchanged since an earlier load (same sha256): skipped.")
     if any(r.rows_quarantined for r in results):
-        console.print(
-            "quarantined rows and their reasons: `select * from meta.quarantine` in the warehouse."
-        )
+        say("quarantined rows and their reasons: `select * from meta.quarantine` in the warehouse.")
 
 
 # ---------------------------------------------------------------------------- build
@@ -185,7 +186,7 @@ def build_json(result: BuildResult) -> dict[str, Any]:
 
 def print_build_result(result: BuildResult) -> None:
     n_rows = sum(n for name, n, _ in result.models if name.startswith(("fct_", "dim_")))
-    console.print(
+    say(
         f"built {len(result.models)} models ({n_rows:,} mart rows), "
         f"{len(result.asserts)} asserts passed in {result.seconds:.2f} s"
     )
@@ -256,20 +257,18 @@ def print_check_result(result: CheckResult) -> None:
     print_table("check", cols, rows, row_styles=styles)
     for s in result.suites:
         if s.status == "skipped":
-            console.print(f"note: {s.suite.name} skipped — {s.note}")
+            say(f"note: {s.suite.name} skipped — {s.note}")
     for s in result.suites:
         for r in s.failed:
             eg = f"; e.g. {', '.join(map(str, r.examples))}" if r.examples else ""
-            console.print(
-                f"[red]✗[/red] {s.suite.name}: {r.rule.doc} — {r.bad_rows:,} bad row(s){eg}"
-            )
+            say(f"[red]✗[/red] {s.suite.name}: {r.rule.doc} — {r.bad_rows:,} bad row(s){eg}")
     verdict = (
         "[green]all expectations met[/green]"
         if result.success
         else f"[red]{result.n_failed} expectation(s) failed[/red]"
     )
     docs = f"; report: {result.docs_index}" if result.docs_index else ""
-    console.print(f"{verdict} in {result.seconds:.1f} s{docs}")
+    say(f"{verdict} in {result.seconds:.1f} s{docs}")
 
 
 # ------------------------------------------------------------------------- headline

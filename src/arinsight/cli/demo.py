@@ -45,10 +45,10 @@ def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool, qui
 
     from arinsight.cli._progress import day_progress, model_progress
     from arinsight.cli._render import (
-        console,
         print_build_result,
         print_headline,
         print_load_results,
+        say,
         set_quiet,
     )
     from arinsight.pipeline import DemoReporter, run_demo
@@ -69,7 +69,7 @@ def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool, qui
                 self.bars.close()
             self.bars = self.stack.enter_context(ExitStack())
             verb, _, rest = title.partition(" ")
-            console.print(f"[bold]{number}/{total} {verb}[/bold] {rest}", highlight=False)
+            say(f"[bold]{number}/{total} {verb}[/bold] {rest}")
             if verb == "simulate":
                 self.on_day = self.bars.enter_context(day_progress())
             elif verb == "build":
@@ -82,7 +82,7 @@ def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool, qui
             if summary is None:
                 return
             rows = summary["rows"]
-            console.print(
+            say(
                 f"    {rows.get('customers', 0):,} customers, "
                 f"{rows.get('invoices', 0):,} invoices, "
                 f"{rows.get('dunning_events', 0):,} dunning events "
@@ -106,4 +106,4 @@ def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool, qui
     with ExitStack() as stack:
         run_demo(Path(db), Path(data_dir), seed=seed, scale=scale, reporter=Reporter(stack))
     db_arg = "" if db == "data/arinsight.duckdb" else f" --db {db}"
-    console.print(f"next: `arinsight dashboard{db_arg}` opens the dashboard on these marts")
+    say(f"next: `arinsight dashboard{db_arg}` opens the dashboard on these marts")

@@ -57,8 +57,7 @@ def _suite_section(s: SuiteResult) -> str:
             f'</td><td class="n">{r.bad_rows:,}</td><td>{examples}</td></tr>'
         )
     return (
-        head
-        + f"<p>{s.rows:,} rows; great-expectations validated {s.validated_rows:,} of them "
+        head + f"<p>{s.rows:,} rows; great-expectations validated {s.validated_rows:,} of them "
         f"({s.seconds:.2f} s).</p>"
         "<table><tr><th>expectation</th><th>status</th><th>bad rows (whole relation)</th>"
         "<th>examples</th></tr>" + "".join(rows) + "</table>"
@@ -101,9 +100,7 @@ def render_report(result: CheckResult, *, source: str = "", sample_rows: int | N
         f"in {result.seconds:.1f} s.</p>"
         + verdict
         + "<table><tr><th>suite</th><th>relation</th><th>rows</th><th>validated</th>"
-        "<th>expectations</th><th>failed</th><th>status</th></tr>"
-        + "".join(summary)
-        + "</table>"
+        "<th>expectations</th><th>failed</th><th>status</th></tr>" + "".join(summary) + "</table>"
         "<p>rows and bad rows are counted by DuckDB over the whole relation; "
         f"great-expectations validated {sample} of each relation (drawn reproducibly) "
         "plus offending rows, which is where the examples come from.</p>"
@@ -116,7 +113,5 @@ def write_report(
     result: CheckResult, path: Path, *, source: str = "", sample_rows: int | None = None
 ) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8) and return ``path``."""
-    path.write_text(
-        render_report(result, source=source, sample_rows=sample_rows), encoding="utf-8"
-    )
+    path.write_text(render_report(result, source=source, sample_rows=sample_rows), encoding="utf-8")
     return path

@@ -316,11 +316,12 @@ def run_check(
     accept_quarantine: bool = False,
     source: str = "",
 ) -> CheckResult:
-    """Validate raw tables, the quarantine and marts; write ``out_dir/index.html`` (None: no report).
+    """Validate raw tables, the quarantine and marts; write the HTML report under ``out_dir``.
 
     Args:
         con: a connection to the warehouse (read-only is enough).
-        out_dir: where the HTML report goes (``index.html``, replaced on each run).
+        out_dir: where the HTML report goes (``index.html``, replaced on each run;
+            None: no report).
         sample_rows: rows of each relation validated row by row in pandas.
         offenders: offending rows added per failing rule.
         on_suite: called with each SuiteResult as it completes.
