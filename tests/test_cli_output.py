@@ -124,7 +124,9 @@ def test_headline_table_never_cuts_a_number_at_80_columns(built: tuple[Path, str
     proc = run("metrics", "--db", str(db), "--as-of", "2024-01-31")  # piped: 80 columns
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert max(len(ln) for ln in lines) <= 80
+    table = [ln for ln in lines if ln[:1] in "┏┃┡│└"]
+    assert [ln.split()[1] for ln in table if ln.startswith("│")] == ["smb", "all"]
+    assert max(len(ln) for ln in table) <= 80
     assert "12,345,878" in proc.stdout
     assert "…" not in proc.stdout
     note = [ln for ln in lines if ln.startswith("note: left out to fit 80 columns:")]
