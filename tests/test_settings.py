@@ -125,3 +125,28 @@ def test_settings_file_by_flag_or_environment(tmp_path: Path, how: str) -> None:
         [arinsight, "build", "--db", db, "-q", *extra], env=env2, capture_output=True, text=True
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_profile_reports_every_problem_in_one_run(tmp_path: Path) -> None:
+    # Defect: a profile with an unknown key showed only that; its mapping
+    # problems surfaced one run later. Three problems, all in the first error.
+    from arinsight.ingest.profiles import load_profile_file
+
+    prof = tmp_path / "mine.yaml"
+    prof.write_text(
+        "name: mine\nextends: canonical\ncsv:\n  delimitor: ';'\n"
+        "tables:\n  invoices:\n    files: ['rechnungen*.csv']\n"
+        "    rename:\n      Betrag: amout\n      Datum: issue_dat\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_profile_file(prof)
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"{prof}: invalid mapping profile:"
+    assert len(lines) == 1 + 3
+    assert "csv.delimitor: unknown key 'delimitor' (did you mean 'delimiter'?)" in lines[1]
+    assert "'Betrag' → 'amout' is not a column of invoices (did you mean 'amount'?)" in lines[2]
+    assert (
+        "'Datum' → 'issue_dat' is not a column of invoices (did you mean 'issue_date'?)"
+        in (lines[3])
+    )
