@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from arinsight.cli import COMMANDS
-
 REPO = Path(__file__).resolve().parents[1]
 ARINSIGHT = str(Path(sys.executable).parent / "arinsight")
 
@@ -172,9 +170,3 @@ def test_demo_exits_0_and_points_to_the_dashboard(ledger: Path, tmp_path: Path) 
     assert f"built {N_MODELS} models" in proc.stdout
     again = run("demo", "--db", str(db), "--data-dir", str(ledger), "--no-serve", "-q")
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
-
-
-def test_readme_verb_table_matches_the_commands() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `arinsight ([a-z-]+)[^`]*` \|", readme, flags=re.M)
-    assert rows == list(COMMANDS), "README's verb table: one row per verb, in --help order"
