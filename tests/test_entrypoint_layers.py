@@ -103,3 +103,44 @@ def test_great_expectations_import_does_not_end_a_python_c_process() -> None:
     code = "from arinsight.quality.runner import _import_gx\n_import_gx()\nprint('imported')\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert (proc.returncode, proc.stdout.strip()) == (0, "imported"), proc.stderr
+
+
+def test_run_demo_returns_data_reports_through_the_reporter_and_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from arinsight.pipeline import DemoReporter, run_demo
+
+    # One invoice of 300.00 (2024-01-15, due 2024-02-14) paid in full on 2024-02-29.
+    data = tmp_path / "ledger"
+    data.mkdir()
+    (data / "customers.csv").write_text("customer_id,segment\nC1,smb\n", encoding="utf-8")
+    (data / "invoices.csv").write_text(
+        "invoice_id,customer_id,issue_date,due_date,amount\nI1,C1,2024-01-15,2024-02-14,300\n",
+        encoding="utf-8",
+    )
+    (data / "payments.csv").write_text(
+        "payment_id,invoice_id,paid_at,amount\nP1,I1,2024-02-29,300\n", encoding="utf-8"
+    )
+    sql = SRC.parents[1] / "sql"
+    n_models = sum(len(list((sql / d).glob("*.sql"))) for d in ("staging", "intermediate", "marts"))
+
+    class Recorder(DemoReporter):
+        def __init__(self) -> None:
+            self.steps: list[tuple[int, int]] = []
+            self.models: list[tuple[int, int]] = []
+
+        def step(self, number: int, total: int, title: str) -> None:
+            self.steps.append((number, total))
+
+        def model(self, name: str, done: int, total: int, seconds: float) -> None:
+            self.models.append((done, total))
+
+    rec = Recorder()
+    result = run_demo(tmp_path / "w.duckdb", data, reporter=rec)
+    assert capfd.readouterr().out == ""
+    assert rec.steps == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert rec.models == [(i, n_models) for i in range(1, n_models + 1)]
+    assert result.simulated is None  # the ledger was there
+    assert sorted(r.table for r in result.loads) == ["customers", "invoices", "payments"]
+    assert len(result.build.models) == n_models
+    assert result.headline["as_of"] == "2024-02-29"
