@@ -170,3 +170,40 @@ def test_demo_exits_0_and_points_to_the_dashboard(ledger: Path, tmp_path: Path) 
     assert f"built {N_MODELS} models" in proc.stdout
     again = run("demo", "--db", str(db), "--data-dir", str(ledger), "--no-serve", "-q")
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+
+
+def test_headline_on_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A terminal (not a pipe) 80 columns wide, with figures as wide as they get.
+    import io
+
+    from rich.console import Console
+
+    from arinsight.cli import _render
+
+    buf = io.StringIO()
+    term = Console(file=buf, width=80, force_terminal=True, color_system=None)
+    monkeypatch.setattr(_render, "console", term)
+    big = {
+        "dso_days": 1234.5,
+        "dso_change_days": -1234.5,
+        "best_possible_dso_days": 1000.0,
+        "add_days": 234.5,
+        "countback_dso_days": 1200.0,
+        "cei_pct": 99.9,
+        "ar_amount": 123_456_789_012.0,
+        "overdue_pct": 100.0,
+        "recovery_90d_pct": 12.3,
+    }
+    data = {
+        "as_of": "2025-12-31",
+        "dso_window_days": 90,
+        "reporting_currency": "EUR",
+        "segments": {"enterprise": big, "all": big},
+    }
+    _render.print_headline(data)
+    out = buf.getvalue()
+    table = [ln for ln in out.splitlines() if ln[:1] in "┏┃┡│└"]
+    assert max(len(ln) for ln in table) <= 80
+    assert out.count("123,456,789,012") == 2  # AR, never cut
+    assert "1,234.5" in out and "…" not in out  # DSO, never cut
+    assert "note: left out to fit 80 columns:" in out
