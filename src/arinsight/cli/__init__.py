@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "build": "arinsight.cli.build",
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
+    "score": "arinsight.cli.score",
+    "worklist": "arinsight.cli.worklist",
 }
 
 
