@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arinsight.errors import ArinsightError
 from arinsight.models import BuildResult
+
+if TYPE_CHECKING:
+    from arinsight.models.runner import OnModel
 
 
 def quarantine_breaches(con: object, max_pct: float) -> list[tuple[str, str, float]]:
@@ -26,7 +30,7 @@ def quarantine_breaches(con: object, max_pct: float) -> list[tuple[str, str, flo
 
 
 def run_build(
-    db: str | Path, *, accept_quarantine: bool = False, on_model: object = None
+    db: str | Path, *, accept_quarantine: bool = False, on_model: OnModel | None = None
 ) -> BuildResult:
     """Build the marts of the warehouse at ``db``.
 

@@ -29,6 +29,11 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    OnModel = Callable[[str, int, int, float], None]
+
 from arinsight.errors import BuildError
 
 if TYPE_CHECKING:
@@ -272,7 +277,11 @@ def _detach_scratch(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _materialise(
-    con: duckdb.DuckDBPyConnection, m: Model, done: list[tuple[str, int, float]], on_model: Any
+    con: duckdb.DuckDBPyConnection,
+    m: Model,
+    done: list[tuple[str, int, float]],
+    total: int,
+    on_model: OnModel | None,
 ) -> None:
     t0 = time.perf_counter()
     body = _strip_header(m.sql)
@@ -284,15 +293,15 @@ def _materialise(
     n = int(con.execute(f"select count(*) from {m.relation}").fetchall()[0][0])
     seconds = time.perf_counter() - t0
     done.append((m.name, n, seconds))
-    if on_model:
-        on_model(m, n, seconds)
+    if on_model is not None:
+        on_model(m.name, len(done), total, seconds)
 
 
 def build(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     root: Path | None = None,
-    on_model: Any = None,
+    on_model: Callable[[str, int, int, float], None] | None = None,
 ) -> BuildResult:
     """Build every model, check keys and run asserts; publish the marts atomically.
 
@@ -300,6 +309,13 @@ def build(
     (attached as ``staging`` and ``intermediate``) and dropped afterwards; only
     marts are written to the warehouse file, in one transaction together with
     the asserts, so a failure anywhere leaves the previous marts in place.
+
+    Args:
+        con: a writing connection to the warehouse.
+        settings: the settings the models read as SQL variables.
+        root: the ``sql/`` directory (default :func:`sql_dir`).
+        on_model: called after each model with (name, index counted from 1,
+            number of models, seconds).
 
     Raises:
         BuildError: the first failure; the warehouse keeps its previous build.
@@ -315,11 +331,11 @@ def build(
     try:
         for m in models:
             if m.layer in SCRATCH_LAYERS:
-                _materialise(con, m, done, on_model)
+                _materialise(con, m, done, len(models), on_model)
         with transaction(con):
             for m in models:
                 if m.layer not in SCRATCH_LAYERS:
-                    _materialise(con, m, done, on_model)
+                    _materialise(con, m, done, len(models), on_model)
             asserts = run_asserts(con, root)
             _record(con, done, models)
     finally:
