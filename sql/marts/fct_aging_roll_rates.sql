@@ -90,12 +90,14 @@ closing_invoices as (
         ) as is_written_off
     from facts
     inner join transitions
-        on cast(last_day(facts.closed_date) as date) = transitions.month_end_date
+        on
+            cast(last_day(facts.closed_date) as date)
+            = transitions.month_end_date
     inner join intervals
         on
             facts.invoice_key = intervals.invoice_key
-            and intervals.valid_from_date <= transitions.month_end_date
-            and intervals.valid_to_date > transitions.previous_month_end_date
+            and transitions.month_end_date >= intervals.valid_from_date
+            and transitions.previous_month_end_date < intervals.valid_to_date
     group by transitions.month_end_date, facts.invoice_key
 ),
 

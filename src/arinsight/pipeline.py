@@ -30,9 +30,14 @@ def quarantine_breaches(con: object, max_pct: float) -> list[tuple[str, str, flo
 
 
 def run_build(
-    db: str | Path, *, accept_quarantine: bool = False, on_model: OnModel | None = None
+    db: str | Path,
+    *,
+    accept_quarantine: bool = False,
+    on_model: OnModel | None = None,
+    select: tuple[str, ...] = (),
 ) -> BuildResult:
-    """Build the marts of the warehouse at ``db``.
+    """Build the marts of the warehouse at ``db`` (``select``: only those models and
+    what they read, see :func:`arinsight.models.runner.select_models`).
 
     Raises:
         WarehouseMissing: no warehouse yet.
@@ -53,7 +58,7 @@ def run_build(
                 f"{listed}. Inspect meta.quarantine, fix the source or profile, or run "
                 "`arinsight build --accept-quarantine`"
             )
-        return build(wh.con, settings, on_model=on_model)
+        return build(wh.con, settings, on_model=on_model, select=select or None)
 
 
 def _has_ledger(data_dir: Path) -> bool:
