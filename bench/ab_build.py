@@ -27,6 +27,7 @@ from arinsight.models import build
 from arinsight.warehouse import Warehouse
 db, root, *select = sys.argv[1:]
 with Warehouse.open(db, read_only=False) as wh:
+    wh.con.execute("set enable_progress_bar = false")
     build(wh.con, load_settings(), root=Path(root), select=select or None)
 """
 
@@ -59,7 +60,11 @@ def main() -> None:
         for side, root in order:
             r = one(args.db, root, args.select)
             runs[side].append(r)
-            print(f"pair {i + 1} {side}: wall {r[0]:6.2f} s  cpu {r[1]:6.2f} s  peak {r[2]:6,.0f} MiB")
+            print(
+                f"pair {i + 1} {side}: wall {r[0]:6.2f} s  cpu {r[1]:6.2f} s  "
+                f"peak {r[2]:6,.0f} MiB",
+                flush=True,
+            )
     for side in ("A", "B"):
         w = [r[0] for r in runs[side]]
         c = [r[1] for r in runs[side]]
