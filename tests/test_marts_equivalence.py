@@ -181,3 +181,100 @@ def test_simulated_ledger_builds_identical_marts(simulated_raw: Path, tmp_path: 
     finally:
         old.close()
         new.close()
+
+
+def _hand_made_ledger() -> dict[str, list[dict[str, Any]]]:
+    """Two segments over Jan-May 2024 with the edge cases the models special-case."""
+    inv = [
+        # id, customer, issue, due, amount
+        ("H1", "A", "2024-01-05", "2024-02-04", "100.00"),  # overpaid (120) on Feb 1
+        ("H2", "A", "2024-01-20", "2024-02-19", "200.00"),  # credit note 50 + payment 150
+        ("H3", "B", "2024-02-01", "2024-02-29", "300.00"),  # partly paid, rest written off
+        ("H4", "B", "2024-02-10", "2024-03-11", "80.00"),  # paid before its issue date
+        ("H5", "A", "2024-03-01", "2024-03-31", "0.00"),  # zero amount
+        ("H6", "B", "2024-03-15", "2024-04-14", "500.00"),  # open to the end, stages 1-3
+        ("H7", "A", "2024-04-02", "2024-05-02", "60.00"),  # paid late, 0.01 left open
+    ]
+    pay = [
+        ("P1", "H1", "2024-02-01", "120.00"),
+        ("P2", "H2", "2024-03-10", "150.00"),
+        ("P3", "H3", "2024-03-20", "100.00"),
+        ("P4", "H4", "2024-02-05", "80.00"),
+        ("P5", "H7", "2024-05-20", "59.99"),
+    ]
+    adj = [
+        ("J1", "H2", "2024-02-25", "50.00", "credit_note"),
+        ("J2", "H3", "2024-04-30", "200.00", "write_off"),
+    ]
+    ev = [
+        ("E1", "H2", 1, "2024-02-22", "email"),
+        ("E2", "H2", 2, "2024-03-12", "letter"),  # after settlement on Mar 10
+        ("E3", "H3", 1, "2024-03-05", "email"),
+        ("E4", "H3", 3, "2024-04-10", "collection_agency"),  # stage 2 skipped
+        ("E5", "H6", 1, "2024-04-20", "email"),
+        ("E6", "H6", 2, "2024-05-05", "letter"),
+        ("E7", "H6", 3, "2024-05-25", "collection_agency"),
+        ("E8", "H7", 0, "2024-04-28", "email"),
+        ("E9", "H7", 1, "2024-05-06", "email"),
+    ]
+    return {
+        "customers": [
+            {"customer_id": "A", "segment": "smb", "created_at": "2023-12-15"},
+            {
+                "customer_id": "B",
+                "segment": "enterprise",
+                "created_at": "2024-01-01",
+                "churned_at": "2024-05-28",
+                "churn_reason": "non_payment",
+            },
+        ],
+        "invoices": [
+            {"invoice_id": i, "customer_id": c, "issue_date": s, "due_date": d, "amount": a}
+            for i, c, s, d, a in inv
+        ],
+        "payments": [
+            {"payment_id": p, "invoice_id": i, "paid_at": t, "amount": a} for p, i, t, a in pay
+        ],
+        "adjustments": [
+            {"adjustment_id": j, "invoice_id": i, "adjusted_at": t, "amount": a, "kind": k}
+            for j, i, t, a, k in adj
+        ],
+        "dunning_events": [
+            {
+                "event_id": e,
+                "invoice_id": i,
+                "stage": s,
+                "sent_at": t,
+                "channel": ch,
+                "fee": "5.00" if s >= 2 else "0",
+            }
+            for e, i, s, t, ch in ev
+        ],
+    }
+
+
+def test_hand_made_edge_cases_build_identical_marts(tmp_path: Path) -> None:
+    from arinsight.ingest import load_sources
+    from conftest import write_ledger
+
+    src = write_ledger(tmp_path / "ledger", _hand_made_ledger())
+    raw = tmp_path / "ledger.duckdb"
+    with Warehouse.open(raw, read_only=False, create=True) as wh:
+        results = load_sources(wh.con, [src])
+    assert all(r.rows_quarantined == 0 for r in results)
+    (tmp_path / "built").mkdir()
+    old, new = _built_pair(tmp_path / "built", raw)
+    try:
+        _compare(old, new)
+        # the edge cases are in the marts being compared: a write-off, a reminder
+        # after settlement and an overpayment
+        lifecycle = new.sql(
+            "select invoice_id, settled_by, unapplied_amount, count_reminders_after_settlement "
+            "from marts.fct_invoice_lifecycle order by invoice_id"
+        ).rows()
+        assert ("H3", "write_off", 0, 0) in lifecycle
+        assert ("H1", "payment", 20, 0) in lifecycle
+        assert ("H2", "payment", 0, 1) in lifecycle
+    finally:
+        old.close()
+        new.close()
