@@ -61,7 +61,7 @@ class Settings(_Frozen):
     behaviour_scoring: BehaviourScoring = BehaviourScoring()
     max_quarantine_pct: float = Field(1.0, ge=0, le=100)
     duckdb_memory_limit: str | None = Field(
-        "3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+        "auto", pattern=r"^(auto|\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))$"
     )
     net_value: NetValue
 
