@@ -760,14 +760,64 @@ def _stage_frame(
 
 
 def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, profile: Profile) -> Staged:
-    """Stage a Parquet file; rows are numbered from 1."""
-    import polars as pl
+    """A Parquet file read in place by the typing query (no staged copy); rows are
+    numbered from 1 by DuckDB's ``file_row_number`` (0-based in the file).
 
+    DuckDB reads the file's row groups in parallel, and columns that already have
+    the contract's types (DATE, DECIMAL(18,2), BIGINT, BOOLEAN) pass the typing
+    query as they are. Rows whose every value is empty are skipped (counted in a
+    note), as in a workbook.
+
+    Raises:
+        InputError: the file cannot be read as Parquet.
+    """
+    drop_staged(con)
+    params = {"pq_path": str(path)}
     try:
-        df = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{path}: cannot be read as Parquet: {exc}") from exc
-    return _stage_frame(con, path, "parquet", df, 1, "row")
+        rel = con.execute("select * from read_parquet($pq_path) limit 0", params)
+        names = [d[0] for d in rel.description or []]
+        types = [
+            str(t)
+            for t in con.sql("select * from read_parquet($pq_path) limit 0", params=params).types
+        ]
+        total = int(
+            con.execute("select count(*) from read_parquet($pq_path)", params).fetchall()[0][0]
+        )
+    except Exception as exc:  # duckdb.Error; keep the import lazy
+        if "duckdb" not in type(exc).__module__:
+            raise
+        raise InputError(f"{path}: cannot be read as Parquet: {str(exc).splitlines()[0]}") from exc
+    idents = [f"c{i}" for i in range(len(names))]
+    empty = " and ".join(
+        f"({c} is null or trim({c}) = '')" if t == "VARCHAR" else f"{c} is null"
+        for c, t in zip(idents, types, strict=True)
+    )
+    source = (
+        f"read_parquet($pq_path, file_row_number = true) as _pq({', '.join(idents)}"
+        f"{', _frn' if idents else '_frn'})"
+    )
+    notes: list[str] = []
+    n_rows = total
+    if len(idents) > 1 and total:
+        skipped = int(
+            con.execute(f"select count(*) from {source} where {empty}", params).fetchall()[0][0]
+        )
+        if skipped:
+            notes.append(f"{skipped} empty row(s) skipped")
+            n_rows -= skipped
+    keep = f" where not ({empty})" if len(idents) > 1 else ""
+    return Staged(
+        path=path,
+        fmt="parquet",
+        columns=[clean_header(n) for n in names],
+        types=types,
+        n_rows=n_rows,
+        unit="row",
+        notes=notes,
+        header_line=0,
+        from_sql=f"(select {', '.join(idents) or '1 as _none'}, _frn + 1 as _line from {source}{keep})",
+        from_params=params,
+    )
 
 
 def stage_xlsx(
