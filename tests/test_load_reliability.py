@@ -87,7 +87,8 @@ def test_same_file_same_profile_is_skipped_other_profile_rereads(
         encoding="utf-8",
     )
     (res,) = load_sources(wh.con, [src], str(profile))
-    assert (res.skipped, res.rows_replaced) == (False, 2)
+    # rows_replaced counts rows that changed: C1 (smb → SMB); C2 is re-sent as it was.
+    assert (res.skipped, res.rows_replaced) == (False, 1)
     assert wh.con.execute("select segment from raw.customers order by 1").fetchall() == [
         ("SMB",),
         ("enterprise",),
@@ -108,7 +109,9 @@ def test_newer_cleared_items_export_replaces_invoices_and_payments(
     load_sources(wh.con, [v1], "cleared_items")
     results = load_sources(wh.con, [v2], "cleared_items")
     by = {r.table: r for r in results}
-    assert (by["invoices"].rows_replaced, by["payments"].rows_replaced) == (2, 1)
+    # Nothing already loaded changed: both invoices are re-sent as they were (their
+    # columns do not include the clearing date), and A2's payment is new, not a replacement.
+    assert (by["invoices"].rows_replaced, by["payments"].rows_replaced) == (0, 0)
     pays = wh.con.execute(
         "select payment_id, cast(paid_at as varchar), _load_id from raw.payments order by 1"
     ).fetchall()
@@ -192,14 +195,16 @@ def test_payments_and_dunning_on_unknown_invoices(wh: Warehouse, tmp_path: Path)
         (
             "dunning_events",
             3,
-            "invoice_id 'I8' is not in invoices: load invoices first (or in "
-            "the same call), or fix the invoice_id",
+            "invoice_id 'I8' is not in invoices: load invoices (the row is held and "
+            "retried by every later `arinsight load`, even of unchanged files), or fix the "
+            "invoice_id",
         ),
         (
             "payments",
             3,
-            "invoice_id 'I9' is not in invoices: load invoices first (or in the "
-            "same call), or fix the invoice_id",
+            "invoice_id 'I9' is not in invoices: load invoices (the row is held and "
+            "retried by every later `arinsight load`, even of unchanged files), or fix the "
+            "invoice_id",
         ),
     ]
 

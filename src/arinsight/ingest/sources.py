@@ -815,7 +815,8 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, profile: Profile) 
         unit="row",
         notes=notes,
         header_line=0,
-        from_sql=f"(select {', '.join(idents) or '1 as _none'}, _frn + 1 as _line from {source}{keep})",
+        from_sql=f"(select {', '.join(idents) or '1 as _none'}, _frn + 1 as _line "
+        f"from {source}{keep})",
         from_params=params,
     )
 
