@@ -247,21 +247,29 @@ def test_cli_prints_reconciliation_per_file(tmp_path: Path) -> None:
     )
     db = str(tmp_path / "w.duckdb")
     first = CliRunner().invoke(cli, ["load", str(src), "--db", db])
-    assert first.exit_code == 0, first.output
+    # a row went to the quarantine: the load succeeds with the distinct exit code 3
+    assert first.exit_code == 3, first.output
     lines = first.output.splitlines()
-    assert lines[:3] == [
+    assert lines[:4] == [
         "✓ customers.csv → customers: 2 read = 2 loaded + 0 quarantined",
         "✓ invoices.csv → invoices: 2 read = 1 loaded + 1 quarantined",
         "    note: ignored columns: memo",
+        "    note: 1 invoice(s) without a currency: counted in the reporting currency "
+        "(settings reporting_currency); name their currency with currency: in the profile",
     ]
     assert "first quarantined rows:" in lines
-    assert lines[-1] == (
+    assert lines[-2:] == [
         "  invoices.csv line 3: amount '1.234' is not a number (decimal point, no thousands "
         "separator, at most 2 decimals expected by profile canonical; profile keys "
         "csv.decimal, csv.thousands; it looks like a decimal comma number: check csv.decimal / "
-        "csv.thousands)"
-    )
+        "csv.thousands)",
+        "exit code 3: 1 row(s) of this load are in the quarantine (`select * from "
+        "meta.quarantine`); `arinsight build` refuses to publish above max_quarantine_pct "
+        "unless run with --accept-quarantine",
+    ]
     again = CliRunner().invoke(cli, ["load", str(src), "--db", db])
+    # nothing was loaded by the second call, so nothing of it is in the quarantine
+    assert again.exit_code == 0, again.output
     assert again.output.splitlines()[:2] == [
         "= customers.csv → customers: unchanged since load 1 (same sha256), skipped",
         "= invoices.csv → invoices: unchanged since load 2 (same sha256), skipped",

@@ -94,7 +94,7 @@ def print_headline(data: dict[str, Any]) -> None:
     for seg, vals in data["segments"].items():
         t.add_row(seg, *[_fmt(vals.get(k), 0 if k == "ar_amount" else 1) for k, _ in cols[1:]])
     for warning in data.get("warnings", []):
-        console.print(f"[bold red]warning:[/bold red] {warning}", highlight=False)
+        console.print(f"[bold red]warning:[/bold red] {warning}", highlight=False, soft_wrap=True)
     console.print(t)
     if data.get("currency_source", "").startswith("assumed"):
-        console.print(f"currency {cur}: {data['currency_source']}", highlight=False)
+        console.print(f"currency {cur}: {data['currency_source']}", highlight=False, soft_wrap=True)

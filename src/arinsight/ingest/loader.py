@@ -1016,7 +1016,7 @@ def _conflict_note(
         return None
     p = Params()
     key = out.distinct_on
-    attrs = [c for c in out.sources if c not in key]
+    attrs = [c for c in out.sources if c not in key and _provided(out.sources[c])]
     if not attrs:
         return None
     exprs = {c: text_expr(out.sources[c], p, ctx.trim) for c in [*key, *attrs]}
@@ -1036,7 +1036,7 @@ def _conflict_note(
         + f" from {staged.from_sql} where {' and '.join(conds)}), "
         f"v as (select {ktext} as _k, {shown} as _v, count(*) as _n from r group by all), "
         "c as (select _k, count(*) as _variants, "
-        "string_agg(_v || ' (' || _n || ' rows)', ' vs ' order by _n desc, _v) as _txt "
+        "string_agg(_v || ' (' || _n || ' row(s))', ' vs ' order by _n desc, _v) as _txt "
         "from v group by _k having count(*) > 1) "
         "select (select count(distinct _k) from v), (select count(*) from c), "
         "(select list(_k || ': ' || _txt order by _k) from (select * from c order by _k limit 3))"
