@@ -310,6 +310,7 @@ def _work_src(
         value_map=_value_map(mapping, target),
         negate=negate,
         key=target,
+        date_cell=staged.date_cells.get(idx),
     )
 
 

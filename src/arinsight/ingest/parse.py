@@ -83,6 +83,8 @@ class Src:
     negate: bool = False
     #: the canonical or work column name the profile maps to this value (for hints)
     key: str | None = None
+    #: staged boolean column, true where the (text) column holds a real Excel date cell
+    date_cell: str | None = None
 
     @property
     def is_typed(self) -> bool:
@@ -284,6 +286,10 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
             )
         else:
             parse = _date_parse(t, ctx)
+            if src.date_cell:
+                # a real date cell, rendered as text: its date is the cell's, whatever
+                # date_formats says
+                parse = f"case when f_{name} then try_cast(left({t}, 10) as date) else {parse} end"
             excel_hint = (
                 p(f"; it looks like an Excel serial day number: add '{EXCEL_DATE}' to date_formats")
                 if EXCEL_DATE not in ctx.date_formats
@@ -310,7 +316,31 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
             f"cast(year({pv}) as varchar)",
             p(f": a two-digit year read with %Y? Use %y in date_formats (profile {prof.name})"),
         )
-        if ctx.mixed_dates and not typed:
+        if src.date_cell and not typed:
+            fmts = _describe_formats(ctx.date_formats)
+            swap = f"f_{name} and {pv} is not null and day({pv}) <= 12 and day({pv}) <> month({pv})"
+            swap_msg = _msg(
+                ctx,
+                label,
+                p(" "),
+                f"strftime({pv}, '%Y-%m-%d')",
+                p(
+                    " is a date cell in a column whose other cells are text: a locale may have "
+                    "read a text date with day and month swapped ("
+                ),
+                f"strftime(make_date(year({pv}), day({pv}), month({pv})), '%Y-%m-%d')",
+                p(
+                    f" is as likely); refusing to guess: export the column as text ({fmts}, "
+                    f"profile {prof.name} date_formats) or fix the cell"
+                ),
+            )
+            value = f"case when {swap} then NULL::DATE else {value} end"
+            err = (
+                f"case when {swap} then {swap_msg} "
+                f"when {t} is not null and {pv} is null then {bad} "
+                f"when {pv} is not null and {value} is null then {year_msg} end"
+            )
+        elif ctx.mixed_dates and not typed:
             cands = _date_candidates(t, ctx)
             amb = f"len(list_distinct(list_filter({cands}, lambda x: x is not null))) > 1"
             amb_msg = _msg(
@@ -481,6 +511,10 @@ def typed_query(
         labels[col.name] = src.label
         l1.append(f"{text} as t_{col.name}")
         l2 += [f"t_{col.name}", f"{parse} as p_{col.name}"]
+        if src.date_cell and col.type == "date" and not src.is_typed:
+            l1.append(f"{src.date_cell} as f_{col.name}")
+            l2.append(f"f_{col.name}")
+            l3.append(f"f_{col.name}")
         l3 += [f"cast({value} as {col.duckdb_type}) as {col.name}", f"{err} as e_{col.name}"]
         errs.append(col.name)
 
