@@ -32,7 +32,19 @@ from arinsight.ingest import load_sources
 from arinsight.pipeline import run_build
 from arinsight.warehouse import Warehouse
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "ibm_accounts_receivable"
+#: beside the repository (``/work/main`` → ``/work/shared``), or beside the folder of
+#: worktrees (``/work/wt/<name>`` → ``/work/shared``)
+REAL = next(
+    (
+        d
+        for d in (
+            Path(__file__).resolve().parents[n] / "shared" / "realdata" / "ibm_accounts_receivable"
+            for n in (2, 3)
+        )
+        if d.exists()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "realdata" / "ibm_accounts_receivable",
+)
 US_FILE = "WA_Fn-UseC_-Accounts-Receivable.csv"
 DMY_FILE = "WA_AR_ddmmyyyy_variant.csv"
 PROFILES = Path(__file__).parent / "data" / "profiles"
