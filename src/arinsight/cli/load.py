@@ -49,7 +49,7 @@ def command(
     \b
     Exit codes: 0 loaded, nothing quarantined; 3 loaded, but rows of this call
     are in the quarantine (see meta.quarantine); 1 nothing loaded (bad input);
-    2 invalid profile or settings.
+    2 invalid profile or settings; 75 the warehouse is in use by another process.
     """
     import datetime as dt
     import sys
