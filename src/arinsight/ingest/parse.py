@@ -369,7 +369,16 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
         scale = _SCALE[col.type]
         dec_type = f"decimal(18, {scale})"
         if typed:
-            if src.dtype.startswith("DECIMAL") or src.dtype in _INTEGER_TYPES | _FLOAT_TYPES:
+            exact = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", src.dtype)
+            if (
+                exact
+                and int(exact.group(2)) <= scale
+                and int(exact.group(1)) - int(exact.group(2)) <= 18 - scale
+            ):
+                # the contract's type or a narrower one (Parquet written to the contract):
+                # every value fits as it is
+                parse = f"cast({t} as {dec_type})"
+            elif src.dtype.startswith("DECIMAL") or src.dtype in _INTEGER_TYPES | _FLOAT_TYPES:
                 parse = (
                     f"case when abs(cast({t} as double) - round(cast({t} as double), "
                     f"{scale})) < 1e-9 then cast(round({t}, {scale}) as {dec_type}) end"
