@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from arinsight.cli._common import db_option
+from arinsight.cli._common import db_option, json_option, quiet_option, settings_option
 
 #: Exit code of a load that succeeded but sent rows to the quarantine (docs/profiles.md).
 EXIT_QUARANTINED = 3
@@ -34,8 +34,17 @@ EXIT_QUARANTINED = 3
     help="Fail (loading nothing) when a directory holds files the profile does not load.",
 )
 @db_option
+@json_option
+@quiet_option
+@settings_option
 def command(
-    sources: tuple[str, ...], profile: str, export_date: object, strict: bool, db: str
+    sources: tuple[str, ...],
+    profile: str,
+    db: str,
+    export_date: object = None,
+    strict: bool = False,
+    as_json: bool = False,
+    quiet: bool = False,
 ) -> None:
     """Load ledger files (CSV, TSV, XLSX, Parquet; files or directories) into the warehouse.
 
@@ -55,7 +64,7 @@ def command(
     import sys
     from pathlib import Path
 
-    from arinsight.cli._render import print_load_results
+    from arinsight.cli._render import load_json, print_json, print_load_results, set_quiet
     from arinsight.ingest import LoadResult, load_sources
     from arinsight.ingest.loader import Released, ignored_files
     from arinsight.ingest.profiles import resolve_profile
@@ -63,8 +72,13 @@ def command(
 
     prof = resolve_profile(profile)
     day = export_date.date() if isinstance(export_date, dt.datetime) else None
+    silent = quiet or as_json
+
+    set_quiet(silent)
 
     def progress(r: LoadResult) -> None:
+        if silent:
+            return
         name = r.file.rsplit("/", 1)[-1]
         if r.skipped:
             line = f"= {name} → {r.table}: unchanged since load {r.load_id} (same sha256), skipped"
@@ -85,6 +99,8 @@ def command(
 
     def release(r: Released) -> None:
         released.append(r)
+        if silent:
+            return
         name = r.file.rsplit("/", 1)[-1]
         line = (
             f"↻ {name} → {r.table}: {r.rows:,} row(s) held for a missing reference "
@@ -94,8 +110,9 @@ def command(
             line += f"; {r.requarantined:,} fail another check and stay quarantined"
         click.echo(line)
 
-    if not strict:
-        for path, why in ignored_files(sources, prof):
+    ignored = [] if strict else ignored_files(sources, prof)
+    if not silent:
+        for path, why in ignored:
             click.echo(f"- {path.name}: not loaded ({why}; --strict refuses this)")
 
     path = resolve_db_path(db)
@@ -134,18 +151,29 @@ def command(
             for leftover in (path, Path(f"{path}.wal")):
                 leftover.unlink(missing_ok=True)
         raise
-    print_load_results(results)
-    if samples:
-        click.echo("first quarantined rows:")
-        for file, line, reason in samples:
-            where = f"{file.rsplit('/', 1)[-1]} line {line}" if line is not None else file
-            click.echo(f"  {where}: {reason}")
+    if as_json:
+        data = load_json(results, samples)
+        data["released"] = [
+            {"file": r.file, "table": r.table, "load_id": r.load_id, "rows": r.rows}
+            for r in released
+        ]
+        data["not_loaded"] = [{"file": str(f), "reason": why} for f, why in ignored]
+        data["rows_quarantined_left"] = int(left)
+        print_json(data)
+    else:
+        print_load_results(results)
+        if samples and not quiet:
+            click.echo("first quarantined rows:")
+            for file, line, reason in samples:
+                where = f"{file.rsplit('/', 1)[-1]} line {line}" if line is not None else file
+                click.echo(f"  {where}: {reason}")
     if left:
-        click.echo(
-            f"exit code {EXIT_QUARANTINED}: {left:,} row(s) of this load are in the quarantine "
-            "(`select * from meta.quarantine`); `arinsight build` refuses to publish above "
-            "max_quarantine_pct unless run with --accept-quarantine"
-        )
+        if not silent:
+            click.echo(
+                f"exit code {EXIT_QUARANTINED}: {left:,} row(s) of this load are in the "
+                "quarantine (`select * from meta.quarantine`); `arinsight build` refuses to "
+                "publish above max_quarantine_pct unless run with --accept-quarantine"
+            )
         sys.stdout.flush()
         # SystemExit, not click's Exit: the group runs in non-standalone mode, where
         # click would turn Exit into a return value and the process would exit 0.
