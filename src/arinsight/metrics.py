@@ -347,3 +347,14 @@ def headline(
         "dso_window_days": window,
         "segments": segments,
     }
+
+
+# --- ladder: legal-check inputs and response analysis (docs/ladder.md) ---
+
+
+def segment_terms(wh: Warehouse) -> pl.DataFrame:
+    """``marts.dim_segment_terms``: customers per segment x customer type x payment terms.
+
+    ``customer_type`` is b2b / b2c / unknown; ``payment_terms_days`` -1 = not given.
+    """
+    return _read(wh, "dim_segment_terms", "segment, customer_type, payment_terms_days")
