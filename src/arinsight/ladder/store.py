@@ -31,8 +31,9 @@ DEFAULT_SEGMENT = "*"
 
 
 def _con(wh_or_con: Warehouse | duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    con: duckdb.DuckDBPyConnection = getattr(wh_or_con, "con", wh_or_con)
-    return con
+    from arinsight.warehouse import Warehouse
+
+    return wh_or_con.con if isinstance(wh_or_con, Warehouse) else wh_or_con
 
 
 def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
