@@ -24,6 +24,9 @@
 --   the customer's score at the month end before the anchor's month
 --   ('unscored' when none). next_stage_sent_date and settled_date are not
 --   windowed (fct_stage_competing follows each case to the as-of date).
+--   send_delay_days = sent - planned offset (null: not sent or no plan);
+--   is_skipped: not sent although open on the planned day and a higher
+--   stage was sent later (fct_guardrail_findings has the event view).
 
 with
 
@@ -275,6 +278,12 @@ final as (
             ended.sent_date - ended.due_date - ended.planned_due_offset_days
             as integer
         ) as send_delay_days,
+        coalesce(
+            ended.sent_date is null
+            and ended.next_stage_sent_date is not null
+            and coalesce(ended.settled_date > ended.anchor_date, true),
+            false
+        ) as is_skipped,
         ended.channel,
         ended.experiment_variant,
         ended.due_date,
