@@ -12,7 +12,8 @@
 --   date (stg_ladder_stages: greatest effective_date <= due_date, ties the
 --   greatest version; the segment's own stages, else the default '*');
 --   when no version is in force, the ladder inferred from the log (per
---   segment and stage: median sent - due offset, most frequent channel).
+--   segment and stage: median sent - due offset, most frequent channel, ties
+--   by name).
 --   anchor_date = the stage's first send, else due + planned offset;
 --   channel = sent, else planned. Cases whose anchor is before the issue
 --   date are left out. Window: start = max(anchor - 7, issue date), the
@@ -77,17 +78,44 @@ first_sends as (
     where send_rank = 1
 ),
 
-observed_plan as (
+observed_offsets as (
     select
         invoices.segment,
         first_sends.stage_number,
         cast(
             round(median(first_sends.sent_date - invoices.due_date)) as integer
-        ) as due_offset_days,
-        mode(first_sends.channel) as channel
+        ) as due_offset_days
     from first_sends
     inner join invoices on first_sends.invoice_id = invoices.invoice_id
     group by invoices.segment, first_sends.stage_number
+),
+
+observed_channels as (
+    select
+        invoices.segment,
+        first_sends.stage_number,
+        first_sends.channel,
+        row_number() over (
+            partition by invoices.segment, first_sends.stage_number
+            order by count(*) desc, first_sends.channel
+        ) as channel_rank
+    from first_sends
+    inner join invoices on first_sends.invoice_id = invoices.invoice_id
+    group by invoices.segment, first_sends.stage_number, first_sends.channel
+),
+
+observed_plan as (
+    select
+        observed_offsets.segment,
+        observed_offsets.stage_number,
+        observed_offsets.due_offset_days,
+        observed_channels.channel
+    from observed_offsets
+    inner join observed_channels
+        on
+            observed_offsets.segment = observed_channels.segment
+            and observed_offsets.stage_number = observed_channels.stage_number
+    where observed_channels.channel_rank = 1
 ),
 
 versions as (
