@@ -48,13 +48,27 @@ params as (
     select 90 as horizon_days
 ),
 
+variant_customers as (
+    select distinct invoices.customer_id
+    from events
+    inner join invoices on events.invoice_id = invoices.invoice_id
+    where events.experiment_variant is not null
+),
+
+scoped as (
+    select invoices.*
+    from invoices
+    inner join variant_customers
+        on invoices.customer_id = variant_customers.customer_id
+),
+
 event_customers as (
     select
-        invoices.customer_id,
+        scoped.customer_id,
         events.channel,
         events.experiment_variant
     from events
-    inner join invoices on events.invoice_id = invoices.invoice_id
+    inner join scoped on events.invoice_id = scoped.invoice_id
 ),
 
 arms as (
@@ -77,17 +91,17 @@ arms as (
 
 rates as (
     select
-        invoices.invoice_id,
-        invoices.invoice_amount
+        scoped.invoice_id,
+        scoped.invoice_amount
         / nullif(cast(documents.document_amount as double), 0)
             as rate_to_reporting
-    from invoices
-    inner join documents on invoices.invoice_id = documents.invoice_id
+    from scoped
+    inner join documents on scoped.invoice_id = documents.invoice_id
 ),
 
 paid as (
     select
-        invoices.invoice_id,
+        scoped.invoice_id,
         sum(payments.document_amount * rates.rate_to_reporting)
             as paid_amount,
         sum(payments.document_amount * rates.rate_to_reporting) filter (
@@ -95,49 +109,49 @@ paid as (
         ) as agency_paid_amount,
         sum(payments.document_amount * rates.rate_to_reporting) filter (
             where
-            payments.paid_date > invoices.due_date
-            and payments.paid_date <= invoices.due_date + params.horizon_days
+            payments.paid_date > scoped.due_date
+            and payments.paid_date <= scoped.due_date + params.horizon_days
         ) as paid_90d_amount
     from payments
-    inner join invoices on payments.invoice_id = invoices.invoice_id
+    inner join scoped on payments.invoice_id = scoped.invoice_id
     inner join rates on payments.invoice_id = rates.invoice_id
     cross join params
-    group by invoices.invoice_id
+    group by scoped.invoice_id
 ),
 
 per_invoice as (
     select
-        invoices.customer_id,
-        invoices.due_date + params.horizon_days <= invoices.as_of_date
+        scoped.customer_id,
+        scoped.due_date + params.horizon_days <= scoped.as_of_date
             as is_outcome_observed,
         least(
-            coalesce(invoices.settled_date, invoices.as_of_date),
-            invoices.due_date + params.horizon_days,
-            invoices.as_of_date
-        ) - invoices.issue_date as restricted_days_to_settle,
+            coalesce(scoped.settled_date, scoped.as_of_date),
+            scoped.due_date + params.horizon_days,
+            scoped.as_of_date
+        ) - scoped.issue_date as restricted_days_to_settle,
         case
-            when coalesce(invoices.settled_date > invoices.due_date, true)
-                then invoices.open_at_due_amount
+            when coalesce(scoped.settled_date > scoped.due_date, true)
+                then scoped.open_at_due_amount
             else 0
         end as overdue_amount,
         case
-            when coalesce(invoices.settled_date > invoices.due_date, true)
+            when coalesce(scoped.settled_date > scoped.due_date, true)
                 then
                     least(
                         coalesce(paid.paid_90d_amount, 0),
-                        invoices.open_at_due_amount
+                        scoped.open_at_due_amount
                     )
             else 0
         end as recovered_90d_amount,
         coalesce(paid.paid_amount, 0) as paid_amount,
         coalesce(paid.agency_paid_amount, 0) as agency_paid_amount,
         case
-            when invoices.settled_by = 'payment' then invoices.fee_amount
+            when scoped.settled_by = 'payment' then scoped.fee_amount
             else 0
         end as fee_on_paid_amount
-    from invoices
+    from scoped
     cross join params
-    left join paid on invoices.invoice_id = paid.invoice_id
+    left join paid on scoped.invoice_id = paid.invoice_id
 ),
 
 per_customer as (

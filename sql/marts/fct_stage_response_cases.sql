@@ -13,7 +13,8 @@
 --   greatest version; the segment's own stages, else the default '*');
 --   when no version is in force, the ladder inferred from the log (per
 --   segment and stage: median sent - due offset, most frequent channel, ties
---   by name).
+--   by name). Planned cases settled before their window are dropped early
+--   (they cannot be in the cohort).
 --   anchor_date = the stage's first send, else due + planned offset;
 --   channel = sent, else planned. Cases whose anchor is before the issue
 --   date are left out. Window: start = max(anchor - 7, issue date), the
@@ -129,6 +130,8 @@ version_candidates as (
     select
         invoices.invoice_id,
         invoices.segment,
+        invoices.due_date,
+        invoices.settled_date,
         versions.ladder_version,
         row_number() over (
             partition by invoices.invoice_id
@@ -167,6 +170,13 @@ stored_plan as (
         on
             iv.ladder_version = ls.ladder_version
             and coalesce(vs.segment, '*') = ls.segment
+    cross join params
+    where
+        coalesce(
+            iv.settled_date
+            >= iv.due_date + ls.due_offset_days - params.pre_days,
+            true
+        )
 ),
 
 inferred_plan as (
@@ -179,7 +189,16 @@ inferred_plan as (
     from invoices
     inner join observed_plan on invoices.segment = observed_plan.segment
     left join invoice_versions as iv on invoices.invoice_id = iv.invoice_id
-    where iv.invoice_id is null
+    cross join params
+    where
+        iv.invoice_id is null
+        and coalesce(
+            invoices.settled_date
+            >= invoices.due_date
+            + observed_plan.due_offset_days
+            - params.pre_days,
+            true
+        )
 ),
 
 plan as (
