@@ -326,3 +326,39 @@ def test_stored_ladder_in_force_is_the_plan(
     assert sorted(s2) == ["I10", "I6", "I7", "I8", "I9"]
     assert [s2[k]["is_sent"] for k in ("I6", "I7", "I9")] == [True, True, False]
     assert not any(r["is_skipped"] for r in s2.values())
+
+
+def test_version_in_force_at_the_event_date(
+    ledger_warehouse: Callable[..., Warehouse],
+) -> None:
+    # v1 (from Jan 1) plans stage 1 at +8; v2 (from Jan 24, after the due date
+    # Jan 15 and before the send on Jan 25) plans it at +10. A sent case is
+    # judged by the version in force on its send date (v2: on time), an unsent
+    # one by the version in force on its due date (v1: I1's planned send Jan 23).
+    from arinsight.config import load_settings
+    from arinsight.ladder.store import apply_ladder
+    from arinsight.models import build
+
+    w = ledger_warehouse(**tables())
+    text = "name: l\ndefault:\n  - {{stage: 1, name: r, offset_days: {}, channel: email}}\n"
+    apply_ladder(w, text.format(8), dt.date(2025, 1, 1))
+    apply_ladder(w, text.format(10), dt.date(2025, 1, 24))
+    build(w.con, load_settings())
+    cases = {
+        r["invoice_id"]: r
+        for r in q(w, "select * from marts.fct_stage_response_cases where stage_number = 1")
+    }
+    i1, i2 = cases["I1"], cases["I2"]
+    assert (i1["ladder_version"], i1["planned_due_offset_days"]) == (1, 8)
+    assert i1["anchor_date"] == dt.date(2025, 1, 23)
+    assert (i2["ladder_version"], i2["planned_due_offset_days"], i2["send_delay_days"]) == (
+        2,
+        10,
+        0,
+    )
+    # Stage 2 is in neither version: I6's letter is an unplanned send.
+    (i6,) = q(
+        w,
+        "select * from marts.fct_stage_response_cases where stage_number = 2 and invoice_id = 'I6'",
+    )
+    assert (i6["ladder_version"], i6["planned_due_offset_days"], i6["is_sent"]) == (2, None, True)

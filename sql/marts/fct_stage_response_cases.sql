@@ -14,7 +14,10 @@
 --   when no version is in force, the ladder inferred from the log (per
 --   segment and stage: median sent - due offset, most frequent channel, ties
 --   by name). Planned cases settled before their window are dropped early
---   (they cannot be in the cohort).
+--   (they cannot be in the cohort). ladder_version, planned_* and
+--   send_delay_days of a sent case come from the version in force on the
+--   send date (planned offset null: that version has no such stage); of an
+--   unsent case from the version in force on the due date.
 --   anchor_date = the stage's first send, else due + planned offset;
 --   channel = sent, else planned. Cases whose anchor is before the issue
 --   date are left out. Window: start = max(anchor - 7, issue date), the
@@ -306,6 +309,64 @@ scored as (
             = cast(date_trunc('month', ended.anchor_date) as date) - 1
 ),
 
+sent_versions as (
+    select
+        ended.invoice_id,
+        ended.stage_number,
+        ended.segment,
+        versions.ladder_version,
+        row_number() over (
+            partition by ended.invoice_id, ended.stage_number
+            order by versions.effective_date desc, versions.ladder_version desc
+        ) as version_rank
+    from ended
+    inner join versions on ended.sent_date >= versions.effective_date
+),
+
+sent_plan as (
+    select
+        sv.invoice_id,
+        sv.stage_number,
+        sv.ladder_version,
+        ls.due_offset_days,
+        ls.channel
+    from sent_versions as sv
+    left join version_segments as vs
+        on
+            sv.ladder_version = vs.ladder_version
+            and sv.segment = vs.segment
+    left join ladder_stages as ls
+        on
+            sv.ladder_version = ls.ladder_version
+            and sv.stage_number = ls.stage_number
+            and coalesce(vs.segment, '*') = ls.segment
+    where sv.version_rank = 1
+),
+
+planned as (
+    select
+        ended.*,
+        case
+            when sent_plan.invoice_id is not null
+                then sent_plan.ladder_version
+            else ended.ladder_version
+        end as plan_version,
+        case
+            when sent_plan.invoice_id is not null
+                then sent_plan.due_offset_days
+            else ended.planned_due_offset_days
+        end as plan_offset_days,
+        case
+            when sent_plan.invoice_id is not null then sent_plan.channel
+            else ended.planned_channel
+        end as plan_channel
+    from ended
+    left join sent_plan
+        on
+            ended.invoice_id = sent_plan.invoice_id
+            and ended.stage_number = sent_plan.stage_number
+),
+
 final as (
     select
         ended.invoice_id,
@@ -313,16 +374,15 @@ final as (
         ended.customer_id,
         ended.segment,
         scored.behaviour_segment,
-        cast(ended.ladder_version as integer) as ladder_version,
-        cast(ended.planned_due_offset_days as integer)
-            as planned_due_offset_days,
-        ended.planned_channel,
+        cast(ended.plan_version as integer) as ladder_version,
+        cast(ended.plan_offset_days as integer) as planned_due_offset_days,
+        ended.plan_channel as planned_channel,
         ended.sent_date is not null as is_sent,
         ended.sent_date,
         cast(ended.sent_date - ended.due_date as integer)
             as sent_due_offset_days,
         cast(
-            ended.sent_date - ended.due_date - ended.planned_due_offset_days
+            ended.sent_date - ended.due_date - ended.plan_offset_days
             as integer
         ) as send_delay_days,
         coalesce(
@@ -349,7 +409,7 @@ final as (
         ended.settled_date,
         ended.settled_by,
         ended.as_of_date
-    from ended
+    from planned as ended
     inner join scored
         on
             ended.invoice_id = scored.invoice_id
