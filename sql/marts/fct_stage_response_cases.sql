@@ -295,32 +295,19 @@ ended as (
             and eligible.stage_number = next_sends.stage_number
 ),
 
-scored as (
-    select
-        ended.invoice_id,
-        ended.stage_number,
-        coalesce(customers.behaviour_segment, 'unscored')
-            as behaviour_segment
-    from ended
-    left join customers
-        on
-            ended.customer_id = customers.customer_id
-            and customers.month_end_date
-            = cast(date_trunc('month', ended.anchor_date) as date) - 1
-),
-
 sent_versions as (
     select
-        ended.invoice_id,
-        ended.stage_number,
-        ended.segment,
+        first_sends.invoice_id,
+        first_sends.stage_number,
+        invoices.segment,
         versions.ladder_version,
         row_number() over (
-            partition by ended.invoice_id, ended.stage_number
+            partition by first_sends.invoice_id, first_sends.stage_number
             order by versions.effective_date desc, versions.ladder_version desc
         ) as version_rank
-    from ended
-    inner join versions on ended.sent_date >= versions.effective_date
+    from first_sends
+    inner join invoices on first_sends.invoice_id = invoices.invoice_id
+    inner join versions on first_sends.sent_date >= versions.effective_date
 ),
 
 sent_plan as (
@@ -346,6 +333,8 @@ sent_plan as (
 planned as (
     select
         ended.*,
+        coalesce(customers.behaviour_segment, 'unscored')
+            as behaviour_segment,
         case
             when sent_plan.invoice_id is not null
                 then sent_plan.ladder_version
@@ -361,6 +350,11 @@ planned as (
             else ended.planned_channel
         end as plan_channel
     from ended
+    left join customers
+        on
+            ended.customer_id = customers.customer_id
+            and customers.month_end_date
+            = cast(date_trunc('month', ended.anchor_date) as date) - 1
     left join sent_plan
         on
             ended.invoice_id = sent_plan.invoice_id
@@ -373,7 +367,7 @@ final as (
         cast(ended.stage_number as integer) as stage_number,
         ended.customer_id,
         ended.segment,
-        scored.behaviour_segment,
+        ended.behaviour_segment,
         cast(ended.plan_version as integer) as ladder_version,
         cast(ended.plan_offset_days as integer) as planned_due_offset_days,
         ended.plan_channel as planned_channel,
@@ -410,10 +404,6 @@ final as (
         ended.settled_by,
         ended.as_of_date
     from planned as ended
-    inner join scored
-        on
-            ended.invoice_id = scored.invoice_id
-            and ended.stage_number = scored.stage_number
 )
 
 select * from final
