@@ -151,10 +151,26 @@ def test_arms_effects_and_intervals(wh: Warehouse) -> None:
     res = 2 * (100 / 3) ** 2 + (200 / 3) ** 2
     var_rc = 3 / 2 * res / 300**2
     assert c["recovery_90d_ci_high_pct"] == pytest.approx(100 * (2 / 3 + Z * math.sqrt(var_rc)))
-    # Involuntary churn: 1 of 3 vs 0 of 3.
+
+    # Involuntary churn: 1 of 3 (control) vs 0 of 3. Wilson per arm, and
+    # Newcombe's hybrid interval for the difference: with no churner in the
+    # treatment arm the interval still has width.
+    def wilson(x: int, n: int) -> tuple[float, float]:
+        p = x / n
+        centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
+        half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+        return centre - half, centre + half
+
+    (lc, uc), (lt, ut) = wilson(1, 3), wilson(0, 3)
     assert c["involuntary_churn_pct"] == pytest.approx(100 / 3)
-    se = math.sqrt((1 / 3) * (2 / 3) / 3)
-    assert t["delta_involuntary_churn_ci_low_pct"] == pytest.approx(100 * (-1 / 3 - Z * se))
+    assert c["involuntary_churn_ci_low_pct"] == pytest.approx(100 * lc)
+    assert t["involuntary_churn_ci_high_pct"] == pytest.approx(100 * ut)
+    diff = 0 - 1 / 3
+    low = diff - math.sqrt((0 - lt) ** 2 + (uc - 1 / 3) ** 2)
+    high = diff + math.sqrt((ut - 0) ** 2 + (1 / 3 - lc) ** 2)
+    assert t["delta_involuntary_churn_ci_low_pct"] == pytest.approx(100 * low)
+    assert t["delta_involuntary_churn_ci_high_pct"] == pytest.approx(100 * high)
+    assert t["delta_involuntary_churn_ci_high_pct"] > 0  # 0 of 3 vs 1 of 3: no evidence
 
 
 def test_net_value_bootstrap(wh: Warehouse) -> None:

@@ -8,11 +8,13 @@
 --   (the randomisation unit): ratios (days to settle = sum of restricted
 --   days / invoices; recovery = recovered / overdue) by linearisation,
 --   var(R) = n / (n - 1) * sum((y_i - R x_i)^2) / (sum x_i)^2; shares
---   (involuntary churn) binomial p(1 - p) / n; an effect's variance is the
---   sum of the two arms' (independent arms); the control row's effect is 0
---   with a null interval. Definitions per customer in
---   fct_experiment_customers: mean_days_to_settle is the restricted mean
---   (open invoices count to due + 90), the DSO effect in days;
+--   (involuntary churn) Wilson intervals per arm and Newcombe's hybrid
+--   Wilson interval for the difference (honest with zero churners); a
+--   ratio effect's variance is the sum of the two arms' (independent
+--   arms); the control row's effect is 0 with a null interval.
+--   Definitions per customer in fct_experiment_customers:
+--   mean_days_to_settle is the restricted mean (open invoices count to
+--   due + 90), the DSO effect in days;
 --   recovery_90d_pct of the amount overdue; involuntary_churn_pct of
 --   customers. Net value per arm needs the settings' costs: see
 --   arinsight.ladder.experiments (bootstrap over customers). Empty when no
@@ -95,10 +97,32 @@ arms as (
                     * residuals.ss_recovery
                     / nullif(ratios.sum_overdue * ratios.sum_overdue, 0)
         end as var_recovery,
-        ratios.involuntary_churn_ratio
-        * (1 - ratios.involuntary_churn_ratio)
-        / ratios.count_customers as var_churn
+        (
+            ratios.involuntary_churn_ratio
+            + params.z * params.z / (2.0 * ratios.count_customers)
+            - params.z * sqrt(
+                ratios.involuntary_churn_ratio
+                * (1 - ratios.involuntary_churn_ratio)
+                / ratios.count_customers
+                + params.z * params.z
+                / (4.0 * ratios.count_customers * ratios.count_customers)
+            )
+        )
+        / (1 + params.z * params.z / ratios.count_customers) as churn_low_ratio,
+        (
+            ratios.involuntary_churn_ratio
+            + params.z * params.z / (2.0 * ratios.count_customers)
+            + params.z * sqrt(
+                ratios.involuntary_churn_ratio
+                * (1 - ratios.involuntary_churn_ratio)
+                / ratios.count_customers
+                + params.z * params.z
+                / (4.0 * ratios.count_customers * ratios.count_customers)
+            )
+        )
+        / (1 + params.z * params.z / ratios.count_customers) as churn_high_ratio
     from ratios
+    cross join params
     inner join residuals
         on
             ratios.segment = residuals.segment
@@ -149,8 +173,35 @@ effects as (
             as delta_churn_ratio,
         case
             when arms.experiment_variant <> controls.experiment_variant
-                then sqrt(arms.var_churn + controls.var_churn)
-        end as se_delta_churn
+                then
+                    sqrt(
+                        power(
+                            arms.involuntary_churn_ratio - arms.churn_low_ratio,
+                            2
+                        )
+                        + power(
+                            controls.churn_high_ratio
+                            - controls.involuntary_churn_ratio,
+                            2
+                        )
+                    )
+        end as churn_delta_low_margin,
+        case
+            when arms.experiment_variant <> controls.experiment_variant
+                then
+                    sqrt(
+                        power(
+                            arms.churn_high_ratio
+                            - arms.involuntary_churn_ratio,
+                            2
+                        )
+                        + power(
+                            controls.involuntary_churn_ratio
+                            - controls.churn_low_ratio,
+                            2
+                        )
+                    )
+        end as churn_delta_high_margin
     from arms
     inner join controls on arms.segment = controls.segment
 ),
@@ -191,10 +242,12 @@ final as (
             + params.z * effects.se_delta_recovery
         ) as delta_recovery_90d_ci_high_pct,
         100 * effects.involuntary_churn_ratio as involuntary_churn_pct,
+        100 * effects.churn_low_ratio as involuntary_churn_ci_low_pct,
+        100 * effects.churn_high_ratio as involuntary_churn_ci_high_pct,
         100 * effects.delta_churn_ratio as delta_involuntary_churn_pct,
-        100 * (effects.delta_churn_ratio - params.z * effects.se_delta_churn)
+        100 * (effects.delta_churn_ratio - effects.churn_delta_low_margin)
             as delta_involuntary_churn_ci_low_pct,
-        100 * (effects.delta_churn_ratio + params.z * effects.se_delta_churn)
+        100 * (effects.delta_churn_ratio + effects.churn_delta_high_margin)
             as delta_involuntary_churn_ci_high_pct
     from effects
     cross join params
