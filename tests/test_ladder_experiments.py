@@ -310,3 +310,47 @@ def test_simulated_experiment(tmp_path: Path) -> None:
     # An email 8 days earlier with a 0.5/day lift settles invoices days sooner.
     assert t["delta_days_to_settle_ci_high"] < 0
     assert t["count_customers"] > 300 and arms["control"]["count_customers"] > 300
+
+
+def test_cli_experiment(wh: Warehouse, ledger_warehouse: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "arinsight")
+    db = str(wh.path)
+    wh.close()
+    r = subprocess.run(
+        [exe, "ladder", "experiment", "--db", db, "--json", "--boot", "200"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = {(x["segment"], x["experiment_variant"]): x for x in json.loads(r.stdout)}
+    t = rows[("s", "treatment")]
+    assert t["delta_days_to_settle"] == pytest.approx(24 - 172 / 3)
+    assert t["delta_net_value_per_customer_amount"] is not None
+    r = subprocess.run(
+        [exe, "ladder", "experiment", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0 and "treatment" in r.stdout
+    t2 = tables()
+    for e in t2["dunning_events"]:
+        e["variant"] = None
+    w2 = ledger_warehouse(**t2)
+    db2 = str(w2.path)
+    w2.close()
+    r = subprocess.run(
+        [exe, "ladder", "experiment", "--db", db2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 1 and "no experiment" in r.stderr and "Traceback" not in r.stderr
