@@ -29,7 +29,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from arinsight.warehouse import Warehouse
@@ -193,20 +192,13 @@ def test_stage_summary(wh: Warehouse) -> None:
     assert r["first_day_at_baseline"] == 2
     # Only I6 and I7 got stage 2, both 14 days after stage 1.
     assert r["median_next_stage_days"] == 14
-    # Decay: weighted least squares of ln(excess rate) on the day over the
-    # days with a settlement (1, 2, 5, 14), computed here with numpy.
-    b = -math.log(1 - 1 / 68)
-    pts = [(1, 9, 2), (2, 7, 1), (5, 6, 1), (14, 5, 1)]
-    x = np.array([d for d, _, _ in pts], dtype=float)
-    h = np.array([s / n for _, n, s in pts])
-    n = np.array([n for _, n, _ in pts], dtype=float)
-    ex = -np.log(1 - h) - b
-    w = n * (1 - h) * ex**2 / h
-    slope, _ = np.polyfit(x, np.log(ex), 1, w=np.sqrt(w))
-    assert r["count_fit_days"] == 4
-    assert r["decay_half_life_days"] == pytest.approx(math.log(2) / -slope)
-    assert r["died_out_day"] == pytest.approx(1 + math.log(10) / -slope)
-    assert r["is_died_out_before_next_stage"] == bool(1 + math.log(10) / -slope <= 14)
+    # Decay: the fit stops the day before the lift is back at baseline
+    # (day 2), which leaves day 1 only — fewer than 3 days, so no estimate
+    # rather than one from noise (tests/test_ladder_response_sim.py checks
+    # the fit itself).
+    assert r["count_fit_days"] == 1
+    assert r["decay_half_life_days"] is None and r["died_out_day"] is None
+    assert r["is_died_out_before_next_stage"] is None
 
 
 def _aalen_johansen(

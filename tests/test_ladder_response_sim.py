@@ -130,6 +130,36 @@ def test_lift_decay_and_died_out_day(wh: Warehouse, segment: str) -> None:
     assert r["is_died_out_before_next_stage"] is True
 
 
+@pytest.mark.parametrize("segment", sorted(HALF_LIVES))
+def test_decay_fit_matches_an_independent_fit(wh: Warehouse, segment: str) -> None:
+    """The mart's weighted least squares, redone with numpy from the daily rows."""
+    import numpy as np
+
+    (r,) = wh.sql(
+        "select * from marts.fct_stage_response where segment_type = 'segment' "
+        "and segment = ? and stage_number = 1",
+        [segment],
+    ).to_dicts()
+    daily = wh.sql(
+        "select * from marts.fct_stage_response_daily where segment_type = 'segment' "
+        "and segment = ? and stage_number = 1 and days_from_send >= 1 order by days_from_send",
+        [segment],
+    )
+    end = r["first_day_at_baseline"] or 31
+    x, y, w = [], [], []
+    for d in daily.to_dicts():
+        h, b, n = d["hazard_ratio"], d["baseline_hazard_ratio"], d["count_at_risk"]
+        excess = -np.log(1 - h) + np.log(1 - b)
+        if d["days_from_send"] < end and d["count_settled"] > 0 and excess > 0:
+            x.append(d["days_from_send"])
+            y.append(np.log(excess))
+            w.append(n * (1 - h) * excess**2 / h)
+    slope, _ = np.polyfit(np.array(x, float), np.array(y), 1, w=np.sqrt(np.array(w)))
+    assert r["count_fit_days"] == len(x) >= 3
+    assert r["decay_half_life_days"] == pytest.approx(math.log(2) / -slope)
+    assert r["died_out_day"] == pytest.approx(1 + math.log(1 / DIED_OUT_SHARE) / -slope)
+
+
 def test_fast_dies_out_before_slow(wh: Warehouse) -> None:
     rows = {
         r["segment"]: r

@@ -8,9 +8,13 @@
 --   baseline_hazard_ratio: pooled daily settlement hazard on days -7..-1
 --   (95 % Wilson interval). response_lift_ratio: pooled hazard on days 1-3
 --   / baseline, 95 % interval on the log scale. Decay: weighted least
---   squares of ln(excess_rate) on the day over days 1..30 with excess_rate
---   > 0 and at least one settlement (weight = inverse delta-method
---   variance n(1 - h) excess^2 / h), needs 3 such days;
+--   squares of ln(excess_rate) on the day over days 1 to the day before
+--   first_day_at_baseline (days 1..30 when the lift never returns to
+--   baseline in the window), using days with excess_rate > 0 and at least
+--   one settlement (weight = inverse delta-method variance
+--   n(1 - h) excess^2 / h), needs 3 such days; stopping at the baseline
+--   keeps noise days (kept when positive, dropped when not) from
+--   flattening the fit;
 --   decay_half_life_days = ln 2 / -slope with the interval from slope +-
 --   1.96 se (upper bound null when the slope's interval reaches 0).
 --   died_out_day = the day the fitted excess has fallen to 10 % of its
@@ -108,22 +112,45 @@ early as (
     group by segment_type, segment, stage_number, channel
 ),
 
-fit_points as (
+at_baseline as (
     select
-        segment_type,
-        segment,
-        stage_number,
-        channel,
-        1.0 * days_from_send as x,
-        ln(excess_rate) as y,
-        count_at_risk * (1 - hazard_ratio) * excess_rate * excess_rate
-        / hazard_ratio as w
+        daily.segment_type,
+        daily.segment,
+        daily.stage_number,
+        daily.channel,
+        min(daily.days_from_send) as first_day_at_baseline
     from daily
     where
-        days_from_send between 1 and 30
-        and excess_rate > 0
-        and count_settled > 0
-        and hazard_ratio < 1
+        daily.days_from_send >= 1
+        and (daily.count_settled = 0 or daily.lift_ci_low_ratio <= 1)
+    group by
+        daily.segment_type, daily.segment, daily.stage_number, daily.channel
+),
+
+fit_points as (
+    select
+        daily.segment_type,
+        daily.segment,
+        daily.stage_number,
+        daily.channel,
+        1.0 * daily.days_from_send as x,
+        ln(daily.excess_rate) as y,
+        daily.count_at_risk * (1 - daily.hazard_ratio) * daily.excess_rate
+        * daily.excess_rate / daily.hazard_ratio as w
+    from daily
+    left join at_baseline
+        on
+            daily.segment_type = at_baseline.segment_type
+            and daily.segment = at_baseline.segment
+            and daily.stage_number = at_baseline.stage_number
+            and daily.channel = at_baseline.channel
+    where
+        daily.days_from_send >= 1
+        and daily.days_from_send
+        < coalesce(at_baseline.first_day_at_baseline, 31)
+        and daily.excess_rate > 0
+        and daily.count_settled > 0
+        and daily.hazard_ratio < 1
 ),
 
 fit_sums as (
@@ -158,21 +185,6 @@ fit as (
                 then sqrt(sw / (sw * swxx - swx * swx))
         end as decay_slope_se
     from fit_sums
-),
-
-at_baseline as (
-    select
-        daily.segment_type,
-        daily.segment,
-        daily.stage_number,
-        daily.channel,
-        min(daily.days_from_send) as first_day_at_baseline
-    from daily
-    where
-        daily.days_from_send >= 1
-        and (daily.count_settled = 0 or daily.lift_ci_low_ratio <= 1)
-    group by
-        daily.segment_type, daily.segment, daily.stage_number, daily.channel
 ),
 
 joined as (
