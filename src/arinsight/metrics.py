@@ -175,20 +175,39 @@ def customers(
     """``marts.dim_customers`` at one month end: one row per customer.
 
     ``as_of`` picks the latest month end on or before it (default: the
-    latest). Behaviour segment (reliable / occasional / chronic / unscored),
-    ``late_ratio`` (0-1), ``weighted_days_late`` (days), highest stage reached,
-    churn flags; all scored from history up to that month end.
+    latest); ``month_end_date`` says which. ``dim_customers`` stores change
+    points; this returns the one holding at that month end
+    (``valid_from_date <= month_end_date < valid_to_date``). Behaviour segment
+    (reliable / occasional / chronic / unscored), highest stage reached, the
+    month flags and ``is_involuntary_churn`` hold at that month end;
+    ``count_scored_invoices``, ``count_late_invoices``, ``late_ratio`` (0-1)
+    and ``weighted_days_late`` (days) are the figures at the change point
+    (``valid_from_date``). Scored from history only (no look-ahead).
 
     Raises:
         ArinsightError: no marts, or ``as_of`` before the data.
     """
     month_end = resolve_month_end(wh, as_of)
-    return _read(wh, "dim_customers", "customer_id", month_end_date=month_end, segment=segment)
+    is_latest = month_end == resolve_month_end(wh, None)
+    return wh.sql(
+        "select customer_id, cast(? as date) as month_end_date, segment, behaviour_segment, "
+        "is_active_at_month_start, is_churned_in_month, is_involuntary_churn, "
+        "count_scored_invoices, count_late_invoices, late_ratio, weighted_days_late, "
+        "highest_stage_number, is_current and ? as is_current, valid_from_date, valid_to_date "
+        "from marts.dim_customers "
+        "where valid_from_date <= ? and valid_to_date > ? and (? is null or segment = ?) "
+        "order by customer_id",
+        [month_end, is_latest, month_end, month_end, segment, segment],
+    )
 
 
 def customer_history(wh: Warehouse, customer_id: str) -> pl.DataFrame:
-    """``marts.dim_customers`` rows of one customer, one per month end."""
-    return _read(wh, "dim_customers", "month_end_date", customer_id=customer_id)
+    """``marts.dim_customers`` rows of one customer: its change points in date order.
+
+    Each row holds from ``valid_from_date`` to the day before ``valid_to_date``
+    (month ends; 9999-12-31 while current).
+    """
+    return _read(wh, "dim_customers", "valid_from_date", customer_id=customer_id)
 
 
 def guardrails(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:

@@ -283,6 +283,10 @@ class Warehouse:
             from arinsight.config import load_settings
 
             limit = load_settings().duckdb_memory_limit
+            if limit == "auto":
+                from arinsight.models.memory import auto_memory_limit
+
+                limit = auto_memory_limit()
             if limit:
                 con.execute("set memory_limit = ?", [limit])
         if create:
