@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "build": "arinsight.cli.build",
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
+    "ladder": "arinsight.cli.ladder",
     "score": "arinsight.cli.score",
     "worklist": "arinsight.cli.worklist",
 }
