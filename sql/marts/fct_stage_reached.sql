@@ -71,7 +71,7 @@ last_rows as (
         highest_stage_number,
         is_involuntary_churn,
         row_number() over (
-            partition by customer_id order by month_end_date desc
+            partition by customer_id order by valid_from_date desc
         ) as recency_rank
     from customers
 ),

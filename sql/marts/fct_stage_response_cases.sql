@@ -353,8 +353,10 @@ planned as (
     left join customers
         on
             ended.customer_id = customers.customer_id
-            and customers.month_end_date
-            = cast(date_trunc('month', ended.anchor_date) as date) - 1
+            and customers.valid_from_date
+            <= cast(date_trunc('month', ended.anchor_date) as date) - 1
+            and customers.valid_to_date
+            > cast(date_trunc('month', ended.anchor_date) as date) - 1
     left join sent_plan
         on
             ended.invoice_id = sent_plan.invoice_id

@@ -1,6 +1,7 @@
 -- model: stg_ladder_stages
 -- grain: one row per stored ladder version per segment key per stage
 -- keys: ladder_version, segment, stage_number
+-- depends_on: meta.ladder_stages, meta.ladders
 -- notes: the ladder versions stored by `arinsight ladder apply`
 --   (meta.ladder_stages with the effective date from meta.ladders; not a
 --   raw table, the only staging model that reads meta). segment '*' = the
