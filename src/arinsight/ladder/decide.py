@@ -48,6 +48,27 @@ def stage_verdict(n_events: int, min_events: int, delta_low: float) -> Verdict:
     return "change"
 
 
+def stage_keep(n_events: int, min_events: int, share_better: float) -> bool:
+    """Keep a stage's change inside a proposal?
+
+    Args:
+        n_events: sends of the stage under the ladder in force in the segment.
+        min_events: ``min_stage_events``.
+        share_better: share of bootstrap draws in which the proposal beats the same
+            proposal with this stage back at its current timing.
+
+    Returns:
+        True when the stage rests on enough sends and its change helps in more than
+        half of the draws.
+    """
+    return n_events >= min_events and share_better > 0.5
+
+
+def segment_keep(delta_low: float) -> bool:
+    """Keep a segment's proposal only when its 80 % interval of Δ net value lies above 0."""
+    return delta_low > 0.0
+
+
 def confidence_flag(
     delta_low: float, delta_high: float, n_events: int, min_events: int
 ) -> Confidence:

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from arinsight.contract import CHANNELS
 from arinsight.ladder.inputs import NEVER, STAGES, Inputs
 from arinsight.ladder.options import RecommenderOptions
 
@@ -125,6 +126,21 @@ def hazard(th: F64, sent: I64, t: I64 | F64) -> F64:
     return out
 
 
+def unique_rows(key: I64) -> tuple[I64, I64, I64]:
+    """Distinct rows of an integer matrix: (rows, index of each input row, counts)."""
+    if key.shape[0] == 0:
+        return key, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.lexsort(key.T[::-1])
+    srt = key[order]
+    new = np.ones(srt.shape[0], dtype=np.bool_)
+    new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+    group = np.cumsum(new) - 1
+    inverse = np.empty(key.shape[0], dtype=np.int64)
+    inverse[order] = group
+    counts = np.bincount(group).astype(np.int64)
+    return srt[new], inverse, counts
+
+
 @dataclass
 class _Rows:
     """Distinct fitting rows of one group: issue day, sends, outcome, count."""
@@ -154,8 +170,7 @@ def fit_rows(inp: Inputs, mask: npt.NDArray[np.bool_]) -> _Rows:
     t = np.maximum(t, a)
     sent = np.where(sent > t[:, None], NEVER, sent)  # sends after the outcome never matter
     key = np.column_stack([a, sent, paid.astype(np.int64), t])
-    uniq, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
+    uniq, inverse, counts = unique_rows(key)
     n_c = int(inp.c_seg.size)
     cm = sparse.csr_matrix(
         (np.ones(idx.size), (inp.cust[idx], inverse)), shape=(n_c, uniq.shape[0])
@@ -178,6 +193,72 @@ def row_loglik(th: F64, rows: _Rows) -> F64:
     lik = np.where(rows.event, s_prev - s_t, s_t)
     out: F64 = np.log(np.maximum(lik, 1e-300))
     return out
+
+
+def _surv_and_grad(th: F64, a: I64, sent: I64, t: I64) -> tuple[F64, F64]:
+    """``S(t) = Snat(t) * exp(-H(t))`` per row and its gradient [rows, params]."""
+    from scipy.special import ndtr
+
+    pi = 1.0 / (1.0 + math.exp(-th[P_LOGIT_PI]))
+    sig = math.exp(th[P_LOG_SIGMA])
+    hl = math.exp(th[P_LOG_HL])
+    r = math.exp(th[P_LOG_R])
+    lam = np.exp(th[P_LAMBDA:])
+    tf = t.astype(np.float64)
+    z = (tf + 0.5 - th[P_MU]) / sig
+    q = ndtr(-z)
+    phi = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    before = t < a
+    sn = np.where(before, 1.0, pi + (1 - pi) * q)
+    d_sn = np.zeros((t.size, th.size))
+    d_sn[:, P_LOGIT_PI] = np.where(before, 0.0, (1 - q) * pi * (1 - pi))
+    d_sn[:, P_MU] = np.where(before, 0.0, (1 - pi) * phi / sig)
+    d_sn[:, P_LOG_SIGMA] = np.where(before, 0.0, (1 - pi) * phi * z)
+    d = 0.5 ** (1.0 / hl)
+    dd = d * math.log(2.0) / hl  # d(d)/d(log hl)
+    s = sent.astype(np.float64)
+    over = np.maximum(s, 0.0)
+    amp = lam[None, :] * np.exp(-over / r)
+    n = tf[:, None] - s
+    pos = n > 0
+    nn = np.where(pos, n, 0.0)
+    dn = d**nn
+    c = np.where(pos, (d - d * dn) / (1.0 - d), 0.0)
+    dc = np.where(pos, ((1.0 - (nn + 1.0) * dn) * (1.0 - d) + (d - d * dn)) / (1.0 - d) ** 2, 0.0)
+    h = (amp * c).sum(axis=1)
+    d_h = np.zeros((t.size, th.size))
+    d_h[:, P_LAMBDA:] = amp * c
+    d_h[:, P_LOG_R] = (amp * c * over / r).sum(axis=1)
+    d_h[:, P_LOG_HL] = (amp * dc).sum(axis=1) * dd
+    eh = np.exp(-h)
+    surv = sn * eh
+    grad = eh[:, None] * d_sn - surv[:, None] * d_h
+    return surv, grad
+
+
+def row_loglik_grad(th: F64, rows: _Rows) -> tuple[F64, F64]:
+    """Log-likelihood of each distinct row and its gradient [rows, params]."""
+    s_t, g_t = _surv_and_grad(th, rows.a, rows.sent, rows.t)
+    s_p, g_p = _surv_and_grad(th, rows.a, rows.sent, rows.t - 1)
+    ev = rows.event
+    lik = np.where(ev, s_p - s_t, s_t)
+    glik = np.where(ev[:, None], g_p - g_t, g_t)
+    safe = np.maximum(lik, 1e-300)
+    ll: F64 = np.log(safe)
+    grad: F64 = np.where((lik > 1e-300)[:, None], glik / safe[:, None], 0.0)
+    return ll, grad
+
+
+def _log_prior_grad(th: F64, opts: RecommenderOptions) -> F64:
+    g = np.zeros_like(th)
+    g[P_LOG_HL] = -(th[P_LOG_HL] - HALF_LIFE_PRIOR[0]) / HALF_LIFE_PRIOR[1] ** 2
+    r0 = math.log(opts.responsiveness_days_prior)
+    g[P_LOG_R] = -(th[P_LOG_R] - r0) / opts.responsiveness_log_sd**2
+    g[P_LAMBDA:] = -(th[P_LAMBDA:] - LAMBDA_PRIOR[0]) / LAMBDA_PRIOR[1] ** 2
+    g[P_LOG_SIGMA] = -th[P_LOG_SIGMA] / 16.0
+    g[P_MU] = -th[P_MU] / 200.0**2
+    g[P_LOGIT_PI] = -th[P_LOGIT_PI] / 16.0
+    return g
 
 
 def _log_prior(th: F64, opts: RecommenderOptions) -> float:
@@ -245,15 +326,20 @@ def fit_group(
     rows = fit_rows(inp, mask)
     prior_free = [k for k in STAGES if not np.any(rows.sent[:, k] < NEVER)]
 
-    def objective(th: F64) -> float:
-        return -float(row_loglik(th, rows) @ rows.count) - _log_prior(th, opts)
+    def objective(th: F64) -> tuple[float, F64]:
+        ll, g = row_loglik_grad(th, rows)
+        val = -float(ll @ rows.count) - _log_prior(th, opts)
+        grad = -(g.T @ rows.count) - _log_prior_grad(th, opts)
+        return val, grad
 
     th0 = _initial(rows, opts)
-    res = minimize(objective, th0, method="BFGS", options={"maxiter": 400, "gtol": 1e-3})
+    res = minimize(
+        objective, th0, jac=True, method="BFGS", options={"maxiter": 400, "gtol": 0.05}
+    )
     th = np.asarray(res.x, dtype=np.float64)
     for k in prior_free:  # no data: keep the prior's centre
         th[P_LAMBDA + k] = LAMBDA_PRIOR[0]
-    g_rows = _numeric_row_grad(th, rows)
+    g_rows = row_loglik_grad(th, rows)[1]
     scores = np.asarray(rows.cust_of_row @ g_rows)
     info = scores.T @ scores + _prior_precision(opts)
     info_inv = np.linalg.pinv(info)
@@ -308,9 +394,9 @@ def draw_theta(fg: FittedGroup, w: F64) -> F64:
 
 @dataclass
 class ChurnModel:
-    """Churn model of a group: background hazard per day and excess per event.
+    """Churn model of a segment: background hazard per day and excess per event.
 
-    Event kinds (columns of ``bumps``): stages 0..5 on open undisputed invoices,
+    Event kinds (columns of ``bumps``): a send on an open undisputed invoice by channel,
     then any reminder sent on or after the day the invoice was paid (the posting
     delay), then any reminder on a disputed invoice.
     """
@@ -333,13 +419,14 @@ class ChurnModel:
         return float(math.exp(x[0]))
 
 
-#: Churn event kinds: the six stages, a reminder after payment, a reminder on a dispute.
-N_CHURN_KINDS = len(STAGES) + 2
-KIND_PAID = len(STAGES)
-KIND_DISPUTED = len(STAGES) + 1
+#: Churn event kinds: a send by channel (contract.CHANNELS order), a reminder after
+#: payment, a reminder on a dispute.
+N_CHURN_KINDS = len(CHANNELS) + 2
+KIND_PAID = len(CHANNELS)
+KIND_DISPUTED = len(CHANNELS) + 1
 
 
-def churn_features(inp: Inputs, half_life: float) -> tuple[F64, F64]:
+def churn_features(inp: Inputs, half_life: float, stage_channel: I64) -> tuple[F64, F64]:
     """Per customer and event kind: the event hazard on the last observed day, and its sum.
 
     An event on day ``e`` adds ``b * r * q^j`` to the churn hazard ``j`` days later
@@ -347,8 +434,13 @@ def churn_features(inp: Inputs, half_life: float) -> tuple[F64, F64]:
     its last observed day ``T`` is ``base + sum_k b_k * Xh[c, k]`` and the hazard
     accumulated by then is ``base * exposure + sum_k b_k * XL[c, k]``.
 
+    Args:
+        inp: the inputs.
+        half_life: churn half-life in days.
+        stage_channel: [segments, stages] channel index of each stage in the ladder in force.
+
     Returns:
-        ``(Xh, XL)``, each [customers, stages].
+        ``(Xh, XL)``, each [customers, event kinds].
     """
     q = 0.5 ** (1.0 / half_life)
     r = math.log(2.0) / half_life
@@ -358,7 +450,8 @@ def churn_features(inp: Inputs, half_life: float) -> tuple[F64, F64]:
     for k in STAGES:
         m = inp.sent[:, k] < NEVER
         paid = (inp.settled_by == 1) & (inp.sent[:, k] >= inp.settled_rel)
-        kind = np.where(inp.disputed, KIND_DISPUTED, np.where(paid, KIND_PAID, k))[m]
+        chan = stage_channel[np.maximum(inp.seg, 0), k]
+        kind = np.where(inp.disputed, KIND_DISPUTED, np.where(paid, KIND_PAID, chan))[m]
         c = inp.cust[m]
         e = inp.due_day[m] + inp.sent[m, k]
         dt = inp.c_to_day[c] - e
@@ -403,7 +496,7 @@ def fit_churn(
         pen = 0.5 * float(np.sum(((x[1:] + 6.0) / prior_sd) ** 2))
         return -float(_churn_rowll(x, expo, xh, xl, y, act).sum()) + pen
 
-    res = minimize(obj, x0, method="BFGS", options={"maxiter": 300, "gtol": 1e-4})
+    res = minimize(obj, x0, method="BFGS", options={"maxiter": 300, "gtol": 0.01})
     x = np.asarray(res.x, dtype=np.float64)
     eps = 1e-5
     g = np.empty((cm.size, x.size))

@@ -23,7 +23,7 @@ class RecommenderOptions(BaseModel):
     lost_invoicing_share: float = Field(0.5, ge=0, le=1)
     search_radius_days: int = Field(21, ge=0)
     min_gap_days: int = Field(3, ge=1)
-    search_rounds: int = Field(3, ge=1)
+    search_rounds: int = Field(5, ge=1)
     bootstrap_draws: int = Field(200, ge=20)
     interval_low_pct: float = Field(10.0, gt=0, lt=50)
     interval_high_pct: float = Field(90.0, gt=50, lt=100)

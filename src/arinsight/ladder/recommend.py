@@ -155,16 +155,16 @@ def _fit_all(
             masks[nxt], names[nxt] = base, f"{inp.segments[s]}/all"
             gid[rest] = nxt
             nxt += 1
-    feats = churn_features(inp, opts.churn_half_life_days)
-    beh_c = np.array(inp.c_behaviour, dtype=object)
+    from arinsight.contract import CHANNELS
+
+    stage_channel = np.full((len(inp.segments), 6), CHANNELS.index("letter"), dtype=np.int64)
+    for s, stages in ladders.items():
+        for st in stages:
+            if st.stage < 6:
+                stage_channel[s, st.stage] = CHANNELS.index(st.channel)
+    feats = churn_features(inp, opts.churn_half_life_days, stage_channel)
     for g, m in masks.items():
         groups[g] = fit_group(inp, m, opts)
-        seg_name, lab = names[g].split("/", 1)
-        s = inp.segments.index(seg_name)
-        cmask = inp.c_seg == s
-        if lab != "all":
-            cmask = cmask & (beh_c == lab)
-        churn[g] = fit_churn(inp, cmask, feats)
     for s in segs:
         churn[-1 - s] = fit_churn(inp, inp.c_seg == s, feats)
         planned = [(p.stage, p.day) for p in plan(ladders[s])]
@@ -210,6 +210,7 @@ def _candidates(
     first_day: int,
     opts: RecommenderOptions,
 ) -> list[PlannedStage | None]:
+    """Days stage ``i`` may move to (coarse 3-day grid plus ±1, ±2 around where it is now)."""
     cur = current[i]
     if cur.is_handover:
         return [plan_[i]]
@@ -223,8 +224,10 @@ def _candidates(
         hi = min(hi, -1)
     else:  # a dunning stage stays after it
         lo = max(lo, 1)
+    here = plan_[i].day if plan_[i] is not None else cur.day
+    days = {d for d in range(cur.day - 30, cur.day + 31, 3)} | {here + k for k in (-2, -1, 1, 2)}
     out: list[PlannedStage | None] = [
-        PlannedStage(cur.stage, d, cur.channel, cur.fee) for d in range(lo, hi + 1)
+        PlannedStage(cur.stage, d, cur.channel, cur.fee) for d in sorted(days) if lo <= d <= hi
     ]
     others = sum(1 for j, p in enumerate(plan_) if p is not None and j != i)
     if others >= 1:
@@ -463,17 +466,21 @@ def recommend(
             for g, fg in fit.groups.items()
         },
         "churn": {
-            (fit.group_names[k] if k >= 0 else f"{inp.segments[-1 - k]}/segment"): {
+            inp.segments[-1 - k]: {
                 "customers": cm.n_customers,
                 "churned": cm.n_churned,
                 "background_per_year": round(cm.base() * 365, 4),
-                "excess_per_event_stage_0_to_5_paid_disputed": [
+                "excess_per_event_by_channel_then_paid_disputed": [
                     round(float(x), 5) for x in cm.bumps()
                 ],
             }
             for k, cm in fit.churn.items()
         },
         "skipped_segments": [inp.segments[s] for s in range(len(inp.segments)) if s not in segs],
+        "check": {
+            inp.segments[s]: fit_check(fit, inp, s, plan(current.for_segment(inp.segments[s])), nv, opts)
+            for s in segs
+        },
     }
     return Recommendation(
         ladder=proposal,
@@ -483,6 +490,40 @@ def recommend(
         fit_summary=summary,
         seconds=round(time.perf_counter() - t0, 2),
     )
+
+
+def fit_check(
+    fit: _Fitted,
+    inp: Inputs,
+    s: int,
+    ladder: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+) -> dict[str, float]:
+    """The fitted model's prediction under the ladder in force next to what the ledger shows.
+
+    Observed, over the segment's undisputed invoices: the amount-weighted share still
+    open at the end of the due date, and of that amount the share settled by payment
+    within 90 days of due (cohorts whose 90 days are observed; an invoice counts with
+    its full amount when it settles). Predicted: the same from the replay.
+    """
+    params, bumps = _point(fit)
+    v = evaluate(fit.books[s], params, bumps, ladder, nv, opts)
+    m = (inp.seg == s) & ~inp.disputed
+    amt = inp.amount[m]
+    st = inp.settled_rel[m]
+    paid = inp.settled_by[m] == 1
+    open_due = ~(paid & (st <= 0)) & ~((inp.settled_by[m] > 1) & (st <= 0))
+    cohort = open_due & (inp.asof_rel[m] >= 90)
+    rec = cohort & paid & (st > 0) & (st <= 90)
+    return {
+        "open_at_due_pct_predicted": round(float(v.open_at_due_pct[0]), 2),
+        "open_at_due_pct_observed": round(100.0 * float(amt[open_due].sum() / max(amt.sum(), 1e-9)), 2),
+        "recovery_90_pct_predicted": round(float(v.recovery_pct[0]), 2),
+        "recovery_90_pct_observed": round(
+            100.0 * float(amt[rec].sum() / max(amt[cohort].sum(), 1e-9)), 2
+        ),
+    }
 
 
 def _stage_for(template: tuple[Stage, ...], p: PlannedStage) -> Stage:
@@ -508,7 +549,13 @@ def _prune(
     opts: RecommenderOptions,
     inp: Inputs,
 ) -> list[PlannedStage | None]:
-    """Undo changes the evidence does not carry, weakest first; then the whole segment."""
+    """Undo the changes the evidence does not carry.
+
+    A stage goes back to its current timing when it rests on too few sends or when
+    undoing it alone gains in at least half of the bootstrap draws (weakest first);
+    then the whole segment goes back when the 80 % interval of its Δ net value
+    includes 0 (``decide.stage_keep`` / ``decide.segment_keep``).
+    """
     n_events = _stage_events(inp, s)
     while True:
         changed = [i for i in range(len(cur)) if best[i] != cur[i]]
@@ -521,10 +568,10 @@ def _prune(
             if trial is None:
                 continue
             dv = _deltas(vb, _values(fit, s, boot, _kept(trial), nv, opts))["net_value"]
-            lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
-            verdict = decide.stage_verdict(int(n_events[cur[i].stage]), opts.min_stage_events, lo)
-            if verdict != "change" and (worst is None or lo < worst[0]):
-                worst = (lo, i)
+            share = float(np.mean(np.asarray(dv) > 0.0))
+            if not decide.stage_keep(int(n_events[cur[i].stage]), opts.min_stage_events, share):
+                if worst is None or share < worst[0]:
+                    worst = (share, i)
         if worst is None:
             break
         restored = _restore(best, cur, worst[1])
@@ -533,7 +580,7 @@ def _prune(
     vc = _values(fit, s, boot, cur, nv, opts)
     dv = _deltas(_values(fit, s, boot, _kept(best), nv, opts), vc)["net_value"]
     lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
-    if lo <= 0.0:
+    if not decide.segment_keep(lo):
         return list(cur)
     return best
 

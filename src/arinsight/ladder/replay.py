@@ -24,15 +24,25 @@ due (``fct_recovery``'s definition), and expected involuntary churns.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from arinsight.config import NetValue, Stage
-from arinsight.ladder.fit import KIND_DISPUTED, KIND_PAID, N_CHURN_KINDS, T_MAX, PayModel
+from arinsight.ladder.fit import (
+    KIND_DISPUTED,
+    KIND_PAID,
+    N_CHURN_KINDS,
+    T_MAX,
+    PayModel,
+    unique_rows,
+)
+from arinsight.contract import CHANNELS
 from arinsight.ladder.inputs import STAGES
+
+CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
 from arinsight.ladder.options import RecommenderOptions
 
 F64 = npt.NDArray[np.float64]
@@ -79,6 +89,20 @@ class Params:
     lam: F64  # [B, stages]
     rho: F64
     window: int
+    cache: dict[tuple[int, int, int], F64] = field(default_factory=dict)
+
+    def natural_survival(self, a: int, lo: int, hi: int) -> F64:
+        """P(natural payment day > t) for t = lo..hi, invoices issued on day ``a`` [B, days]."""
+        key = (a, lo, hi)
+        got = self.cache.get(key)
+        if got is None:
+            from scipy.special import ndtr
+
+            x = np.arange(lo, hi + 1, dtype=np.float64)[None, :]
+            pi, mu, sig = self.pi[:, None], self.mu[:, None], self.sigma[:, None]
+            got = np.where(x < a, 1.0, pi + (1 - pi) * ndtr(-(x + 0.5 - mu) / sig))
+            self.cache[key] = got
+        return got
 
     @classmethod
     def stack(cls, models: list[PayModel]) -> Params:
@@ -123,18 +147,11 @@ def cell_outcome(
     delay: F64,
 ) -> CellOutcome:
     """Exact expected outcome of an invoice issued ``a`` days after due (a <= 0), per draw."""
-    from scipy.special import ndtr
-
     rate = nv.cost_of_capital_pct / 100.0
     hand = next((p for p in ladder if p.is_handover), None)
     end = hand.day if hand else WRITE_OFF_AFTER_DUE
     b = m.pi.size
     t = np.arange(a, end + 1, dtype=np.float64)
-    pi, mu, sig = m.pi[:, None], m.mu[:, None], m.sigma[:, None]
-
-    def s_nat(x: F64) -> F64:
-        out: F64 = np.where(x[None, :] < a, 1.0, pi + (1 - pi) * ndtr(-(x[None, :] + 0.5 - mu) / sig))
-        return out
 
     d = (0.5 ** (1.0 / m.half_life))[:, None]
     h = np.zeros((b, t.size))
@@ -146,13 +163,13 @@ def cell_outcome(
         n = np.maximum(t - p.day, 0.0)[None, :]
         h += amp * d * (1 - d**n) / (1 - d)
         sent.append(p)
-    snat_t = s_nat(t)
+    snat_t = m.natural_survival(a, a, end)
     surv = snat_t * np.exp(-h)
     prev = np.concatenate([np.ones((b, 1)), surv[:, :-1]], axis=1)
     pay = prev - surv
     disc = (1.0 + rate) ** (-t / 365.0)
     cash = pay @ disc
-    days_open = surv.sum(axis=1) + 1.0  # the issue day counts as open
+    days_open = surv.sum(axis=1)  # days open at day end, from the issue day on
     od_idx = int(0 - a)
     open_at_due = surv[:, od_idx] if 0 <= od_idx < t.size else np.ones(b)
     rec_hi = min(RECOVERY_HORIZON, end)
@@ -167,9 +184,9 @@ def cell_outcome(
         events[:, hand.stage] = at_hand
         w = m.window
         ta = np.arange(end + 1, end + w + 1, dtype=np.float64)
-        nat_hand = s_nat(np.array([float(end)]))[:, 0]
+        nat_hand = snat_t[:, -1]
         scale = np.where(nat_hand > 1e-12, at_hand / np.maximum(nat_hand, 1e-12), 0.0)
-        sa = s_nat(ta) * scale[:, None]
+        sa = m.natural_survival(a, end + 1, end + w) * scale[:, None]
         pa = np.concatenate([at_hand[:, None], sa[:, :-1]], axis=1) - sa
         da = (1.0 + rate) ** (-ta / 365.0)
         rem = sa[:, -1]
@@ -186,14 +203,14 @@ def cell_outcome(
         unpaid_final = rem * (1 - m.rho)
     # reminders that still go out to invoices paid in the last few days (posting delay)
     paid_events = np.zeros((b, len(STAGES)))
+    lags = np.arange(delay.size)
     for p in ladder:
-        if p.day < a:
+        if p.day < a or p.day > end:
             continue
-        for j, qj in enumerate(delay):
-            day = p.day - j
-            if qj <= 0 or day < a or day > end:
-                continue
-            paid_events[:, p.stage] += pay[:, int(day - a)] * qj
+        days = p.day - lags
+        ok = (days >= a) & (delay > 0)
+        if ok.any():
+            paid_events[:, p.stage] = pay[:, (days[ok] - a).astype(np.int64)] @ delay[ok]
     cost = np.zeros(b)
     fee = np.zeros(b)
     for p in ladder:
@@ -203,7 +220,8 @@ def cell_outcome(
         cost = cost + cc * (e + paid_events[:, p.stage]) * dp
         fee = fee + p.fee * opts.fee_collection_share * np.maximum(e - unpaid_final, 0.0) * dp
     churn_events = np.zeros((b, N_CHURN_KINDS))
-    churn_events[:, : len(STAGES)] = events
+    for p in ladder:
+        churn_events[:, CHANNEL_INDEX[p.channel]] += events[:, p.stage]
     churn_events[:, KIND_PAID] = paid_events.sum(axis=1)
     return CellOutcome(
         cash=cash,
@@ -236,7 +254,7 @@ class SegmentBook:
     disp_disc: F64  # per customer: sum of discount(due) of disputed invoices
     disp_unsettled: F64  # share of disputed invoices unsettled after day (index day + T_MAX)
     disp_dunned: float  # share of disputed invoices dunned while unsettled
-    disp_key: int  # churn-model key of the segment (used for disputed invoices)
+    disp_key: int  # churn-model key of the segment
 
 
 @dataclass
@@ -248,6 +266,7 @@ class SegmentValue:
     recovery_pct: F64
     churn: F64  # expected churns the dunning causes
     events: F64
+    open_at_due_pct: F64  # amount-weighted share still open at the end of the due date
 
 
 def evaluate(
@@ -284,15 +303,15 @@ def evaluate(
     n_b = cash.shape[1]
     value_c = book.amt_disc @ cash + book.disc @ per_inv  # customers x B
     cash_c = book.amt_disc @ cash_only
-    bump_cells = np.stack([bumps[g] for g, _a in book.cells])  # cells x B x kinds
-    ev_b = np.einsum("kbs,kbs->kb", cev, bump_cells)  # cells x B: hazard per invoice
+    seg_bumps = bumps[book.disp_key]  # B x kinds
+    ev_b = np.einsum("kbs,bs->kb", cev, seg_bumps)  # cells x B: hazard per invoice
     hazard_c = book.count @ ev_b
     # disputed invoices: reminders while unsettled and not blocked cost and annoy
     rate = nv.cost_of_capital_pct / 100.0
     d_events = 0.0
     d_cost = 0.0
     for p in ladder:
-        e = float(np.interp(p.day, np.arange(-T_MAX, 2 * T_MAX + 1), book.disp_unsettled))
+        e = float(book.disp_unsettled[min(max(p.day + T_MAX, 0), book.disp_unsettled.size - 1)])
         e *= book.disp_dunned
         d_events += e
         cc = nv.channel_cost.get(p.channel, 0.0)  # type: ignore[call-overload]
@@ -318,6 +337,7 @@ def evaluate(
         recovery_pct=100.0 * tot(rec_c) / np.maximum(tot(od_c), 1e-9),
         churn=tot(p_churn),
         events=tot(ev_c),
+        open_at_due_pct=100.0 * tot(od_c) / np.maximum(ww @ amt_c, 1e-9),
     )
 
 
@@ -337,8 +357,7 @@ def make_book(
     mask = (inp.seg == seg) & ~inp.disputed
     idx = np.flatnonzero(mask)
     keys = np.column_stack([group_of_invoice[idx], np.maximum(inp.issue_rel[idx], -T_MAX)])
-    cells, inv_cell = np.unique(keys, axis=0, return_inverse=True)
-    inv_cell = inv_cell.reshape(-1)
+    cells, inv_cell, _n = unique_rows(keys.astype(np.int64))
     cust_rows = np.flatnonzero(inp.c_seg == seg)
     local = np.full(inp.c_seg.size, -1, dtype=np.int64)
     local[cust_rows] = np.arange(cust_rows.size)
