@@ -183,15 +183,18 @@ def oracle(world: Any, l0: Any, scale: float, say: Any) -> Any:
     return ladder_of(best)
 
 
-def eval_world(path: Path, seeds: list[int], scale: float, workdir: Path, say: Any) -> WorldResult:
-    from arinsight.config import load_settings
+def recommend_for_world(
+    path: Path, scale: float, workdir: Path, say: Any, options: Any = None
+) -> tuple[Any, Any, Any, int]:
+    """Simulate ``path`` under its L0, load and build a fresh warehouse from the ledger
+    alone, and recommend. Returns ``(world, l0, recommendation, invoices)``."""
+    from arinsight.config import dump_ladder, load_settings
     from arinsight.ingest import load_sources
     from arinsight.ladder.recommend import recommend
     from arinsight.models import build
     from arinsight.sim import load_world, simulate_to_dir
     from arinsight.warehouse import Warehouse
 
-    t0 = time.perf_counter()
     world = load_world(path)
     l0 = l0_for(path)
     name = path.stem
@@ -210,13 +213,17 @@ def eval_world(path: Path, seeds: list[int], scale: float, workdir: Path, say: A
         load_sources(wh.con, [data])
         build(wh.con, load_settings())
     say(f"[{name}] recommend")
-    t1 = time.perf_counter()
     ladder_file = workdir / f"{name}.l0.yaml"
-    from arinsight.config import dump_ladder
-
     ladder_file.write_text(dump_ladder(l0), encoding="utf-8")
-    rec = recommend(db, ladder_path=ladder_file, seed=0)
-    rec_s = time.perf_counter() - t1
+    rec = recommend(db, ladder_path=ladder_file, seed=0, options=options)
+    return world, l0, rec, int(summary["rows"]["invoices"])
+
+
+def eval_world(path: Path, seeds: list[int], scale: float, workdir: Path, say: Any) -> WorldResult:
+    t0 = time.perf_counter()
+    name = path.stem
+    world, l0, rec, n_invoices = recommend_for_world(path, scale, workdir, say)
+    rec_s = rec.seconds
     l1 = rec.ladder
     segs = list(world.segments)
     say(f"[{name}] oracle search on the true simulator")
@@ -236,7 +243,7 @@ def eval_world(path: Path, seeds: list[int], scale: float, workdir: Path, say: A
     share = (v1 - v0) / gap if gap > 0 else None
     return WorldResult(
         world=name,
-        invoices=int(summary["rows"]["invoices"]),
+        invoices=n_invoices,
         v_l0=round(v0, 2),
         v_l1=round(v1, 2),
         v_star=round(vs, 2),

@@ -22,8 +22,16 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
+def options_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Recommender options with a smaller bootstrap (the suite's time budget)."""
+    p = tmp_path_factory.mktemp("opts") / "recommender.yaml"
+    p.write_text("bootstrap_draws: 40\nmin_group_invoices: 1000\n", encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
 def sim_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default world, 12 months at scale 0.08, loaded and built with the simulation
+    """The default world, 12 months at scale 0.06, loaded and built with the simulation
     inputs (truth.json, sim_customer_archetypes) deleted before loading."""
     from arinsight.config import load_settings
     from arinsight.ingest import load_sources
@@ -33,7 +41,7 @@ def sim_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     d = tmp_path_factory.mktemp("recsim")
     data = d / "ledger"
-    simulate_to_dir(None, None, 12, 3, data, 0.08, ("parquet",))
+    simulate_to_dir(None, None, 12, 3, data, 0.06, ("parquet",))
     (data / "truth.json").unlink()
     for f in data.glob("sim_*"):
         f.unlink()
@@ -44,10 +52,12 @@ def sim_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def test_recommend_writes_ladder_and_mart(sim_warehouse: Path, tmp_path: Path) -> None:
+def test_recommend_writes_ladder_and_mart(
+    sim_warehouse: Path, options_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "proposed.yaml"
     proc = run("recommend", "--db", str(sim_warehouse), "--ladder", str(LADDER),
-               "--out", str(out), "--json")
+               "--out", str(out), "--json", "--options", str(options_file))
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     proposed = load_ladder(out)  # same format as the shipped ladder: it loads
@@ -87,9 +97,11 @@ def test_recommend_writes_ladder_and_mart(sim_warehouse: Path, tmp_path: Path) -
             assert days[r[1]] == r[3]
 
 
-def test_recommend_prints_a_table(sim_warehouse: Path, tmp_path: Path) -> None:
+def test_recommend_prints_a_table(
+    sim_warehouse: Path, options_file: Path, tmp_path: Path
+) -> None:
     proc = run("recommend", "--db", str(sim_warehouse), "--ladder", str(LADDER),
-               "--out", str(tmp_path / "p.yaml"), "--quiet")
+               "--out", str(tmp_path / "p.yaml"), "--quiet", "--options", str(options_file))
     assert proc.returncode == 0, proc.stderr
     assert "ladder recommendations" in proc.stdout
     assert "marts.ladder_recommendations" in proc.stdout

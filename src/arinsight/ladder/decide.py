@@ -111,7 +111,12 @@ def rationale(
     fade_days: float,
     next_gap_days: int | None,
 ) -> str:
-    """One plain sentence saying what changes and why (or why not)."""
+    """One plain sentence saying what changes and why (or why not).
+
+    ``fade_days``: days until the response to the previous stage (to this stage for
+    the first one) has died out; ``next_gap_days``: days since the previous stage
+    under the ladder in force (None for the first stage).
+    """
     if current_day is None and proposed_day is None:
         return f"{stage_name}: not in either ladder"
     if verdict == "no_change_small_n":
@@ -134,9 +139,16 @@ def rationale(
     assert current_day is not None
     gain = f"gain {delta_low:,.0f} to {delta_high:,.0f} EUR (80 %)"
     if proposed_day < current_day:
-        why = f"the response to the stage before fades within ~{fade_days:.0f} days"
-        if next_gap_days is not None:
-            why += f" of it, yet the stage waited {next_gap_days} days"
+        if next_gap_days is None:
+            why = (
+                "customers answer a reminder more the sooner it comes, and the "
+                f"response dies out within ~{fade_days:.0f} days"
+            )
+        else:
+            why = (
+                f"the response to the stage before dies out within ~{fade_days:.0f} days, "
+                f"yet this stage waited {next_gap_days} days"
+            )
         return f"send {stage_name} earlier (day {current_day} → {proposed_day}): {why}; {gain}"
     return (
         f"send {stage_name} later (day {current_day} → {proposed_day}): many customers "

@@ -651,7 +651,6 @@ def _rows_for_segment(
             default=0.0,
         )
         hl = float(np.median([m.half_life for m in models])) if models else 0.0
-        nxt = cur[i + 1].day - c.day if i + 1 < len(cur) else None
         prev_amp = 0.0
         if i > 0:
             prev_amp = max(
@@ -673,7 +672,7 @@ def _rows_for_segment(
             delta_low=st_["delta_net_value_amount_low"],
             delta_high=st_["delta_net_value_amount_high"],
             fade_days=fade,
-            next_gap_days=(c.day - cur[i - 1].day) if i > 0 else nxt,
+            next_gap_days=(c.day - cur[i - 1].day) if i > 0 else None,
         )
         rows.append(
             {
