@@ -48,6 +48,19 @@ def stage_verdict(n_events: int, min_events: int, delta_low: float) -> Verdict:
     return "change"
 
 
+def within_trust_region(
+    sends: Sequence[float], sends_now: Sequence[float], max_ratio: float, slack: float
+) -> bool:
+    """Does a candidate ladder stay where the data speak?
+
+    The response and churn models are learned from the customers each stage reaches
+    under the ladder in force; a candidate may not make any stage reach more than
+    ``max_ratio`` times as many invoices (plus ``slack`` sends), since the model would
+    then extrapolate to customers it has not seen receive that stage.
+    """
+    return all(s <= max_ratio * n + slack for s, n in zip(sends, sends_now, strict=True))
+
+
 def stage_keep(n_events: int, min_events: int, share_better: float) -> bool:
     """Keep a stage's change inside a proposal?
 

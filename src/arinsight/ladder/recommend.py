@@ -430,12 +430,20 @@ def recommend(
         bumps = point_bumps
         first_day = int(inp.issue_rel[inp.seg == s].max()) + 1
 
+        sends_now = evaluate(book, point, bumps, cur_plan, nv, opts).stage_events[0]
+
         def value(
             p: tuple[PlannedStage, ...],
             _b: SegmentBook = book,
             _u: dict[int, F64] = bumps,
+            _now: F64 = sends_now,
         ) -> float:
-            return float(evaluate(_b, point, _u, p, nv, opts).net_value[0])
+            v = evaluate(_b, point, _u, p, nv, opts)
+            if not decide.within_trust_region(
+                v.stage_events[0], _now, opts.max_send_ratio, opts.min_stage_events
+            ):
+                return -math.inf
+            return float(v.net_value[0])
 
         def legal(p: tuple[PlannedStage, ...], _seg: str = seg) -> bool:
             full = [q if q is not None else None for q in p]

@@ -267,6 +267,7 @@ class SegmentValue:
     churn: F64  # expected churns the dunning causes
     events: F64
     open_at_due_pct: F64  # amount-weighted share still open at the end of the due date
+    stage_events: F64  # [B, stages] expected sends per stage number
 
 
 def evaluate(
@@ -338,6 +339,9 @@ def evaluate(
         churn=tot(p_churn),
         events=tot(ev_c),
         open_at_due_pct=100.0 * tot(od_c) / np.maximum(ww @ amt_c, 1e-9),
+        stage_events=np.einsum("bc,kbs,ck->bs", ww, ev, book.count.toarray())
+        if n_b > 1
+        else (np.asarray(book.count.sum(axis=0)).reshape(-1) @ ev[:, 0, :])[None, :],
     )
 
 
