@@ -7,7 +7,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help env demo test test-fast bench bench-large lint format clean
+.PHONY: help env demo test test-fast bench bench-large eval lint format clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -37,6 +37,9 @@ bench: env  ## benchmark table at 100k and 1M invoices -> bench/results.json
 
 bench-large: env  ## the same at 10M invoices
 	$(PY) bench/run.py --sizes 10000000 --steps simulate,load,build,check --out bench/results_10m.json
+
+eval: env  ## recommendation quality on the simulated worlds of bench/worlds -> bench/eval_results.json
+	$(PY) bench/eval.py
 
 lint: env  ## ruff, mypy, sqlfluff
 	$(VENV)/bin/ruff check src tests bench dashboards

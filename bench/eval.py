@@ -118,8 +118,10 @@ def oracle(world: Any, l0: Any, scale: float, say: Any) -> Any:
 
     segs = list(world.segments)
     best: dict[str, list[Stage | None]] = {
-        s: [st.model_copy(update={"offset_days": d, "anchor": "due_date"}) for st, d in
-            zip(l0.for_segment(s), l0.due_offsets(s), strict=True)]
+        s: [
+            st.model_copy(update={"offset_days": d, "anchor": "due_date"})
+            for st, d in zip(l0.for_segment(s), l0.due_offsets(s), strict=True)
+        ]
         for s in segs
     }
 
@@ -172,7 +174,8 @@ def oracle(world: Any, l0: Any, scale: float, say: Any) -> Any:
             results = [(score(pl), ch) for pl, ch in trials]
             for s in segs:
                 top = max(
-                    ((v[s], ch[s]) for v, ch in results if s in ch), default=None,
+                    ((v[s], ch[s]) for v, ch in results if s in ch),
+                    default=None,
                     key=lambda x: x[0],
                 )
                 if top is not None and top[0] > cur[s] + 1e-6:
@@ -252,8 +255,12 @@ def eval_world(path: Path, seeds: list[int], scale: float, workdir: Path, say: A
         delta_low=round(mean_d - half, 2),
         delta_high=round(mean_d + half, 2),
         delta_star=round(gap, 2),
-        delta_dso_days=round(sum(b["dso"] - a["dso"] for a, b in zip(r0, r1, strict=True)) / len(d), 3),
-        delta_churn=round(sum(b["churn"] - a["churn"] for a, b in zip(r0, r1, strict=True)) / len(d), 2),
+        delta_dso_days=round(
+            sum(b["dso"] - a["dso"] for a, b in zip(r0, r1, strict=True)) / len(d), 3
+        ),
+        delta_churn=round(
+            sum(b["churn"] - a["churn"] for a, b in zip(r0, r1, strict=True)) / len(d), 2
+        ),
         l1_changed=rec.changed,
         l1_changes=changes(l0, l1, segs),
         oracle_changes=changes(l0, lstar, segs),
@@ -269,8 +276,16 @@ def print_table(results: list[WorldResult]) -> None:
 
     t = Table(title="make eval: net value V (EUR) per world, paired seeds")
     for col in (
-        "world", "invoices", "V(L0)", "V(L1)", "V(L*)", "captured", "Δ V(L1)-V(L0) [95 %]",
-        "Δ DSO d", "Δ churn", "L1 changes",
+        "world",
+        "invoices",
+        "V(L0)",
+        "V(L1)",
+        "V(L*)",
+        "captured",
+        "Δ V(L1)-V(L0) [95 %]",
+        "Δ DSO d",
+        "Δ churn",
+        "L1 changes",
     ):
         t.add_column(col, justify="left" if col in ("world", "L1 changes") else "right")
     for r in results:

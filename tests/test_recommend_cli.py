@@ -56,8 +56,18 @@ def test_recommend_writes_ladder_and_mart(
     sim_warehouse: Path, options_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "proposed.yaml"
-    proc = run("recommend", "--db", str(sim_warehouse), "--ladder", str(LADDER),
-               "--out", str(out), "--json", "--options", str(options_file))
+    proc = run(
+        "recommend",
+        "--db",
+        str(sim_warehouse),
+        "--ladder",
+        str(LADDER),
+        "--out",
+        str(out),
+        "--json",
+        "--options",
+        str(options_file),
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     proposed = load_ladder(out)  # same format as the shipped ladder: it loads
@@ -67,9 +77,12 @@ def test_recommend_writes_ladder_and_mart(
     con = duckdb.connect(str(sim_warehouse), read_only=True)
     try:
         # learned without any simulator side table in the warehouse
-        raw = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
-        ).fetchall()}
+        raw = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw'"
+            ).fetchall()
+        }
         assert not any(t.startswith("sim_") for t in raw)
         rows = con.execute(
             "select segment, stage_number, current_offset_days, proposed_offset_days, "
@@ -90,26 +103,44 @@ def test_recommend_writes_ladder_and_mart(
     # a segment left unchanged keeps the current days in the YAML
     for r in rows:
         if r[1] >= 0 and r[3] is not None:
-            days = dict(zip(
-                [s.stage for s in proposed.for_segment(r[0])], proposed.due_offsets(r[0]),
-                strict=True,
-            ))
+            days = dict(
+                zip(
+                    [s.stage for s in proposed.for_segment(r[0])],
+                    proposed.due_offsets(r[0]),
+                    strict=True,
+                )
+            )
             assert days[r[1]] == r[3]
 
 
-def test_recommend_prints_a_table(
-    sim_warehouse: Path, options_file: Path, tmp_path: Path
-) -> None:
-    proc = run("recommend", "--db", str(sim_warehouse), "--ladder", str(LADDER),
-               "--out", str(tmp_path / "p.yaml"), "--quiet", "--options", str(options_file))
+def test_recommend_prints_a_table(sim_warehouse: Path, options_file: Path, tmp_path: Path) -> None:
+    proc = run(
+        "recommend",
+        "--db",
+        str(sim_warehouse),
+        "--ladder",
+        str(LADDER),
+        "--out",
+        str(tmp_path / "p.yaml"),
+        "--quiet",
+        "--options",
+        str(options_file),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ladder recommendations" in proc.stdout
     assert "marts.ladder_recommendations" in proc.stdout
 
 
 def test_no_warehouse_is_one_clear_line(tmp_path: Path) -> None:
-    proc = run("recommend", "--db", str(tmp_path / "none.duckdb"), "--ladder", str(LADDER),
-               "--out", str(tmp_path / "p.yaml"))
+    proc = run(
+        "recommend",
+        "--db",
+        str(tmp_path / "none.duckdb"),
+        "--ladder",
+        str(LADDER),
+        "--out",
+        str(tmp_path / "p.yaml"),
+    )
     assert proc.returncode != 0
     assert "no warehouse" in proc.stderr and "arinsight load" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -120,29 +151,34 @@ def test_empty_warehouse_says_load_and_build(tmp_path: Path) -> None:
 
     db = tmp_path / "empty.duckdb"
     Warehouse.open(db, read_only=False, create=True).close()
-    proc = run("recommend", "--db", str(db), "--ladder", str(LADDER),
-               "--out", str(tmp_path / "p.yaml"))
+    proc = run(
+        "recommend", "--db", str(db), "--ladder", str(LADDER), "--out", str(tmp_path / "p.yaml")
+    )
     assert proc.returncode != 0
     assert "arinsight build" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p.yaml").exists()
 
 
-def test_too_small_warehouse_says_so(
-    ledger_warehouse: Callable[..., Any], tmp_path: Path
-) -> None:
+def test_too_small_warehouse_says_so(ledger_warehouse: Callable[..., Any], tmp_path: Path) -> None:
     customers = [{"customer_id": "C1", "segment": "smb", "customer_type": "b2b"}]
     invoices = [
-        {"invoice_id": f"I{i}", "customer_id": "C1", "issue_date": "2024-01-0" + str(i),
-         "due_date": "2024-01-2" + str(i), "amount": 100}
+        {
+            "invoice_id": f"I{i}",
+            "customer_id": "C1",
+            "issue_date": "2024-01-0" + str(i),
+            "due_date": "2024-01-2" + str(i),
+            "amount": 100,
+        }
         for i in range(1, 6)
     ]
     payments = [{"payment_id": "P1", "invoice_id": "I1", "paid_at": "2024-01-25", "amount": 100}]
     wh = ledger_warehouse(customers=customers, invoices=invoices, payments=payments)
     db = wh.path
     wh.close()
-    proc = run("recommend", "--db", str(db), "--ladder", str(LADDER),
-               "--out", str(tmp_path / "p.yaml"))
+    proc = run(
+        "recommend", "--db", str(db), "--ladder", str(LADDER), "--out", str(tmp_path / "p.yaml")
+    )
     assert proc.returncode != 0
     assert "too little history" in proc.stderr
     assert "Traceback" not in proc.stderr

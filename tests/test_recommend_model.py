@@ -107,7 +107,9 @@ def _synthetic_inputs(n: int, rng: np.random.Generator) -> Inputs:
     pi, mu, sigma, hl, lam = 0.25, 6.0, 4.0, 2.0, 0.5
     a, s1 = -14, 7
     d = 0.5 ** (1 / hl)
-    tnat = np.where(rng.random(n) < pi, NEVER, np.maximum(np.rint(mu + sigma * rng.standard_normal(n)), a))
+    tnat = np.where(
+        rng.random(n) < pi, NEVER, np.maximum(np.rint(mu + sigma * rng.standard_normal(n)), a)
+    )
     e = rng.exponential(1.0, n)
     settled = np.full(n, NEVER)
     sent1 = np.full(n, NEVER)

@@ -56,7 +56,9 @@ def stage(k: int, day: int, channel: str, fee: float = 0.0) -> dict[str, Any]:
     return {"stage": k, "name": f"Stufe {k}", "offset_days": day, "channel": channel, "fee": fee}
 
 
-def recommend_on(tmp: Path, w: dict[str, Any], ladder: dict[str, Any]) -> tuple[Ladder, Ladder, Any]:
+def recommend_on(
+    tmp: Path, w: dict[str, Any], ladder: dict[str, Any]
+) -> tuple[Ladder, Ladder, Any]:
     from arinsight.config import load_settings
     from arinsight.ingest import load_sources
     from arinsight.ladder.recommend import recommend
@@ -80,7 +82,10 @@ def recommend_on(tmp: Path, w: dict[str, Any], ladder: dict[str, Any]) -> tuple[
 
 
 def days(ladder: Ladder) -> dict[int, int]:
-    return {s.stage: d for s, d in zip(ladder.for_segment("smb"), ladder.due_offsets("smb"), strict=True)}
+    return {
+        s.stage: d
+        for s, d in zip(ladder.for_segment("smb"), ladder.due_offsets("smb"), strict=True)
+    }
 
 
 def test_response_dies_out_long_before_the_next_stage_moves_it_earlier(tmp_path: Path) -> None:
@@ -89,15 +94,28 @@ def test_response_dies_out_long_before_the_next_stage_moves_it_earlier(tmp_path:
     # reminder and 25 more before the letter: the right move is earlier
     forgetful = archetype(
         "forgetful",
-        reminder_response__lift={"email": 0.9, "sms": 0.9, "letter": 0.9, "phone": 1.0,
-                                 "collection_agency": 0.3},
+        reminder_response__lift={
+            "email": 0.9,
+            "sms": 0.9,
+            "letter": 0.9,
+            "phone": 1.0,
+            "collection_agency": 0.3,
+        },
         reminder_response__half_life_days=1.0,
         reminder_response__responsiveness_days=15,
     )
-    w = world({"forgetful": forgetful, "punctual": BASE["archetypes"]["punctual"]},
-              {"forgetful": 0.8, "punctual": 0.2})
-    lad = {"name": "slow", "default": [stage(1, 25, "email"), stage(2, 50, "letter"),
-                                       stage(4, 80, "collection_agency")]}
+    w = world(
+        {"forgetful": forgetful, "punctual": BASE["archetypes"]["punctual"]},
+        {"forgetful": 0.8, "punctual": 0.2},
+    )
+    lad = {
+        "name": "slow",
+        "default": [
+            stage(1, 25, "email"),
+            stage(2, 50, "letter"),
+            stage(4, 80, "collection_agency"),
+        ],
+    }
     cur, new, _rec = recommend_on(tmp_path, w, lad)
     before, after = days(cur), days(new)
     assert after.get(1, 99) < before[1] or after.get(2, 99) < before[2]
@@ -111,12 +129,23 @@ def test_payments_still_arriving_when_the_stage_fires_moves_it_later(tmp_path: P
     slow = archetype(
         "slow_approver",
         natural_pay__days_after_due={"mean": 12, "sd": 4},
-        churn__bump={"email": 0.002, "sms": 0.002, "letter": 0.03, "phone": 0.01,
-                     "collection_agency": 0.3},
+        churn__bump={
+            "email": 0.002,
+            "sms": 0.002,
+            "letter": 0.03,
+            "phone": 0.01,
+            "collection_agency": 0.3,
+        },
     )
     w = world({"slow_approver": slow}, {"slow_approver": 1.0})
-    lad = {"name": "early", "default": [stage(1, 3, "letter", 5.0), stage(2, 30, "letter", 10.0),
-                                        stage(4, 70, "collection_agency")]}
+    lad = {
+        "name": "early",
+        "default": [
+            stage(1, 3, "letter", 5.0),
+            stage(2, 30, "letter", 10.0),
+            stage(4, 70, "collection_agency"),
+        ],
+    }
     cur, new, _rec = recommend_on(tmp_path, w, lad)
     before, after = days(cur), days(new)
     assert 1 not in after or after[1] > before[1]
@@ -124,12 +153,26 @@ def test_payments_still_arriving_when_the_stage_fires_moves_it_later(tmp_path: P
 
 def test_a_stage_without_lift_is_dropped(tmp_path: Path) -> None:
     # letters move nobody (lift 0) but cost EUR 1.10 and add churn; the emails work
-    kw = {"reminder_response__lift": {"email": 0.4, "sms": 0.4, "letter": 0.0, "phone": 0.5,
-                                      "collection_agency": 0.3}}
+    kw = {
+        "reminder_response__lift": {
+            "email": 0.4,
+            "sms": 0.4,
+            "letter": 0.0,
+            "phone": 0.5,
+            "collection_agency": 0.3,
+        }
+    }
     archs = {"forgetful": archetype("forgetful", **kw), "punctual": archetype("punctual", **kw)}
     w = world(archs, {"forgetful": 0.6, "punctual": 0.4})
-    lad = {"name": "letters", "default": [stage(1, 7, "email"), stage(2, 21, "letter"),
-                                          stage(3, 35, "letter"), stage(4, 60, "collection_agency")]}
+    lad = {
+        "name": "letters",
+        "default": [
+            stage(1, 7, "email"),
+            stage(2, 21, "letter"),
+            stage(3, 35, "letter"),
+            stage(4, 60, "collection_agency"),
+        ],
+    }
     cur, new, _rec = recommend_on(tmp_path, w, lad)
     after = days(new)
     assert 2 not in after or 3 not in after

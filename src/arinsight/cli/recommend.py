@@ -102,8 +102,17 @@ def _print(rows: list[dict[str, Any]], out: str, changed: bool, seconds: float) 
 
     console = Console(width=max(Console().width, 160))
     t = Table(title="ladder recommendations (80 % intervals)", show_lines=False)
-    for col in ("segment", "stage", "day now → proposed", "Δ net value EUR", "Δ DSO d",
-                "Δ churn", "n sends", "confidence", "why"):
+    for col in (
+        "segment",
+        "stage",
+        "day now → proposed",
+        "Δ net value EUR",
+        "Δ DSO d",
+        "Δ churn",
+        "n sends",
+        "confidence",
+        "why",
+    ):
         t.add_column(col, overflow="fold")
     for r in rows:
         whole = r["stage_number"] == -1
@@ -138,5 +147,6 @@ def _print(rows: list[dict[str, Any]], out: str, changed: bool, seconds: float) 
         )
     console.print(t)
     verdict = "proposed ladder" if changed else "no change recommended; ladder"
-    console.print(f"{verdict} written to {out}; evidence in marts.ladder_recommendations "
-                  f"({seconds:.1f} s)")
+    console.print(
+        f"{verdict} written to {out}; evidence in marts.ladder_recommendations ({seconds:.1f} s)"
+    )

@@ -7,7 +7,7 @@ sentence, so the rules can be checked by hand.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 Verdict = Literal["change", "no_change_small_n", "no_change_evidence"]
@@ -49,7 +49,7 @@ def stage_verdict(n_events: int, min_events: int, delta_low: float) -> Verdict:
 
 
 def within_trust_region(
-    sends: Sequence[float], sends_now: Sequence[float], max_ratio: float, slack: float
+    sends: Iterable[float], sends_now: Iterable[float], max_ratio: float, slack: float
 ) -> bool:
     """Does a candidate ladder stay where the data speak?
 
@@ -139,7 +139,10 @@ def rationale(
         )
     if verdict == "no_change_evidence":
         if current_day == proposed_day:
-            return f"no change: no timing of {stage_name} does measurably better than day {current_day}"
+            return (
+                f"no change: no timing of {stage_name} does measurably better "
+                f"than day {current_day}"
+            )
         return (
             f"no change: the 80 % interval of the gain from moving {stage_name} "
             f"({delta_low:,.0f} to {delta_high:,.0f} EUR) includes 0"

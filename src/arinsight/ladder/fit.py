@@ -317,9 +317,7 @@ class FittedGroup:
     ratio_n: F64  # per customer: handovers
 
 
-def fit_group(
-    inp: Inputs, mask: npt.NDArray[np.bool_], opts: RecommenderOptions
-) -> FittedGroup:
+def fit_group(inp: Inputs, mask: npt.NDArray[np.bool_], opts: RecommenderOptions) -> FittedGroup:
     """Fit the payment model to the undisputed invoices in ``mask``."""
     from scipy.optimize import minimize
 
@@ -333,9 +331,7 @@ def fit_group(
         return val, grad
 
     th0 = _initial(rows, opts)
-    res = minimize(
-        objective, th0, jac=True, method="BFGS", options={"maxiter": 400, "gtol": 0.05}
-    )
+    res = minimize(objective, th0, jac=True, method="BFGS", options={"maxiter": 400, "gtol": 0.05})
     th = np.asarray(res.x, dtype=np.float64)
     for k in prior_free:  # no data: keep the prior's centre
         th[P_LAMBDA + k] = LAMBDA_PRIOR[0]
@@ -347,12 +343,10 @@ def fit_group(
     idx = np.flatnonzero(mask & (inp.handover_rel < NEVER))
     ratio = np.nan_to_num(inp.after_handover_ratio[idx], nan=0.0).clip(0.0, 1.0)
     n_c = int(inp.c_seg.size)
-    ratio_sum = np.bincount(inp.cust[idx], weights=ratio, minlength=n_c)
+    ratio_sum = np.bincount(inp.cust[idx], weights=ratio, minlength=n_c).astype(np.float64)
     ratio_n = np.bincount(inp.cust[idx], minlength=n_c).astype(np.float64)
     rec = idx[(inp.settled_by[idx] == 1) & (inp.settled_rel[idx] > inp.handover_rel[idx])]
-    window = (
-        int(np.median(inp.settled_rel[rec] - inp.handover_rel[rec])) if rec.size >= 5 else 30
-    )
+    window = int(np.median(inp.settled_rel[rec] - inp.handover_rel[rec])) if rec.size >= 5 else 30
     model = PayModel.from_theta(
         th,
         window=max(window, 1),
@@ -364,9 +358,7 @@ def fit_group(
     return fg
 
 
-def agency_rho(
-    fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], th: F64, w: F64
-) -> float:
+def agency_rho(fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], th: F64, w: F64) -> float:
     """The agency's own recovery share, net of natural payments inside its window."""
     idx = np.flatnonzero(mask & (inp.handover_rel < NEVER))
     if idx.size == 0:
@@ -466,9 +458,7 @@ def churn_features(inp: Inputs, half_life: float, stage_channel: I64) -> tuple[F
     return xh, xl
 
 
-def _churn_rowll(
-    x: F64, expo: F64, xh: F64, xl: F64, y: npt.NDArray[np.bool_], act: Any
-) -> F64:
+def _churn_rowll(x: F64, expo: F64, xh: F64, xl: F64, y: npt.NDArray[np.bool_], act: Any) -> F64:
     b = np.where(act, np.logaddexp(0.0, x[1:]), 0.0)
     base = math.exp(x[0])
     h_t = np.maximum(base + xh @ b, 1e-15)
@@ -520,7 +510,7 @@ def draw_churn(cm: ChurnModel, w: F64) -> F64:
     return out
 
 
-# --------------------------------------------------------------------------- posting delay, disputes
+# --------------------------------------------------------------------------- delays, disputes
 
 #: Days before a send a payment may fall and still not be known to the dunning run.
 MAX_POSTING_DELAY = 7
@@ -551,7 +541,9 @@ def posting_delay_curve(
     return out
 
 
-def dispute_curve(inp: Inputs, mask: npt.NDArray[np.bool_], planned: list[tuple[int, int]]) -> tuple[F64, float]:
+def dispute_curve(
+    inp: Inputs, mask: npt.NDArray[np.bool_], planned: list[tuple[int, int]]
+) -> tuple[F64, float]:
     """Disputed invoices: share still unsettled after each day (index ``day + T_MAX``), and
     the share of those that are dunned at all (not blocked), from the ladder in force.
     """

@@ -1,4 +1,4 @@
-"""``arinsight recommend``: fit the response model, search ladders on it, keep what the evidence carries.
+"""``arinsight recommend``: fit a response model, search ladders on it, keep what evidence carries.
 
 Steps (method and assumptions: ``docs/recommender.md``):
 
@@ -103,9 +103,7 @@ class Recommendation:
 
     @property
     def changed(self) -> bool:
-        return self.ladder.model_dump(exclude={"name"}) != self.current.model_dump(
-            exclude={"name"}
-        )
+        return self.ladder.model_dump(exclude={"name"}) != self.current.model_dump(exclude={"name"})
 
 
 # --------------------------------------------------------------------------- fitting
@@ -140,7 +138,9 @@ def _fit_all(
     for s in segs:
         base = (inp.seg == s) & ~inp.disputed
         labels, counts = np.unique(inv_beh[base].astype(str), return_counts=True)
-        big = [str(lab) for lab, c in zip(labels, counts, strict=True) if c >= opts.min_group_invoices]
+        big = [
+            str(lab) for lab, c in zip(labels, counts, strict=True) if c >= opts.min_group_invoices
+        ]
         if len(big) < 2:
             big = []  # a single big class is the segment itself
         rest = base.copy()
@@ -224,7 +224,8 @@ def _candidates(
         hi = min(hi, -1)
     else:  # a dunning stage stays after it
         lo = max(lo, 1)
-    here = plan_[i].day if plan_[i] is not None else cur.day
+    here_stage = plan_[i]
+    here = here_stage.day if here_stage is not None else cur.day
     days = {d for d in range(cur.day - 30, cur.day + 31, 3)} | {here + k for k in (-2, -1, 1, 2)}
     out: list[PlannedStage | None] = [
         PlannedStage(cur.stage, d, cur.channel, cur.fee) for d in sorted(days) if lo <= d <= hi
@@ -342,14 +343,16 @@ def _deltas(a: SegmentValue, b: SegmentValue) -> dict[str, list[float]]:
 # --------------------------------------------------------------------------- main
 
 
-def default_legality(current: Ladder, customer_types: Mapping[str, str]) -> Callable[[Ladder], bool]:
+def default_legality(
+    current: Ladder, customer_types: Mapping[str, str]
+) -> Callable[[Ladder], bool]:
     """A ladder is acceptable when it adds no legal finding the ladder in force lacks.
 
     Uses ``arinsight.ladder.rules.check_ladder`` (German/EU rules); a finding is
     identified by (rule, segment, stage).
     """
     try:
-        from arinsight.ladder.rules import check_ladder  # type: ignore[attr-defined]
+        from arinsight.ladder.rules import check_ladder
     except ImportError:  # the legal check is not available in this build
         return lambda _ladder: True
 
@@ -411,9 +414,7 @@ def recommend(
             "load more months of ledger and run `arinsight build`"
         )
     say(f"fitting the response model on {inp.n_invoices:,} invoices")
-    fit = _fit_all(
-        inp, opts, nv, segs, {s: current.for_segment(inp.segments[s]) for s in segs}
-    )
+    fit = _fit_all(inp, opts, nv, segs, {s: current.for_segment(inp.segments[s]) for s in segs})
     legal_full = legality or default_legality(current, inp.customer_types)
     say(f"bootstrap: {opts.bootstrap_draws} draws over customers")
     boot = _draws(fit, inp, opts, seed)
@@ -445,10 +446,14 @@ def recommend(
                 return -math.inf
             return float(v.net_value[0])
 
-        def legal(p: tuple[PlannedStage, ...], _seg: str = seg) -> bool:
-            full = [q if q is not None else None for q in p]
-            stages = _stages_of(list(full), tuple(_stage_for(template, q) for q in p))
-            return legal_full(_with_segment(proposal, _seg, stages))
+        def legal(
+            p: tuple[PlannedStage, ...],
+            _seg: str = seg,
+            _tpl: tuple[Stage, ...] = template,
+            _base: Ladder = proposal,
+        ) -> bool:
+            stages = _stages_of(list(p), tuple(_stage_for(_tpl, q) for q in p))
+            return legal_full(_with_segment(_base, _seg, stages))
 
         best = search_segment(value, cur_plan, first_day, opts, legal)
         best = _prune(fit, s, boot, cur_plan, best, nv, opts, inp)
@@ -486,7 +491,9 @@ def recommend(
         },
         "skipped_segments": [inp.segments[s] for s in range(len(inp.segments)) if s not in segs],
         "check": {
-            inp.segments[s]: fit_check(fit, inp, s, plan(current.for_segment(inp.segments[s])), nv, opts)
+            inp.segments[s]: fit_check(
+                fit, inp, s, plan(current.for_segment(inp.segments[s])), nv, opts
+            )
             for s in segs
         },
     }
@@ -526,7 +533,9 @@ def fit_check(
     rec = cohort & paid & (st > 0) & (st <= 90)
     return {
         "open_at_due_pct_predicted": round(float(v.open_at_due_pct[0]), 2),
-        "open_at_due_pct_observed": round(100.0 * float(amt[open_due].sum() / max(amt.sum(), 1e-9)), 2),
+        "open_at_due_pct_observed": round(
+            100.0 * float(amt[open_due].sum() / max(amt.sum(), 1e-9)), 2
+        ),
         "recovery_90_pct_predicted": round(float(v.recovery_pct[0]), 2),
         "recovery_90_pct_observed": round(
             100.0 * float(amt[rec].sum() / max(amt[cohort].sum(), 1e-9)), 2
@@ -538,7 +547,9 @@ def _stage_for(template: tuple[Stage, ...], p: PlannedStage) -> Stage:
     return next(s for s in template if s.stage == p.stage)
 
 
-def _restore(best: list[PlannedStage | None], cur: tuple[PlannedStage, ...], i: int) -> list[PlannedStage | None] | None:
+def _restore(
+    best: list[PlannedStage | None], cur: tuple[PlannedStage, ...], i: int
+) -> list[PlannedStage | None] | None:
     trial = best.copy()
     trial[i] = cur[i]
     days = [p.day for p in trial if p is not None]
@@ -577,9 +588,9 @@ def _prune(
                 continue
             dv = _deltas(vb, _values(fit, s, boot, _kept(trial), nv, opts))["net_value"]
             share = float(np.mean(np.asarray(dv) > 0.0))
-            if not decide.stage_keep(int(n_events[cur[i].stage]), opts.min_stage_events, share):
-                if worst is None or share < worst[0]:
-                    worst = (share, i)
+            keep = decide.stage_keep(int(n_events[cur[i].stage]), opts.min_stage_events, share)
+            if not keep and (worst is None or share < worst[0]):
+                worst = (share, i)
         if worst is None:
             break
         restored = _restore(best, cur, worst[1])
@@ -648,8 +659,10 @@ def _rows_for_segment(
             )
         else:
             trial = _restore(best, cur, i)
-            ref = _values(fit, s, boot, _kept(trial), nv, opts) if trial else _values(
-                fit, s, boot, cur, nv, opts
+            ref = (
+                _values(fit, s, boot, _kept(trial), nv, opts)
+                if trial
+                else _values(fit, s, boot, cur, nv, opts)
             )
             d = _deltas(vb, ref)
             verdict = "change"
@@ -750,7 +763,9 @@ def _rows_for_segment(
 
 def _tidy(proposal: Ladder, current: Ladder) -> Ladder:
     """Name the proposal; drop per-segment entries identical to the default."""
-    segs = {k: v for k, v in proposal.segments.items() if v != proposal.default or k in current.segments}
+    segs = {
+        k: v for k, v in proposal.segments.items() if v != proposal.default or k in current.segments
+    }
     return proposal.model_copy(update={"segments": segs, "name": f"{current.name}-recommended"})
 
 

@@ -23,7 +23,6 @@ due (``fct_recovery``'s definition), and expected involuntary churns.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from arinsight.config import NetValue, Stage
+from arinsight.contract import CHANNELS
 from arinsight.ladder.fit import (
     KIND_DISPUTED,
     KIND_PAID,
@@ -39,13 +39,11 @@ from arinsight.ladder.fit import (
     PayModel,
     unique_rows,
 )
-from arinsight.contract import CHANNELS
 from arinsight.ladder.inputs import STAGES
-
-CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
 from arinsight.ladder.options import RecommenderOptions
 
 F64 = npt.NDArray[np.float64]
+CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
 
 #: Days after handover / after due at which the unrecovered rest is written off.
 WRITE_OFF_AFTER_HANDOVER = 180
@@ -194,8 +192,8 @@ def cell_outcome(
         ag_pv = pa @ da + ag_rec * float((1.0 + rate) ** (-(end + w) / 365.0))
         cash = cash + ag_pv
         commission = ag_pv * nv.agency_commission_pct / 100.0
-        days_open = days_open + sa.sum(axis=1) + rem * (1 - m.rho) * max(
-            WRITE_OFF_AFTER_HANDOVER - w, 0
+        days_open = (
+            days_open + sa.sum(axis=1) + rem * (1 - m.rho) * max(WRITE_OFF_AFTER_HANDOVER - w, 0)
         )
         recovered = recovered + pa[:, ta <= RECOVERY_HORIZON].sum(axis=1)
         if end + w <= RECOVERY_HORIZON:
@@ -317,7 +315,9 @@ def evaluate(
         d_events += e
         cc = nv.channel_cost.get(p.channel, 0.0)  # type: ignore[call-overload]
         d_cost += cc * e * (1.0 + rate) ** (-max(p.day, 0) / 365.0)
-    hazard_c = hazard_c + np.outer(book.disp_count * d_events, bumps[book.disp_key][:, KIND_DISPUTED])
+    hazard_c = hazard_c + np.outer(
+        book.disp_count * d_events, bumps[book.disp_key][:, KIND_DISPUTED]
+    )
     p_churn = -np.expm1(-hazard_c)
     value_c = value_c - p_churn * (book.clv * book.churn_disc + opts.lost_invoicing_share * cash_c)
     value_c = value_c - (book.disp_disc * d_cost)[:, None]
@@ -388,7 +388,7 @@ def make_book(
         churn_disc=float((1.0 + rate) ** (-(span / 2) / 365.0)),
         delay=delay,
         disp_count=np.bincount(d_rows, minlength=cust_rows.size).astype(np.float64),
-        disp_disc=np.bincount(d_rows, weights=d_disc, minlength=cust_rows.size),
+        disp_disc=np.bincount(d_rows, weights=d_disc, minlength=cust_rows.size).astype(np.float64),
         disp_unsettled=disputes[0],
         disp_dunned=disputes[1],
         disp_key=disp_key,
