@@ -19,7 +19,7 @@ the ladder in force L0; without one the shipped default ladder):
 
 Prints one table and writes ``bench/eval_results.json``.
 
-Usage: python bench/eval.py [--worlds a,b] [--seeds 5] [--scale 1.0] [--quick]
+Usage: python bench/eval.py [--worlds a,b] [--seeds 5] [--scale 1.0] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -270,6 +270,16 @@ def eval_world(path: Path, seeds: list[int], scale: float, workdir: Path, say: A
     )
 
 
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _one(path: Path, seeds: list[int], scale: float, workdir: Path) -> WorldResult:
+    r = eval_world(path, seeds, scale, workdir, _say)
+    _say(f"  -> {r.world}: {r.seconds:.0f} s")
+    return r
+
+
 def print_table(results: list[WorldResult]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -323,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--jobs", type=int, default=2, help="worlds evaluated at once (processes)")
     args = ap.parse_args(argv)
     files = world_files()
     if args.worlds:
@@ -332,13 +343,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no worlds found in {WORLDS}", file=sys.stderr)
         return 1
     seeds = [1001 + i for i in range(args.seeds)]
-    results: list[WorldResult] = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="arinsight-eval-") as tmp:
-        for f in files:
-            r = eval_world(f, seeds, args.scale, Path(tmp), lambda m: print(m, flush=True))
-            results.append(r)
-            print(f"  -> {r.world}: {r.seconds:.0f} s", flush=True)
+        if args.jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                futures = [pool.submit(_one, f, seeds, args.scale, Path(tmp)) for f in files]
+                results = [fut.result() for fut in futures]
+        else:
+            results = [_one(f, seeds, args.scale, Path(tmp)) for f in files]
     print_table(results)
     summary = summarise(results)
     summary["seconds"] = round(time.perf_counter() - t0, 1)

@@ -88,6 +88,9 @@ class Params:
     rho: F64
     window: int
     cache: dict[tuple[int, int, int], F64] = field(default_factory=dict)
+    outcomes: dict[tuple[int, tuple[PlannedStage, ...], bytes], CellOutcome] = field(
+        default_factory=dict
+    )
 
     def natural_survival(self, a: int, lo: int, hi: int) -> F64:
         """P(natural payment day > t) for t = lo..hi, invoices issued on day ``a`` [B, days]."""
@@ -234,6 +237,23 @@ def cell_outcome(
     )
 
 
+def cached_outcome(
+    m: Params,
+    a: int,
+    ladder: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+    delay: F64,
+) -> CellOutcome:
+    """:func:`cell_outcome`, remembered per parameter set (searches revisit ladders)."""
+    key = (a, ladder, delay.tobytes())
+    got = m.outcomes.get(key)
+    if got is None:
+        got = cell_outcome(m, a, ladder, nv, opts, delay)
+        m.outcomes[key] = got
+    return got
+
+
 @dataclass
 class SegmentBook:
     """A segment's invoices pooled into cells, per customer (sparse customer x cell sums)."""
@@ -290,7 +310,7 @@ def evaluate(
         w: [B, customers] customer weights (bootstrap), aligned with ``book.cust_rows``;
             None = all 1.
     """
-    outs = [cell_outcome(params[g], a, ladder, nv, opts, book.delay) for g, a in book.cells]
+    outs = [cached_outcome(params[g], a, ladder, nv, opts, book.delay) for g, a in book.cells]
     cash = np.stack([o.cash - o.commission for o in outs])  # cells x B
     cash_only = np.stack([o.cash for o in outs])
     per_inv = np.stack([o.fee - o.cost for o in outs])
