@@ -53,10 +53,12 @@ def within_trust_region(
 ) -> bool:
     """Does a candidate ladder stay where the data speak?
 
-    The response and churn models are learned from the customers each stage reaches
-    under the ladder in force; a candidate may not make any stage reach more than
-    ``max_ratio`` times as many invoices (plus ``slack`` sends), since the model would
-    then extrapolate to customers it has not seen receive that stage.
+    The response and churn models are learned from the invoices each channel reaches
+    under the ladder in force; a candidate may not make any channel reach more than
+    ``max_ratio`` times as many invoices (plus ``slack``) with its first send, since
+    the model would then extrapolate to customers it has not seen receive that
+    channel. (Dropping the first of two letters keeps the letters' reach a subset of
+    today's: allowed.)
     """
     return all(s <= max_ratio * n + slack for s, n in zip(sends, sends_now, strict=True))
 

@@ -431,7 +431,9 @@ def recommend(
         bumps = point_bumps
         first_day = int(inp.issue_rel[inp.seg == s].max()) + 1
 
-        sends_now = evaluate(book, point, bumps, cur_plan, nv, opts).stage_events[0]
+        sends_now = _channel_sends(
+            cur_plan, evaluate(book, point, bumps, cur_plan, nv, opts).stage_events[0]
+        )
 
         def value(
             p: tuple[PlannedStage, ...],
@@ -441,7 +443,10 @@ def recommend(
         ) -> float:
             v = evaluate(_b, point, _u, p, nv, opts)
             if not decide.within_trust_region(
-                v.stage_events[0], _now, opts.max_send_ratio, opts.min_stage_events
+                _channel_sends(p, v.stage_events[0]),
+                _now,
+                opts.max_send_ratio,
+                opts.min_stage_events,
             ):
                 return -math.inf
             return float(v.net_value[0])
@@ -541,6 +546,17 @@ def fit_check(
             100.0 * float(amt[rec].sum() / max(amt[cohort].sum(), 1e-9)), 2
         ),
     }
+
+
+def _channel_sends(ladder: tuple[PlannedStage, ...], stage_sends: F64) -> F64:
+    """A channel's reach: the sends of its most-sent stage (the earliest one), per channel."""
+    from arinsight.contract import CHANNELS
+
+    out = np.zeros(len(CHANNELS))
+    for p in ladder:
+        i = CHANNELS.index(p.channel)
+        out[i] = max(out[i], float(stage_sends[p.stage]))
+    return out
 
 
 def _stage_for(template: tuple[Stage, ...], p: PlannedStage) -> Stage:
