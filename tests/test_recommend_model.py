@@ -190,3 +190,29 @@ def test_analytic_gradient_matches_finite_differences() -> None:
     _ll, grad = fit.row_loglik_grad(th, rows)
     num = fit._numeric_row_grad(th, rows)
     assert np.allclose(grad, num, rtol=1e-4, atol=1e-6)
+
+
+def test_experiment_arms_compared_directly() -> None:
+    # 40 customers per arm, one invoice of 100 EUR each, due on day 0 of the data, one
+    # email each (EUR 0.02 in both arms). Control pays on the due date, treatment 365
+    # days late: per customer (cash PV - billed PV) differs by 100 * (1 / 1.08 - 1)
+    # = -7.4074 EUR, with no spread (every customer the same)
+    from arinsight.ladder.experiment import compare_arms
+
+    n = 80
+    inp = _synthetic_inputs(n, np.random.default_rng(1))
+    arm = np.repeat([0, 1], n // 2)
+    inp.variant = arm.astype(np.int64)
+    inp.variants = ["control", "later"]
+    inp.due_day = np.zeros(n, np.int64)
+    inp.settled_by = np.ones(n, np.int64)
+    inp.settled_rel = np.where(arm == 1, 365, 0).astype(np.int64)
+    inp.sent = np.full((n, 6), NEVER, np.int64)
+    inp.sent[:, 1] = -3
+    res = compare_arms(inp, 0, NV, {1: "email"}, seed=0, draws=50)
+    assert res is not None
+    assert res.customers_control == 40 and res.customers_treatment == 40
+    assert res.delta_per_customer == pytest.approx(100 * (1 / 1.08 - 1), rel=1e-9)
+    assert res.low80 == pytest.approx(res.high80)
+    assert not res.favours_treatment()
+    assert res.treatment_days == {1: -3}

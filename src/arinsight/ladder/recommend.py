@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from arinsight.config import Ladder, NetValue, Stage
 from arinsight.ladder import decide
+from arinsight.ladder.experiment import compare_arms, treatment_plan
 from arinsight.ladder.fit import (
     ChurnModel,
     FittedGroup,
@@ -244,6 +245,7 @@ def search_segment(
     first_day: int,
     opts: RecommenderOptions,
     legal: Callable[[tuple[PlannedStage, ...]], bool],
+    start: tuple[PlannedStage, ...] | None = None,
 ) -> list[PlannedStage | None]:
     """Coordinate search: each stage in turn to its best day (or dropped), for a few rounds.
 
@@ -253,12 +255,18 @@ def search_segment(
         first_day: earliest day a stage may go out (after the issue date).
         opts: search radius, minimum gap, rounds.
         legal: predicate a candidate must pass.
+        start: a second starting point (a better experiment arm's ladder), taken when
+            the objective prefers it to ``current``.
 
     Returns:
         The best plan found, one entry per current stage (None = dropped).
     """
     plan_: list[PlannedStage | None] = list(current)
     best = value(current)
+    if start is not None and len(start) == len(current) and legal(start):
+        v_start = value(start)
+        if v_start > best:
+            plan_, best = list(start), v_start
     for _ in range(opts.search_rounds):
         moved = False
         for i in range(len(current)):
@@ -421,6 +429,7 @@ def recommend(
     point, point_bumps = _point(fit)
     proposal = current
     rows: list[dict[str, Any]] = []
+    experiments: dict[str, Any] = {}
     now = dt.datetime.now().replace(microsecond=0)
     for s in segs:
         seg = inp.segments[s]
@@ -434,6 +443,29 @@ def recommend(
         sends_now = _channel_sends(
             cur_plan, evaluate(book, point, bumps, cur_plan, nv, opts).stage_events[0]
         )
+        arms = compare_arms(
+            inp, s, nv, {st.stage: st.channel for st in template}, seed, opts.bootstrap_draws
+        )
+        start = treatment_plan(cur_plan, arms) if arms and arms.favours_treatment() else None
+        if start is not None:  # the better arm's reach has been observed too
+            sends_now = np.maximum(
+                sends_now,
+                _channel_sends(
+                    start, evaluate(book, point, bumps, start, nv, opts).stage_events[0]
+                ),
+            )
+        if arms is not None:
+            experiments[seg] = {
+                "control": arms.control,
+                "treatment": arms.treatment,
+                "customers": [arms.customers_control, arms.customers_treatment],
+                "delta_net_value_per_customer": round(arms.delta_per_customer, 2),
+                "interval_80": [round(arms.low80, 2), round(arms.high80, 2)],
+                "interval_95": [round(arms.low95, 2), round(arms.high95, 2)],
+                "method": "bootstrap over customers, realised value per customer",
+                "treatment_days": arms.treatment_days,
+                "search_started_from_treatment": start is not None,
+            }
 
         def value(
             p: tuple[PlannedStage, ...],
@@ -460,11 +492,19 @@ def recommend(
             stages = _stages_of(list(p), tuple(_stage_for(_tpl, q) for q in p))
             return legal_full(_with_segment(_base, _seg, stages))
 
-        best = search_segment(value, cur_plan, first_day, opts, legal)
+        best = search_segment(value, cur_plan, first_day, opts, legal, start)
         best = _prune(fit, s, boot, cur_plan, best, nv, opts, inp)
         seg_rows, final = _rows_for_segment(
             fit, s, boot, template, cur_plan, best, nv, opts, inp, source, now
         )
+        if seg in experiments:
+            e = experiments[seg]
+            seg_rows[-1]["rationale"] += (
+                f"; randomised experiment {e['treatment']} vs {e['control']}: "
+                f"{e['delta_net_value_per_customer']:+,.2f} EUR per customer "
+                f"(80 %: {e['interval_80'][0]:+,.2f} to {e['interval_80'][1]:+,.2f}, "
+                f"n = {e['customers'][1]} / {e['customers'][0]})"
+            )
         rows.extend(seg_rows)
         if final != list(cur_plan):
             proposal = _with_segment(proposal, seg, _stages_of(final, template))
@@ -495,6 +535,7 @@ def recommend(
             for k, cm in fit.churn.items()
         },
         "skipped_segments": [inp.segments[s] for s in range(len(inp.segments)) if s not in segs],
+        "experiments": experiments,
         "check": {
             inp.segments[s]: fit_check(
                 fit, inp, s, plan(current.for_segment(inp.segments[s])), nv, opts
