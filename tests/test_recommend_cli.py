@@ -207,3 +207,45 @@ def test_help_is_documented() -> None:
     proc = run("recommend", "--help")
     assert proc.returncode == 0
     assert "--out" in proc.stdout and "marts.ladder_recommendations" in proc.stdout
+
+
+def test_stored_ladder_in_force_is_used(
+    sim_warehouse: Path, options_file: Path, tmp_path: Path
+) -> None:
+    # meta.ladders as `arinsight ladder apply` writes it: the version in force at the
+    # end of the data is the greatest effective_date <= end (ties: greatest version);
+    # version 3 takes effect after the data ends, so version 2 is the one in force
+    import shutil
+
+    import duckdb
+
+    from arinsight.config import dump_ladder
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(sim_warehouse, db)
+    text = dump_ladder(load_ladder(LADDER))
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            "create table meta.ladders (version INTEGER, effective_date DATE, name VARCHAR, "
+            "yaml_text VARCHAR, sha256 VARCHAR, applied_at TIMESTAMP)"
+        )
+        for version, eff in ((1, "2020-01-01"), (2, "2023-06-01"), (3, "2099-01-01")):
+            con.execute(
+                "insert into meta.ladders values (?, ?, 'default', ?, 'x', now())",
+                [version, eff, text if version == 2 else "default: [nonsense"],
+            )
+    finally:
+        con.close()
+    proc = run(
+        "recommend",
+        "--db",
+        str(db),
+        "--out",
+        str(tmp_path / "p.yaml"),
+        "--json",
+        "--options",
+        str(options_file),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ladder_source"] == "meta.ladders version 2"
