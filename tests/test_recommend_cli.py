@@ -122,7 +122,6 @@ def test_recommend_prints_a_table(sim_warehouse: Path, options_file: Path, tmp_p
         str(LADDER),
         "--out",
         str(tmp_path / "p.yaml"),
-        "--quiet",
         "--options",
         str(options_file),
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from arinsight.cli._common import db_option, json_option
+from arinsight.cli._common import db_option, json_option, quiet_option, settings_option
 
 
 @click.command("recommend")
@@ -36,7 +36,8 @@ from arinsight.cli._common import db_option, json_option
     help="Recommender options YAML (default: the shipped recommender.yaml).",
 )
 @json_option
-@click.option("--quiet", is_flag=True, help="No progress messages.")
+@quiet_option
+@settings_option
 def command(
     db: str,
     ladder: str | None,
@@ -71,6 +72,8 @@ def command(
     )
     Path(out).write_text(header + dump_ladder(rec.ladder), encoding="utf-8")
     write_mart(db, rec.rows)
+    if quiet and not as_json:
+        return
     if as_json:
         click.echo(
             json.dumps(
