@@ -302,6 +302,21 @@ def step_pandas(size: int) -> Result:
     )
 
 
+def step_recommend(size: int) -> Result:
+    """`arinsight recommend` on the built warehouse (default ladder in force)."""
+    db = size_dir(size) / "w.duckdb"
+    out = size_dir(size) / "proposed.yaml"
+    ladder = REPO / "src" / "arinsight" / "defaults" / "ladder_default.yaml"
+    seconds, peak, _ = run_measured(
+        arinsight(
+            "recommend", "--db", str(db), "--ladder", str(ladder), "--out", str(out), "--quiet"
+        )
+    )
+    return Result(
+        "recommend", size, seconds, size, peak, note="rows = invoices; target <= 60 s at 1M"
+    )
+
+
 STEPS: dict[str, Callable[[int], Result]] = {
     "simulate": step_simulate,
     "load": step_load,
@@ -311,6 +326,7 @@ STEPS: dict[str, Callable[[int], Result]] = {
     "build_select": step_build_select,
     "check": step_check,
     "pandas": step_pandas,
+    "recommend": step_recommend,
 }
 _DONE: list[Result] = []
 
