@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "build": "arinsight.cli.build",
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
+    "dashboard": "arinsight.cli.dashboard",
 }
 
 

@@ -20,6 +20,7 @@ from arinsight.viz.theme import (
     PALETTE,
     TEMPLATE_NAME,
     bucket_label,
+    fmt_days,
     separators,
     t,
 )
@@ -75,9 +76,9 @@ def _eur_hover(lang: str) -> str:
     return "%{y:,.0f} €" if lang == "de" else "€%{y:,.0f}"
 
 
-def stage_label(stage: int, name: str | None = None) -> str:
+def stage_label(stage: int, name: str | None = None, sep: str = " · ") -> str:
     """``"1 · Zahlungserinnerung"`` (or just the number when no name is known)."""
-    return f"{stage} · {name}" if name else str(stage)
+    return f"{stage}{sep}{name}" if name else str(stage)
 
 
 # --------------------------------------------------------------------------- overview
@@ -99,6 +100,10 @@ def dso_trend(
     """
     fig = _fig(t("dso_trend_title", lang), lang)
     rows = _segment(dso, segment).sort("month_end_date")
+    if "is_window_complete" in rows.columns:
+        # Months whose DSO window reaches back before the first invoice understate
+        # sales and overstate DSO; the mart flags them, the chart leaves them out.
+        rows = rows.filter(pl.col("is_window_complete"))
     if rows.height == 0:
         return _empty(fig, lang)
     x = rows["month_end_date"].to_list()
@@ -169,7 +174,10 @@ def segment_breakdown(
     rows = _floats(rows, "current_ar_amount", "overdue_ar_amount").sort("segment")
     if rows.height == 0:
         return _empty(fig, lang)
-    segs = rows["segment"].to_list()
+    segs = [
+        f"{s}<br>DSO {fmt_days(v, lang)}" if v is not None else s
+        for s, v in zip(rows["segment"].to_list(), rows["dso_days"].to_list(), strict=True)
+    ]
     for column, key, colour in (
         ("current_ar_amount", "current_ar", OKABE_ITO["blue"]),
         ("overdue_ar_amount", "overdue_ar", OKABE_ITO["vermillion"]),
@@ -185,20 +193,6 @@ def segment_breakdown(
                 + f"<extra>{t(key, lang)}</extra>",
             )
         )
-    unit = t("days", lang)
-    dso_text = [f"DSO {v:.1f} {unit}" if v is not None else "" for v in rows["dso_days"].to_list()]
-    fig.add_trace(
-        go.Scatter(
-            y=segs,
-            x=[0.0] * len(segs),
-            mode="text",
-            text=dso_text,
-            textposition="middle right",
-            showlegend=False,
-            hoverinfo="skip",
-            textfont={"color": "white", "size": 12},
-        )
-    )
     fig.update_layout(barmode="stack", hovermode="y unified")
     fig.update_xaxes(title_text=f"{t('ar', lang)} (EUR)", tickformat="~s")
     return fig
@@ -348,7 +342,7 @@ def stage_funnel(
     if rows.height == 0:
         return _empty(fig, lang)
     names = stage_names or {}
-    x = [stage_label(k, names.get(k)) for k in rows["stage_number"].to_list()]
+    x = [stage_label(k, names.get(k), sep="<br>") for k in rows["stage_number"].to_list()]
     series = [
         ("count_entered", "entered", OKABE_ITO["sky"]),
         ("count_converted", "converted", OKABE_ITO["green"]),
@@ -613,12 +607,12 @@ def churn_by_stage(
 
 def churn_trend(churn: pl.DataFrame, *, segment: str = "all", lang: str = "en") -> go.Figure:
     """Churn rate and involuntary churn rate (%) per month."""
-    fig = _fig(t("involuntary_churn", lang), lang)
+    fig = _fig(t("churn_trend_title", lang), lang)
     rows = _segment(churn, segment).sort("month_end_date")
     if rows.height == 0:
         return _empty(fig, lang)
     for column, key, colour in (
-        ("churn_rate_pct", "churn_rate_pct", NEUTRAL),
+        ("churn_rate_pct", "all_churn", NEUTRAL),
         ("involuntary_churn_rate_pct", "involuntary_churn", OKABE_ITO["vermillion"]),
     ):
         fig.add_trace(
@@ -669,9 +663,9 @@ def ladder_timeline(
                 x=part["due_offset_days"].to_list(),
                 y=part["segment"].to_list(),
                 mode="markers+text",
-                marker={"size": 16, "color": colour[channel], "symbol": "circle"},
+                marker={"size": 22, "color": colour[channel], "symbol": "circle"},
                 text=[str(s) for s in part["stage_number"].to_list()],
-                textfont={"color": "white", "size": 10},
+                textfont={"color": "white", "size": 12},
                 customdata=list(
                     zip(
                         part["stage_name"].to_list(),
@@ -699,7 +693,7 @@ def ladder_timeline(
                 y=joined["segment"].to_list(),
                 mode="markers+text",
                 marker={
-                    "size": 16,
+                    "size": 22,
                     "color": "white",
                     "line": {"color": OKABE_ITO["black"], "width": 2},
                     "symbol": "diamond",

@@ -51,14 +51,32 @@ TEMPLATE_NAME = "arinsight"
 pio.templates[TEMPLATE_NAME] = go.layout.Template(
     layout=go.Layout(
         font={"family": FONT, "size": 13, "color": "#222222"},
-        title={"font": {"size": 16}, "x": 0.0, "xanchor": "left"},
+        title={
+            "font": {"size": 16},
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.985,
+            "yref": "container",
+            "yanchor": "top",
+        },
         colorway=PALETTE,
         paper_bgcolor="white",
         plot_bgcolor="white",
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        xaxis={"gridcolor": GRID, "linecolor": "#999999", "zeroline": False},
-        yaxis={"gridcolor": GRID, "linecolor": "#999999", "zerolinecolor": "#bbbbbb"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
+        margin={"l": 60, "r": 20, "t": 95, "b": 50},
+        xaxis={"gridcolor": GRID, "linecolor": "#999999", "zeroline": False, "automargin": True},
+        yaxis={
+            "gridcolor": GRID,
+            "linecolor": "#999999",
+            "zerolinecolor": "#bbbbbb",
+            "automargin": True,
+        },
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.01,
+            "x": 0.0,
+            "traceorder": "normal",
+        },
         hoverlabel={"font": {"family": FONT}},
         hovermode="x unified",
     )
@@ -170,6 +188,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "relative_risk": ("Relative risk vs never dunned", "Relatives Risiko ggü. nie gemahnt"),
     "customers": ("Customers", "Kunden"),
     "involuntary_churn": ("Involuntary churn rate", "Unfreiwillige Abwanderung"),
+    "churn_trend_title": (
+        "Customer churn per month (% of active customers)",
+        "Kundenabwanderung je Monat (% der aktiven Kunden)",
+    ),
+    "all_churn": ("All churn", "Abwanderung gesamt"),
     # ladder
     "ladder_title": ("Dunning ladder in force", "Gültige Mahnstufen"),
     "days_after_due": ("Days after due date", "Tage nach Fälligkeit"),

@@ -1,0 +1,162 @@
+"""Data access for the dashboard: one short-lived read-only connection per read,
+results cached per published warehouse version.
+
+DuckDB lets one process write a file and no other process open it meanwhile.
+The build publishes a read-only snapshot that :func:`arinsight.connect` opens;
+:func:`version` changes with every publish, so a cache keyed by it shows a new
+build on the next request without a restart. While a writer holds the file
+(an older warehouse layout without snapshots) a read is retried briefly, then
+reported as "the warehouse is being rebuilt", never as a traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arinsight.errors import ArinsightError, WarehouseMissing
+
+#: Cached reader results (all versions together) before the oldest is dropped.
+CACHE_ENTRIES = 256
+RETRY_SECONDS = 3.0
+
+
+class NeedsCommand(Exception):  # noqa: N818 (a state, not a bug)
+    """The warehouse cannot answer yet; ``command`` is what the user should run."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.command = command
+
+
+@dataclass
+class Source:
+    """Where the dashboard reads from (set once by :func:`configure`)."""
+
+    path: Path
+
+
+_source: Source | None = None
+_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_lock = threading.Lock()
+
+
+def configure(path: str | Path) -> None:
+    """Point the dashboard at the warehouse ``path`` and clear the cache."""
+    global _source
+    _source = Source(Path(path))
+    with _lock:
+        _cache.clear()
+
+
+def db_path() -> Path:
+    if _source is None:
+        raise RuntimeError("arinsight.dashboard.data.configure(path) was not called")
+    return _source.path
+
+
+def version() -> str:
+    """The published version of the warehouse (changes after every build/load).
+
+    ``arinsight.warehouse.read_version`` when the warehouse module has it;
+    otherwise the file's modification time and size.
+    """
+    path = db_path()
+    try:
+        from arinsight.warehouse import read_version  # type: ignore[attr-defined]
+    except ImportError:
+        read_version = None
+    if read_version is not None:
+        try:
+            return str(read_version(path))
+        except ArinsightError:
+            raise
+        except Exception:  # noqa: BLE001 - fall back to the file stamp
+            pass
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "missing"
+    return f"{st.st_mtime_ns}:{st.st_size}"
+
+
+def _translate(exc: Exception) -> NeedsCommand | None:
+    """A user-facing state for the errors an unbuilt or busy warehouse gives."""
+    text = str(exc)
+    path = db_path()
+    if isinstance(exc, WarehouseMissing):
+        return NeedsCommand(
+            f"No warehouse at {path}.",
+            f"arinsight demo --db {path}   (or: arinsight load FILES && arinsight build)",
+        )
+    if isinstance(exc, ArinsightError) and "no marts" in text:
+        return NeedsCommand(f"{path} has no marts yet.", f"arinsight build --db {path}")
+    name = type(exc).__name__
+    if name == "CatalogException" or "does not exist" in text:
+        return NeedsCommand(
+            f"{path} was built by an older arinsight: a table the dashboard reads is "
+            f"missing ({text.splitlines()[0][:160]}).",
+            f"arinsight build --db {path}",
+        )
+    return None
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def read(reader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``reader(wh, *args, **kwargs)`` on a fresh read-only connection, cached.
+
+    The cache key is (warehouse version, reader, arguments); arguments are bound
+    as query parameters by the readers, never formatted into SQL.
+
+    Raises:
+        NeedsCommand: no warehouse, no marts, a stale build, or a writer holding
+            the file for longer than :data:`RETRY_SECONDS`.
+    """
+    import arinsight
+
+    key = (version(), reader.__module__, reader.__qualname__, args, tuple(sorted(kwargs.items())))
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    deadline = time.monotonic() + RETRY_SECONDS
+    while True:
+        try:
+            with arinsight.connect(str(db_path())) as wh:
+                value = reader(wh, *args, **kwargs)
+            break
+        except NeedsCommand:
+            raise
+        except Exception as exc:  # noqa: BLE001 - translated or re-raised below
+            state = _translate(exc)
+            if state is not None:
+                raise state from exc
+            if _is_lock_error(exc):
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise NeedsCommand(
+                    "The warehouse is being rebuilt by another process; this page "
+                    "refreshes with the new figures when it finishes.",
+                    "wait for `arinsight build` to finish, then reload",
+                ) from exc
+            raise
+    with _lock:
+        _cache[key] = value
+        while len(_cache) > CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return value
+
+
+def cache_size() -> int:
+    return len(_cache)
