@@ -10,10 +10,10 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dash import dash_table, dcc, html
+from dash import dcc, html
 
 from arinsight.dashboard.data import NeedsCommand
-from arinsight.viz.theme import FONT, fmt_days, fmt_eur, fmt_pct, fmt_signed, t
+from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, fmt_signed, t
 
 GRAPH_CONFIG: Any = {
     "displaylogo": False,
@@ -135,29 +135,28 @@ def table(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[tuple[str, str]],
     *,
-    page_size: int = 20,
-) -> Any:
-    """A plain read-only table; ``columns`` = (key, header) pairs, values preformatted."""
-    return dash_table.DataTable(  # type: ignore[attr-defined]
-        id=component_id,
-        data=[{k: _cell(r.get(k)) for k, _ in columns} for r in rows],
-        columns=[{"id": k, "name": h} for k, h in columns],
-        page_size=page_size,
-        style_as_list_view=True,
-        style_header={"fontWeight": "600", "backgroundColor": "#f3f3f3"},
-        style_cell={
-            "fontFamily": FONT,
-            "fontSize": "13px",
-            "padding": "4px 8px",
-            "textAlign": "left",
-            "whiteSpace": "normal",
-            "height": "auto",
-            "maxWidth": "420px",
-        },
+    page_size: int = 50,
+) -> html.Table:
+    """A plain HTML table (prints in full, unlike a paginated grid).
+
+    ``columns`` = (key, header) pairs; values are shown as given (format them
+    first). Each cell carries the class ``col-<key>``. At most ``page_size`` rows.
+    """
+    head = html.Thead(html.Tr([html.Th(h, className=f"col-{k}") for k, h in columns]))
+    body = html.Tbody(
+        [
+            html.Tr([html.Td(_cell(r.get(k)), className=f"col-{k}") for k, _ in columns])
+            for r in list(rows)[:page_size]
+        ]
     )
+    return html.Table([head, body], id=component_id, className="table")
 
 
 def _cell(value: Any) -> Any:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
     if isinstance(value, dt.date | dt.datetime):
         return (
             value.isoformat(sep=" ", timespec="minutes")
