@@ -21,6 +21,16 @@ VERSION_POLL_MS = 5_000
 #: (page module, id prefix) in menu order; each module registers its own path.
 PAGES = ("overview", "aging", "dunning", "recovery", "ladder", "quality")
 
+#: Menu names (en, de).
+PAGE_NAMES = {
+    "overview": ("Overview", "Überblick"),
+    "aging": ("Aging", "Altersstruktur"),
+    "dunning": ("Dunning funnel", "Mahnstufen"),
+    "recovery": ("Recovery & churn", "Einbringung & Abwanderung"),
+    "ladder": ("Ladder", "Mahnplan"),
+    "quality": ("Data quality", "Datenqualität"),
+}
+
 _app: Any = None
 
 
