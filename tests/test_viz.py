@@ -20,6 +20,12 @@ from arinsight.viz.theme import LABELS, fmt_days, fmt_eur, fmt_pct, t
 M1, M2, M3 = dt.date(2025, 1, 31), dt.date(2025, 2, 28), dt.date(2025, 3, 31)
 
 
+@pytest.fixture(autouse=True)
+def validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builders run with plotly's property validation on: a typo'd property fails here."""
+    monkeypatch.setattr("arinsight.viz.figures.VALIDATE", True)
+
+
 def _names(fig: go.Figure) -> list[str]:
     return [tr.name for tr in fig.data]
 
