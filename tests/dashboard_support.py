@@ -5,6 +5,7 @@ Not a test module (no ``test_`` prefix); imported by tests/test_dashboard*.py.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -87,7 +88,11 @@ def free_port() -> int:
 
 @contextmanager
 def served(
-    db: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+    db: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> Iterator[str]:
     """``arinsight dashboard --db DB`` on a free loopback port; yields the base URL."""
     port = free_port()
@@ -102,9 +107,15 @@ def served(
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
+        headers = {}
+        if auth:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         while True:
             try:
-                with urllib.request.urlopen(url + "/", timeout=2) as r:
+                with urllib.request.urlopen(
+                    urllib.request.Request(url + "/", headers=headers), timeout=2
+                ) as r:
                     if r.status == 200:
                         break
             except OSError:

@@ -278,3 +278,26 @@ def test_reads_are_cached_per_version(pages: dict[str, Any]) -> None:
     size = data.cache_size()
     assert data.read(metrics.segments) is first  # served from the cache
     assert data.cache_size() == size
+
+
+@pytest.mark.slow
+def test_credentials_turn_on_basic_auth(sample: Path) -> None:
+    import base64
+    import urllib.error
+    import urllib.request
+
+    from dashboard_support import served
+
+    env = {dash_app.USER_ENV: "cfo", dash_app.PASSWORD_ENV: "s3cret"}
+    with served(sample, env=env, auth=("cfo", "s3cret")) as url:
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(url + "/", timeout=10)
+        assert denied.value.code == 401
+        wrong = base64.b64encode(b"cfo:guess").decode()
+        req = urllib.request.Request(url + "/", headers={"Authorization": f"Basic {wrong}"})
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(req, timeout=10)
+        right = base64.b64encode(b"cfo:s3cret").decode()
+        req = urllib.request.Request(url + "/", headers={"Authorization": f"Basic {right}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
