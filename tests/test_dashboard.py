@@ -301,3 +301,60 @@ def test_credentials_turn_on_basic_auth(sample: Path) -> None:
         req = urllib.request.Request(url + "/", headers={"Authorization": f"Basic {right}"})
         with urllib.request.urlopen(req, timeout=10) as r:
             assert r.status == 200
+
+
+def test_dunning_stage_table_matches_the_mart(pages: dict[str, Any], sample: Path) -> None:
+    latest = _mart(sample, "select max(month_end_date) as m from marts.fct_dso_monthly", [])["m"][0]
+    mart = _mart(
+        sample,
+        "select stage_number, count_entered, count_converted from marts.fct_stage_conversion "
+        "where segment = 'all' and month_end_date = ? order by stage_number",
+        [latest],
+    )
+    rows = table_rows(find(pages["dunning"].render("", None), "dn-stages"))
+    assert [r["stage"].split(" ")[0] for r in rows] == [str(s) for s in mart["stage_number"]]
+    assert [r["entered"] for r in rows] == [f"{n:,}" for n in mart["count_entered"]]
+    assert [r["converted"] for r in rows] == [f"{n:,}" for n in mart["count_converted"]]
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_pages_and_serves_from_any_directory(tmp_path: Path) -> None:
+    """Build the wheel, unpack it, and create the app from it in an unrelated directory."""
+    import os
+    import zipfile
+
+    from conftest import REPO
+
+    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    if not Path(uv).exists():
+        pytest.fail("uv is needed to build the wheel (make env installs it)")
+    subprocess.run(
+        [uv, "build", "--wheel", "-o", str(tmp_path / "dist"), "-q"],
+        cwd=REPO,
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("arinsight-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        "import sys, dash\n"
+        "from arinsight.dashboard import app\n"
+        "assert app.pages_dir().is_relative_to(sys.argv[1]), app.pages_dir()\n"
+        "app.create_app('missing.duckdb')\n"
+        "print(sorted(p['path'] for p in dash.page_registry.values()))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(site)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(
+        sorted(["/", "/aging", "/dunning", "/recovery", "/ladder", "/quality"])
+    )

@@ -356,3 +356,17 @@ def test_empty_frames_say_so() -> None:
     assert _is_empty(viz.ladder_timeline(empty))
     assert _is_empty(viz.aging_stacked(AGING.clear()))
     assert _is_empty(viz.stage_funnel(CONVERSION.clear()))
+
+
+def test_cash_vs_billed_bars() -> None:
+    cash = pl.DataFrame(
+        {
+            "month_end_date": [M1, M2],
+            "segment": ["all", "all"],
+            "collected_amount": [D("900.00"), D("1100.50")],
+            "billed_amount": [D("1000.00"), D("1000.00")],
+        }
+    )
+    fig = viz.cash_vs_billed(cash)
+    assert list(_trace(fig, "Cash collected").y) == [900.0, 1100.5]
+    assert list(_trace(fig, "Billed (net of credit notes)").y) == [1000.0, 1000.0]

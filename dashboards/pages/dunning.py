@@ -15,7 +15,7 @@ from arinsight.dashboard import data
 from arinsight.dashboard.components import card, graph, grid, guarded, month_label, table
 from arinsight.dashboard.context import filters_for, month, no_rows, stage_names, upto
 from arinsight.dashboard.filters import Filters
-from arinsight.viz.theme import t
+from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
 
 dash.register_page(__name__, path="/dunning", name="Dunning funnel", order=2)
 
@@ -94,6 +94,20 @@ def body(f: Filters) -> list[Any]:
             card(graph("dn-guardrails", viz.guardrail_bars(guard, segment=f.segment, lang=f.lang))),
         ),
         card(
+            stage_table(in_month, names, f.lang),
+            title=(
+                "Stufen im Monat: Anzahl und Beträge"
+                if de
+                else "Stages in the month: counts and amounts"
+            ),
+            note=(
+                "Beträge = offener Betrag beim Versand; Median/p75 = Tage bis zur Begleichung nach dem Versand (Kaplan-Meier)."
+                if de
+                else "Amounts = open amount when the stage went out; median / p75 = days from the send to settlement (Kaplan-Meier)."
+            ),
+            wide=True,
+        ),
+        card(
             table(
                 "dn-examples",
                 [
@@ -116,3 +130,38 @@ def body(f: Filters) -> list[Any]:
             wide=True,
         ),
     ]
+
+
+def stage_table(rows: pl.DataFrame, names: dict[int, str], lang: str) -> Any:
+    """Per stage: entered / paid / escalated counts and amounts as the mart holds them."""
+    de = lang == "de"
+    shown = [
+        {
+            "stage": f"{r['stage_number']} · {names.get(r['stage_number'], '')}".rstrip(" ·"),
+            "entered": f"{r['count_entered']:,}",
+            "entered_amount": fmt_eur(r["entered_amount"], lang),
+            "converted": f"{r['count_converted']:,}",
+            "converted_amount": fmt_eur(r["converted_amount"], lang),
+            "conversion": fmt_pct(r["conversion_pct"], lang),
+            "conversion_amount": fmt_pct(r["conversion_amount_pct"], lang),
+            "progression": fmt_pct(r["progression_pct"], lang),
+            "pending": f"{r['count_pending']:,}",
+            "median": fmt_days(r["median_days_to_settle"], lang, decimals=0),
+            "p75": fmt_days(r["p75_days_to_settle"], lang, decimals=0),
+        }
+        for r in rows.sort("stage_number").iter_rows(named=True)
+    ]
+    columns = [
+        ("stage", "Stufe" if de else "Stage"),
+        ("entered", "erreicht" if de else "reached"),
+        ("entered_amount", "Betrag" if de else "amount"),
+        ("converted", "bezahlt" if de else "paid"),
+        ("converted_amount", "Betrag bezahlt" if de else "amount paid"),
+        ("conversion", "Quote" if de else "paid %"),
+        ("conversion_amount", "Quote (Betrag)" if de else "paid % (amount)"),
+        ("progression", "eskaliert %" if de else "escalated %"),
+        ("pending", "offen" if de else "pending"),
+        ("median", "Median"),
+        ("p75", "p75"),
+    ]
+    return table("dn-stages", shown, columns)

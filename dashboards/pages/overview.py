@@ -83,6 +83,14 @@ def body(f: Filters) -> list[Any]:
                 )
             ),
             card(
+                graph(
+                    "ov-cash",
+                    viz.cash_vs_billed(
+                        upto(data.read(metrics.cash_monthly), end), segment=f.segment, lang=f.lang
+                    ),
+                )
+            ),
+            card(
                 graph("ov-segments", viz.segment_breakdown(dso, month_end=end, lang=f.lang)),
                 note=_note("segments", f.lang),
             ),

@@ -215,6 +215,32 @@ def segment_breakdown(
     return fig
 
 
+def cash_vs_billed(cash: pl.DataFrame, *, segment: str = "all", lang: str = "en") -> go.Figure:
+    """Cash collected (payments dated in the month) beside net sales billed, per month."""
+    fig = _fig(t("cash_title", lang), lang)
+    rows = _floats(_segment(cash, segment), "collected_amount", "billed_amount").sort(
+        "month_end_date"
+    )
+    if rows.height == 0:
+        return _empty(fig, lang)
+    for column, key, colour in (
+        ("billed_amount", "billed", OKABE_ITO["sky"]),
+        ("collected_amount", "collected", OKABE_ITO["green"]),
+    ):
+        fig.add_trace(
+            _bar(
+                x=rows["month_end_date"].to_list(),
+                y=rows[column].to_list(),
+                name=t(key, lang),
+                marker_color=colour,
+                hovertemplate=_eur_hover(lang) + f"<extra>{t(key, lang)}</extra>",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title_text="EUR", tickformat="~s")
+    return fig
+
+
 # --------------------------------------------------------------------------- aging
 
 

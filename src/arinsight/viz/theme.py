@@ -111,6 +111,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "dso_trend_title": ("DSO trend", "DSO-Verlauf"),
     "outstanding_title": ("Outstanding vs overdue", "Offen vs. überfällig"),
     "segment_title": ("By segment", "Nach Segment"),
+    "cash_title": ("Cash collected vs billed", "Zahlungseingang vs. Rechnungsstellung"),
+    "billed": ("Billed (net of credit notes)", "Fakturiert (abzgl. Gutschriften)"),
+    "collected": ("Cash collected", "Zahlungseingang"),
     # aging
     "aging_title": ("Aging of receivables", "Altersstruktur der Forderungen"),
     "bucket_not_due": ("Not due", "Nicht fällig"),
