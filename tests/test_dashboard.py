@@ -358,3 +358,44 @@ def test_the_wheel_ships_the_pages_and_serves_from_any_directory(tmp_path: Path)
     assert proc.stdout.strip() == str(
         sorted(["/", "/aging", "/dunning", "/recovery", "/ladder", "/quality"])
     )
+
+
+def test_one_connection_per_callback(
+    pages: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import arinsight
+
+    opened: list[str] = []
+    real = arinsight.connect
+
+    def counting(path: str | None = None, **kw: Any) -> Any:
+        opened.append(str(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr(arinsight, "connect", counting)
+    data.configure(data.db_path())  # empty cache: every read below misses
+    pages["dunning"].render("", None)
+    assert len(opened) == 1  # several readers, one connection, closed afterwards
+    pages["dunning"].render("", None)
+    assert len(opened) == 1  # served from the cache: the file is not opened at all
+
+
+def test_guardrail_examples_come_from_the_selected_month(
+    pages: dict[str, Any], sample: Path
+) -> None:
+    months = _mart(
+        sample, "select distinct month_end_date as m from marts.fct_dso_monthly order by 1", []
+    )
+    month = months["m"][-2]
+    rows = table_rows(
+        find(pages["dunning"].render(f"?period={month.isoformat()}", None), "dn-examples")
+    )
+    expected = _mart(
+        sample,
+        "select count(*) as n from marts.fct_guardrail_findings where month_end_date = ?",
+        [month],
+    )["n"][0]
+    assert rows, "the sample has guardrail findings"
+    assert len(rows) <= 3 * 3 and len(rows) <= expected
+    first, last = month.replace(day=1).isoformat(), month.isoformat()
+    assert all(first <= r["sent_date"] <= last for r in rows)

@@ -200,7 +200,7 @@ def test_survival_bands_sql_on_hand_rows() -> None:
 def test_dashboard_marts_read_only_marts_and_staging() -> None:
     """The dashboard's marts never read int_* models (another engineer owns them)."""
     paths = sorted(Path(REPO / "sql" / "marts").glob("fct_dash_*.sql"))
-    assert len(paths) == 5
+    assert len(paths) == 6
     for path in paths:
         code = "\n".join(ln.split("--", 1)[0] for ln in path.read_text().splitlines())
         assert not re.search(r"\bint_[a-z_]+", code), path.name

@@ -12,8 +12,8 @@ from dash import Input, Output, callback, dcc, html
 from arinsight import metrics, viz
 from arinsight.config import load_settings
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, grid, guarded, month_label, table
-from arinsight.dashboard.context import filters_for, month, no_rows, upto
+from arinsight.dashboard.components import card, graph, grid, month_label, table
+from arinsight.dashboard.context import month, no_rows, render_page, upto
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct
 
@@ -26,8 +26,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(Output("ag-body", "children"), Input("url", "search"), Input("data-version", "data"))
 def render(search: str | None, _version: str | None) -> Any:
-    f = filters_for(search)
-    return guarded("ag", f.lang, lambda: body(f))
+    return render_page("ag", search, body)
 
 
 def body(f: Filters) -> list[Any]:

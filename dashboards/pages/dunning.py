@@ -12,8 +12,8 @@ from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, grid, guarded, month_label, table
-from arinsight.dashboard.context import filters_for, month, no_rows, stage_names, upto
+from arinsight.dashboard.components import card, graph, grid, month_label, table
+from arinsight.dashboard.context import month, no_rows, render_page, stage_names, upto
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
 
@@ -26,8 +26,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(Output("dn-body", "children"), Input("url", "search"), Input("data-version", "data"))
 def render(search: str | None, _version: str | None) -> Any:
-    f = filters_for(search)
-    return guarded("dn", f.lang, lambda: body(f))
+    return render_page("dn", search, body)
 
 
 def body(f: Filters) -> list[Any]:
@@ -126,7 +125,11 @@ def body(f: Filters) -> list[Any]:
                 ],
                 page_size=9,
             ),
-            title=("Beispiele (jüngste je Befund)" if de else "Examples (latest per finding)"),
+            title=(
+                "Beispiele: jüngste Befunde des Monats je Art"
+                if de
+                else "Examples: the month's latest findings of each kind"
+            ),
             wide=True,
         ),
     ]

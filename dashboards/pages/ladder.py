@@ -13,8 +13,8 @@ from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, guarded, table
-from arinsight.dashboard.context import filters_for
+from arinsight.dashboard.components import card, graph, table
+from arinsight.dashboard.context import render_page
 from arinsight.dashboard.filters import Filters
 
 dash.register_page(__name__, path="/ladder", name="Ladder", order=4)
@@ -30,8 +30,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(Output("ld-body", "children"), Input("url", "search"), Input("data-version", "data"))
 def render(search: str | None, _version: str | None) -> Any:
-    f = filters_for(search)
-    return guarded("ld", f.lang, lambda: body(f))
+    return render_page("ld", search, body)
 
 
 def proposal_frame(recs: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -52,7 +51,7 @@ def proposal_frame(recs: pl.DataFrame | None) -> pl.DataFrame | None:
 
 def body(f: Filters) -> list[Any]:
     de = f.lang == "de"
-    current, source = data.read(metrics.ladder_in_force)
+    current, source = data.read(metrics.ladder_in_force, f.period)
     if f.segment != "all":
         current = current.filter(pl.col("segment") == f.segment)
     recs = data.read(metrics.ladder_recommendations)

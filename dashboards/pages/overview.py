@@ -11,8 +11,8 @@ from dash import Input, Output, callback, dcc, html
 from arinsight import metrics, viz
 from arinsight.config import load_settings
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, grid, guarded, kpi_tile, month_label
-from arinsight.dashboard.context import filters_for, month, no_rows, upto
+from arinsight.dashboard.components import card, graph, grid, kpi_tile, month_label
+from arinsight.dashboard.context import month, no_rows, render_page, upto
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import t
 
@@ -36,8 +36,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(Output("ov-body", "children"), Input("url", "search"), Input("data-version", "data"))
 def render(search: str | None, _version: str | None) -> Any:
-    f = filters_for(search)
-    return guarded("ov", f.lang, lambda: body(f))
+    return render_page("ov", search, body)
 
 
 def body(f: Filters) -> list[Any]:

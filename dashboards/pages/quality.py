@@ -12,8 +12,8 @@ from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, guarded, table
-from arinsight.dashboard.context import filters_for
+from arinsight.dashboard.components import card, table
+from arinsight.dashboard.context import render_page
 from arinsight.dashboard.filters import Filters
 
 dash.register_page(__name__, path="/quality", name="Data quality", order=5)
@@ -28,8 +28,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(Output("dq-body", "children"), Input("url", "search"), Input("data-version", "data"))
 def render(search: str | None, _version: str | None) -> Any:
-    f = filters_for(search)
-    return guarded("dq", f.lang, lambda: body(f))
+    return render_page("dq", search, body)
 
 
 def body(f: Filters) -> list[Any]:
@@ -38,6 +37,8 @@ def body(f: Filters) -> list[Any]:
     reasons = data.read(metrics.quarantine_reasons)
     builds = data.read(metrics.builds)
     if CHECK_INDEX.exists():
+        validations = CHECK_INDEX.parent / "validations"
+        suites = sum(1 for layer in validations.glob("*") for _ in layer.glob("*"))
         stamp = dt.datetime.fromtimestamp(CHECK_INDEX.stat().st_mtime).isoformat(
             sep=" ", timespec="minutes"
         )
@@ -45,7 +46,9 @@ def body(f: Filters) -> list[Any]:
             [
                 ("Letzter Lauf von " if de else "Latest run of "),
                 html.Code("arinsight check", className="cmd"),
-                f": {stamp} — Data Docs: {CHECK_INDEX.resolve()}",
+                f": {stamp} — {suites} "
+                + ("Suiten" if de else "suites")
+                + f"; Data Docs: {CHECK_INDEX.resolve()}",
             ],
             id="dq-check",
         )

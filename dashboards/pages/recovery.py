@@ -11,8 +11,8 @@ from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, grid, guarded, month_label
-from arinsight.dashboard.context import filters_for, month, no_rows, upto
+from arinsight.dashboard.components import card, graph, grid, month_label
+from arinsight.dashboard.context import month, no_rows, render_page, upto
 from arinsight.dashboard.filters import Filters
 
 dash.register_page(__name__, path="/recovery", name="Recovery & churn", order=3)
@@ -24,8 +24,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(Output("rc-body", "children"), Input("url", "search"), Input("data-version", "data"))
 def render(search: str | None, _version: str | None) -> Any:
-    f = filters_for(search)
-    return guarded("rc", f.lang, lambda: body(f))
+    return render_page("rc", search, body)
 
 
 def body(f: Filters) -> list[Any]:

@@ -291,6 +291,21 @@ def _labelled(key: str, control: Any) -> Any:
     return html.Label([html.Span(labels[key], className="flt-label"), control], className="flt")
 
 
+def _warm_up() -> None:
+    """Pay the one-off import costs (polars, pyarrow, yaml, pydantic) before the
+    first visitor does: read what every page needs once."""
+    from arinsight import metrics
+    from arinsight.dashboard import data
+
+    try:
+        with data.request():
+            data.read(metrics.segments)
+            data.read(metrics.month_ends)
+            data.read(metrics.ladder_in_force, None)
+    except data.NeedsCommand:
+        pass
+
+
 def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8) -> None:
     """Serve the dashboard with waitress until interrupted.
 
@@ -302,6 +317,7 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8050, *, threads:
     import click
     import waitress
 
+    _warm_up()
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"arinsight dashboard: {db} at http://{shown}:{port}/  (Ctrl+C to stop)")
     waitress.serve(app.server, host=host, port=port, threads=threads, _quiet=True)

@@ -49,9 +49,13 @@ def notice(state: NeedsCommand, lang: str = "en", *, page: str = "page") -> html
 
 
 def guarded(page: str, lang: str, build: Callable[[], Any]) -> Any:
-    """``build()``, or a notice saying which command to run when data is missing."""
+    """``build()`` on one short-lived connection, or a notice saying which command to
+    run when data is missing."""
+    from arinsight.dashboard.data import request
+
     try:
-        return build()
+        with request():
+            return build()
     except NeedsCommand as state:
         return notice(state, lang, page=page)
 

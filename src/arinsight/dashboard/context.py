@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 
@@ -62,3 +64,16 @@ def stage_names() -> dict[int, str]:
     first = frame["segment"][0]
     rows = frame.filter(pl.col("segment") == first)
     return dict(zip(rows["stage_number"].to_list(), rows["stage_name"].to_list(), strict=True))
+
+
+def render_page(page: str, search: str | None, body: Callable[[Filters], Any]) -> Any:
+    """What every page callback does: filters from the URL, then ``body(filters)``, all
+    on one short-lived connection; a notice naming the command when data is missing."""
+    from arinsight.dashboard.components import notice
+
+    with data.request():
+        f = filters_for(search)
+        try:
+            return body(f)
+        except data.NeedsCommand as state:
+            return notice(state, f.lang, page=page)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ class Source:
 
 
 _source: Source | None = None
+#: The connection of the request being served on this thread (see :func:`request`).
+_local = threading.local()
 _cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _lock = threading.Lock()
 
@@ -75,9 +78,7 @@ def version() -> str:
     if read_version is not None:
         try:
             return str(read_version(path))
-        except ArinsightError:
-            raise
-        except Exception:  # noqa: BLE001 - fall back to the file stamp
+        except Exception:  # noqa: BLE001 - e.g. no warehouse yet: fall back to the file stamp
             pass
     try:
         st = path.stat()
@@ -112,6 +113,36 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
+@contextmanager
+def request() -> Iterator[None]:
+    """Share one read-only connection among the reads of one callback, then close it.
+
+    The connection opens on the first cache miss only; a callback served from the
+    cache never touches the file.
+    """
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _local.depth -= 1
+        if _local.depth == 0:
+            wh = getattr(_local, "wh", None)
+            _local.wh = None
+            if wh is not None:
+                wh.close()
+
+
+def _run(reader: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    import arinsight
+
+    if getattr(_local, "depth", 0) > 0:
+        if getattr(_local, "wh", None) is None:
+            _local.wh = arinsight.connect(str(db_path()))
+        return reader(_local.wh, *args, **kwargs)
+    with arinsight.connect(str(db_path())) as wh:
+        return reader(wh, *args, **kwargs)
+
+
 def read(reader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``reader(wh, *args, **kwargs)`` on a fresh read-only connection, cached.
 
@@ -122,8 +153,6 @@ def read(reader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         NeedsCommand: no warehouse, no marts, a stale build, or a writer holding
             the file for longer than :data:`RETRY_SECONDS`.
     """
-    import arinsight
-
     key = (version(), reader.__module__, reader.__qualname__, args, tuple(sorted(kwargs.items())))
     with _lock:
         if key in _cache:
@@ -132,8 +161,7 @@ def read(reader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     deadline = time.monotonic() + RETRY_SECONDS
     while True:
         try:
-            with arinsight.connect(str(db_path())) as wh:
-                value = reader(wh, *args, **kwargs)
+            value = _run(reader, args, kwargs)
             break
         except NeedsCommand:
             raise
@@ -142,6 +170,7 @@ def read(reader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             if state is not None:
                 raise state from exc
             if _is_lock_error(exc):
+                _drop_connection()
                 if time.monotonic() < deadline:
                     time.sleep(0.2)
                     continue
@@ -156,6 +185,13 @@ def read(reader: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         while len(_cache) > CACHE_ENTRIES:
             _cache.popitem(last=False)
     return value
+
+
+def _drop_connection() -> None:
+    wh = getattr(_local, "wh", None)
+    _local.wh = None
+    if wh is not None:
+        wh.close()
 
 
 def cache_size() -> int:
