@@ -159,7 +159,7 @@ def test_behaviour_filter_applies_to_top_customers(pages: dict[str, Any]) -> Non
     out = pages["aging"].render("?behaviour=chronic", None)
     rows = table_rows(find(out, "ag-top-customers"))
     assert rows
-    assert {r["behaviour"] for r in rows} == {"chronic"}
+    assert {r["behaviour"] for r in rows} == {"chronically late"}
     assert all(" · " not in r["customer"] for r in rows)  # ids only by default
 
 

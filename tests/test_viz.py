@@ -18,6 +18,8 @@ from arinsight.viz import theme
 from arinsight.viz.theme import LABELS, fmt_days, fmt_eur, fmt_pct, t
 
 M1, M2, M3 = dt.date(2025, 1, 31), dt.date(2025, 2, 28), dt.date(2025, 3, 31)
+# monthly charts plot a month end at the first day of its month (axis labels sit there)
+X2, X3 = dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +123,8 @@ DSO = pl.DataFrame(
 def test_dso_trend_draws_the_segment_and_skips_incomplete_windows() -> None:
     fig = viz.dso_trend(DSO, segment="smb", target_days=30)
     # January's 90-day window reaches before the first invoice: left out.
-    assert list(_trace(fig, "DSO").x) == [M2, M3]
+    assert list(_trace(fig, "DSO").x) == [X2, X3]
+    assert fig.layout.xaxis.hoverformat == "%b %Y"
     assert list(_trace(fig, "DSO").y) == [25.0, 24.0]
     assert list(_trace(fig, "Countback DSO").y) == [24.0, 23.0]
     assert list(_trace(fig, "Best possible DSO").y) == [15.0, 14.0]

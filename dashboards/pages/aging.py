@@ -14,8 +14,8 @@ from arinsight.config import load_settings
 from arinsight.dashboard import data
 from arinsight.dashboard.components import card, graph, grid, month_label, table
 from arinsight.dashboard.context import month, no_rows, render_page, upto
-from arinsight.dashboard.filters import Filters
-from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct
+from arinsight.dashboard.filters import BEHAVIOURS, Filters
+from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
 
 dash.register_page(__name__, path="/aging", name="Aging", order=1)
 
@@ -95,7 +95,9 @@ def top_customers(f: Filters) -> Any:
             {
                 "customer": who,
                 "segment": r["segment"],
-                "behaviour": r["behaviour_segment"],
+                "behaviour": t(r["behaviour_segment"], f.lang)
+                if r["behaviour_segment"] in BEHAVIOURS
+                else r["behaviour_segment"],
                 "overdue": fmt_eur(r["overdue_amount"], f.lang),
                 "invoices": r["count_overdue_invoices"],
                 "oldest": fmt_days(r["max_days_past_due"], f.lang, decimals=0),
@@ -117,7 +119,7 @@ def top_customers(f: Filters) -> Any:
         ("late", "Anteil verspätet" if de else "Share paid late"),
         ("wdl", "Gew. Verzugstage" if de else "Weighted days late"),
     ]
-    behaviour = f.behaviour or ("alle" if de else "any")
+    behaviour = t(f.behaviour, f.lang) if f.behaviour else ("alle" if de else "any")
     note = (
         f"Stand {as_of} (Ende der Daten); Filter Zahlverhalten: {behaviour}. "
         "Zahlverhalten: zuverlässig / gelegentlich / chronisch verspätet, aus der Historie bewertet."

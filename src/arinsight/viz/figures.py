@@ -74,6 +74,17 @@ def _floats(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     return frame.with_columns([pl.col(c).cast(pl.Float64) for c in present])
 
 
+def _months(frame: pl.DataFrame) -> list[dt.date]:
+    """Month ends as the first day of their month: plotly labels a date axis at month
+    starts, so a bar at June 30 would sit under "Jul". Hover shows "Jun 2025"."""
+    return frame["month_end_date"].dt.month_start().to_list()
+
+
+def _monthly(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(hoverformat="%b %Y", tickformat="%b %Y")
+    return fig
+
+
 def _segment(frame: pl.DataFrame, segment: str | None) -> pl.DataFrame:
     if segment is None or "segment" not in frame.columns:
         return frame
@@ -123,7 +134,7 @@ def dso_trend(
         rows = rows.filter(pl.col("is_window_complete"))
     if rows.height == 0:
         return _empty(fig, lang)
-    x = rows["month_end_date"].to_list()
+    x = _months(rows)
     series = [
         ("dso_days", "dso", OKABE_ITO["blue"], "solid", 3),
         ("countback_dso_days", "countback_dso", OKABE_ITO["orange"], "dot", 2),
@@ -150,7 +161,7 @@ def dso_trend(
             annotation_position="top left",
         )
     fig.update_yaxes(title_text=t("dso_days", lang), rangemode="tozero")
-    return fig
+    return _monthly(fig)
 
 
 def outstanding_vs_overdue(
@@ -163,7 +174,7 @@ def outstanding_vs_overdue(
     )
     if rows.height == 0:
         return _empty(fig, lang)
-    x = rows["month_end_date"].to_list()
+    x = _months(rows)
     for column, key, colour in (
         ("current_ar_amount", "current_ar", OKABE_ITO["blue"]),
         ("overdue_ar_amount", "overdue_ar", OKABE_ITO["vermillion"]),
@@ -179,7 +190,7 @@ def outstanding_vs_overdue(
         )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text=f"{t('ar', lang)} (EUR)", tickformat="~s")
-    return fig
+    return _monthly(fig)
 
 
 def segment_breakdown(
@@ -229,7 +240,7 @@ def cash_vs_billed(cash: pl.DataFrame, *, segment: str = "all", lang: str = "en"
     ):
         fig.add_trace(
             _bar(
-                x=rows["month_end_date"].to_list(),
+                x=_months(rows),
                 y=rows[column].to_list(),
                 name=t(key, lang),
                 marker_color=colour,
@@ -238,7 +249,7 @@ def cash_vs_billed(cash: pl.DataFrame, *, segment: str = "all", lang: str = "en"
         )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="EUR", tickformat="~s")
-    return fig
+    return _monthly(fig)
 
 
 # --------------------------------------------------------------------------- aging
@@ -254,7 +265,7 @@ def aging_stacked(aging: pl.DataFrame, *, segment: str = "all", lang: str = "en"
         part = rows.filter(pl.col("aging_bucket") == bucket)
         fig.add_trace(
             _bar(
-                x=part["month_end_date"].to_list(),
+                x=_months(part),
                 y=part["open_amount"].to_list(),
                 customdata=part["share_of_ar_pct"].to_list(),
                 name=bucket_label(bucket, lang),
@@ -266,7 +277,7 @@ def aging_stacked(aging: pl.DataFrame, *, segment: str = "all", lang: str = "en"
         )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text=f"{t('ar', lang)} (EUR)", tickformat="~s")
-    return fig
+    return _monthly(fig)
 
 
 def roll_rate_matrix(
@@ -336,7 +347,7 @@ def billing_cohorts(cohorts: pl.DataFrame, *, segment: str = "all", lang: str = 
     for h, colour in zip((30, 60, 90), colours, strict=True):
         fig.add_trace(
             _scatter(
-                x=rows["month_end_date"].to_list(),
+                x=_months(rows),
                 y=rows[f"paid_within_{h}d_pct"].to_list(),
                 customdata=rows["count_invoices"].to_list(),
                 name=t(f"within_{h}", lang),
@@ -348,7 +359,7 @@ def billing_cohorts(cohorts: pl.DataFrame, *, segment: str = "all", lang: str = 
         )
     fig.update_yaxes(title_text=t("share_pct", lang), range=[0, 100])
     fig.update_xaxes(title_text=t("issue_month", lang))
-    return fig
+    return _monthly(fig)
 
 
 # --------------------------------------------------------------------------- dunning
@@ -526,7 +537,7 @@ def guardrail_bars(
         part = rows.filter(pl.col("finding_kind") == kind)
         fig.add_trace(
             _bar(
-                x=part["month_end_date"].to_list(),
+                x=_months(part),
                 y=part["count_findings"].to_list(),
                 name=t(kind, lang),
                 marker_color=colour,
@@ -535,7 +546,7 @@ def guardrail_bars(
         )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text=t("findings", lang))
-    return fig
+    return _monthly(fig)
 
 
 # --------------------------------------------------------------------------- recovery, churn
@@ -557,7 +568,7 @@ def recovery_by_horizon(
     for h, colour in zip(HORIZONS, colours, strict=True):
         fig.add_trace(
             _scatter(
-                x=rows["month_end_date"].to_list(),
+                x=_months(rows),
                 y=rows[f"recovery_{h}d_pct"].to_list(),
                 customdata=rows["count_overdue_cases"].to_list(),
                 name=t(f"h{h}", lang),
@@ -569,7 +580,7 @@ def recovery_by_horizon(
         )
     fig.update_yaxes(title_text=t("recovered_pct", lang), range=[0, 100])
     fig.update_xaxes(title_text=t("due_month", lang))
-    return fig
+    return _monthly(fig)
 
 
 def recovery_rates(recovery: pl.DataFrame, *, segment: str = "all", lang: str = "en") -> go.Figure:
@@ -591,7 +602,7 @@ def recovery_rates(recovery: pl.DataFrame, *, segment: str = "all", lang: str = 
     ):
         fig.add_trace(
             _scatter(
-                x=rows["month_end_date"].to_list(),
+                x=_months(rows),
                 y=rows[column].to_list(),
                 customdata=rows[n_col].to_list(),
                 name=t(key, lang),
@@ -602,7 +613,7 @@ def recovery_rates(recovery: pl.DataFrame, *, segment: str = "all", lang: str = 
         )
     fig.update_yaxes(title_text="%", rangemode="tozero")
     fig.update_xaxes(title_text=t("due_month", lang))
-    return fig
+    return _monthly(fig)
 
 
 def churn_by_stage(
@@ -660,7 +671,7 @@ def churn_trend(churn: pl.DataFrame, *, segment: str = "all", lang: str = "en") 
     ):
         fig.add_trace(
             _scatter(
-                x=rows["month_end_date"].to_list(),
+                x=_months(rows),
                 y=rows[column].to_list(),
                 customdata=rows["count_active_customers"].to_list(),
                 name=t(key, lang),
@@ -670,7 +681,7 @@ def churn_trend(churn: pl.DataFrame, *, segment: str = "all", lang: str = "en") 
             )
         )
     fig.update_yaxes(title_text="%", rangemode="tozero")
-    return fig
+    return _monthly(fig)
 
 
 # --------------------------------------------------------------------------- ladder

@@ -93,6 +93,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "n": ("n", "n"),
     "target": ("Target", "Ziel"),
     "all": ("All segments", "Alle Segmente"),
+    # payment behaviour (dim_customers.behaviour_segment)
+    "reliable": ("reliable", "zuverlässig"),
+    "occasional": ("occasionally late", "gelegentlich verspätet"),
+    "chronic": ("chronically late", "chronisch verspätet"),
+    "unscored": ("not scored yet", "noch nicht bewertet"),
     # KPIs
     "dso": ("DSO", "DSO"),
     "best_possible_dso": ("Best possible DSO", "Bestmögliche DSO"),
