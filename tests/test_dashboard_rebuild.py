@@ -55,10 +55,38 @@ def _latest_build_id(url: str) -> int:
     return int(_cells(builds)[0])
 
 
+def _poll(url: str, known: str | None) -> str | None:
+    """The version-poll callback: the published version, or None when unchanged."""
+    import json
+    import urllib.request
+
+    payload = {
+        "output": "data-version.data",
+        "outputs": {"id": "data-version", "property": "data"},
+        "inputs": [{"id": "version-poll", "property": "n_intervals", "value": 1}],
+        "state": [{"id": "data-version", "property": "data", "value": known}],
+        "changedPropIds": ["version-poll.n_intervals"],
+    }
+    req = urllib.request.Request(
+        url + "/_dash-update-component",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200
+        response = json.loads(r.read())["response"]
+    if "data-version" not in response:  # no_update: the version did not change
+        return None
+    value: str = response["data-version"]["data"]
+    return value
+
+
 def test_build_while_serving(tmp_path: Path) -> None:
     db = make_sample(tmp_path, months=6, scale=0.03)
     with served(db) as url:
         before = _latest_build_id(url)
+        version = _poll(url, None)
+        assert version and _poll(url, version) is None
         statuses: list[int] = []
         notices = 0
         build = subprocess.Popen(
@@ -80,9 +108,13 @@ def test_build_while_serving(tmp_path: Path) -> None:
             time.sleep(0.05)
         out, err = build.communicate()
         assert build.returncode == 0, err
-        assert statuses and set(statuses) == {200}, statuses
+        assert len(statuses) >= 3, "the build ended before the app was asked anything"
+        assert set(statuses) == {200}, statuses
         assert notices == 0, (
             f"{notices} of {len(statuses)} requests showed a notice during the build"
         )
         # the same server process shows the new build: its id is one higher
         assert _latest_build_id(url) == before + 1
+        # and the browser's poll learns of it, which re-renders an open page
+        new_version = _poll(url, version)
+        assert new_version is not None and new_version != version

@@ -67,19 +67,15 @@ def db_path() -> Path:
 def version() -> str:
     """The published version of the warehouse (changes after every build/load).
 
-    ``arinsight.warehouse.read_version`` when the warehouse module has it;
-    otherwise the file's modification time and size.
+    The id of the current read snapshot (``arinsight.warehouse.read_version``);
+    before any snapshot was published, the file's modification time and size.
     """
+    from arinsight.warehouse import read_version
+
     path = db_path()
-    try:
-        from arinsight.warehouse import read_version  # type: ignore[attr-defined]
-    except ImportError:
-        read_version = None
-    if read_version is not None:
-        try:
-            return str(read_version(path))
-        except Exception:  # noqa: BLE001 - e.g. no warehouse yet: fall back to the file stamp
-            pass
+    published = read_version(path)
+    if published:
+        return f"snapshot:{published}"
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -109,6 +105,10 @@ def _translate(exc: Exception) -> NeedsCommand | None:
 
 
 def _is_lock_error(exc: Exception) -> bool:
+    from arinsight.errors import WarehouseBusy
+
+    if isinstance(exc, WarehouseBusy):
+        return True
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
