@@ -241,7 +241,9 @@ def step_dashboard(size: int) -> list[Result]:
                 None,
                 note=(
                     f"first render (s); callback p95 {cb['cold_p95_ms']:.0f} ms cold / "
-                    f"{cb['warm_p95_ms']:.0f} ms cached, p50 {cb['cold_p50_ms']:.0f} ms"
+                    f"{cb['warm_p95_ms']:.0f} ms cached; server CPU per callback "
+                    f"{cb['cold_cpu_ms']:.0f} / {cb['warm_cpu_ms']:.0f} ms; "
+                    f"load avg {data['load_average']:.1f}"
                     + ("" if first is not None else "; no Chromium: first render not measured")
                 ),
                 extra=cb,

@@ -156,3 +156,17 @@ def test_empty_warehouse_page_names_the_command(browser: Any, tmp_path: Path) ->
         assert w.console == [] and w.failed == []
     finally:
         w.close()
+
+
+def test_overview_prints_without_the_controls(base_url: str, watched: Watched) -> None:
+    watched.open(base_url + "/", "ov-body")
+    watched.page.wait_for_selector("#ov-dso-trend .js-plotly-plot .main-svg", timeout=30_000)
+    watched.page.emulate_media(media="print")
+    assert not watched.page.is_visible("#filters")
+    assert not watched.page.is_visible("#nav")
+    assert watched.page.is_visible("#ov-kpis")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pdf = ARTIFACTS / "overview_print.pdf"
+    watched.page.pdf(path=str(pdf), format="A4", print_background=True)
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+    assert watched.console == [] and watched.failed == []
