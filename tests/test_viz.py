@@ -373,3 +373,14 @@ def test_cash_vs_billed_bars() -> None:
     fig = viz.cash_vs_billed(cash)
     assert list(_trace(fig, "Cash collected").y) == [900.0, 1100.5]
     assert list(_trace(fig, "Billed (net of credit notes)").y) == [1000.0, 1000.0]
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_served_figures_carry_the_template(monkeypatch: pytest.MonkeyPatch, validate: bool) -> None:
+    """Without validation plotly does not resolve a template name: the object must go in."""
+    monkeypatch.setattr("arinsight.viz.figures.VALIDATE", validate)
+    spec = viz.dso_trend(DSO, segment="all").to_plotly_json()
+    template = spec["layout"]["template"]
+    assert isinstance(template, dict), template
+    assert template["layout"]["legend"]["orientation"] == "h"
+    assert template["layout"]["colorway"][0] == theme.PALETTE[0]

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 
 from arinsight.viz.theme import (
@@ -49,7 +50,10 @@ def _heatmap(**kwargs: Any) -> go.Heatmap:
 
 def _fig(title: str, lang: str) -> go.Figure:
     fig = go.Figure(_validate=VALIDATE)
-    fig.update_layout(template=TEMPLATE_NAME, title={"text": title}, separators=separators(lang))
+    # the template object, not its name: without validation a name is not resolved
+    fig.update_layout(
+        template=pio.templates[TEMPLATE_NAME], title={"text": title}, separators=separators(lang)
+    )
     return fig
 
 
