@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """The dashboard without a browser: filters, auth, the CLI, and every page callback
 called directly on a small simulated warehouse (and on missing / unbuilt ones)."""
 

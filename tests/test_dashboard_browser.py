@@ -139,7 +139,11 @@ def test_a_shared_url_restores_the_filters(base_url: str, watched: Watched) -> N
     assert "Altersstruktur" in watched.page.inner_text("#ag-body")
     rows = watched.page.locator("#ag-top-customers tbody tr td.col-behaviour").all_inner_texts()
     assert rows and set(rows) == {"chronisch verspätet"}
-    # navigating keeps the filters in the link
+    # the menu follows the language; navigating keeps the filters in the link
+    watched.page.wait_for_function(
+        "() => document.querySelector('#nav-dunning').innerText === 'Mahnstufen'",
+        timeout=15_000,
+    )
     watched.page.click("#nav-dunning")
     watched.page.wait_for_url("**/dunning?**segment=smb**", timeout=15_000)
     assert watched.console == [] and watched.failed == []
