@@ -398,3 +398,16 @@ def test_guardrail_examples_come_from_the_selected_month(
     assert len(rows) <= 3 * 3 and len(rows) <= expected
     first, last = month.replace(day=1).isoformat(), month.isoformat()
     assert all(first <= r["sent_date"] <= last for r in rows)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
+def test_missing_chromium_fails_in_ci_and_skips_locally(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: str
+) -> None:
+    import dashboard_support
+
+    monkeypatch.setattr(dashboard_support, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
+    with pytest.raises(expected, match="apt-get install -y chromium"):
+        dashboard_support.chromium_or_skip()
