@@ -411,3 +411,20 @@ def test_missing_chromium_fails_in_ci_and_skips_locally(
     expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
     with pytest.raises(expected, match="apt-get install -y chromium"):
         dashboard_support.chromium_or_skip()
+
+
+def test_recommendation_intervals_are_shown_with_their_estimate(pages: dict[str, Any]) -> None:
+    import polars as pl
+
+    recs = pl.DataFrame(
+        {
+            "segment": ["smb"],
+            "expected_dso_change_days": [-1.4],
+            "expected_dso_change_low": [-2.1],
+            "expected_dso_change_high": [-0.7],
+            "rationale": ["earlier"],
+        }
+    )
+    rows, columns = pages["ladder"].with_intervals(recs)
+    assert [c for c, _ in columns] == ["segment", "expected_dso_change_days", "rationale"]
+    assert rows[0]["expected_dso_change_days"] == "-1.4 (-2.1 to -0.7)"

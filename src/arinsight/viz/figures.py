@@ -787,7 +787,15 @@ def ladder_timeline(
                 )
     fig.add_vline(x=0, line={"color": NEUTRAL, "dash": "dot"})
     fig.add_annotation(
-        x=0, y=1.0, yref="paper", text=t("due_date", lang), showarrow=False, yanchor="bottom"
+        x=0,
+        y=0.0,
+        yref="paper",
+        text=t("due_date", lang),
+        showarrow=False,
+        yanchor="bottom",
+        xanchor="left",
+        xshift=4,
+        font={"color": NEUTRAL, "size": 11},
     )
     fig.update_xaxes(title_text=t("days_after_due", lang), zeroline=False)
     fig.update_yaxes(title_text=t("segment", lang), categoryorder="array", categoryarray=segments)
