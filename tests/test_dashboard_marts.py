@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 
 from arinsight import metrics
@@ -200,9 +201,28 @@ def test_survival_bands_sql_on_hand_rows() -> None:
 def test_dashboard_marts_read_only_marts_and_staging() -> None:
     """The dashboard's marts never read int_* models (another engineer owns them)."""
     paths = sorted(Path(REPO / "sql" / "marts").glob("fct_dash_*.sql"))
-    assert len(paths) == 6
+    assert len(paths) == 7
     for path in paths:
         code = "\n".join(ln.split("--", 1)[0] for ln in path.read_text().splitlines())
         assert not re.search(r"\bint_[a-z_]+", code), path.name
         deps = [ln for ln in path.read_text().splitlines() if ln.startswith("-- depends_on")]
         assert deps and "int_" not in deps[0], path.name
+
+
+def test_behaviour_mix_counts_active_customers(wh: Any) -> None:
+    mix = metrics.behaviour_mix(wh)
+    dim = wh.sql(
+        "select month_end_date, segment, behaviour_segment, count(*) as n "
+        "from marts.dim_customers where is_active_at_month_start group by all"
+    )
+    # per segment: the mart's counts are dim_customers' active customers per behaviour
+    seg = mix.filter(mix["segment"] != "all").join(
+        dim, on=["month_end_date", "segment", "behaviour_segment"], how="full", coalesce=True
+    )
+    assert seg.filter(seg["count_customers"] != seg["n"]).height == 0
+    assert seg["count_customers"].null_count() == 0 and seg["n"].null_count() == 0
+    # shares of a month and segment add up to 100 %
+    totals = mix.group_by("month_end_date", "segment").agg(
+        total=pl.col("share_of_customers_pct").sum()
+    )
+    assert totals["total"].to_list() == pytest.approx([100.0] * totals.height)

@@ -399,6 +399,14 @@ def cash_monthly(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
     return _read(wh, "fct_dash_cash_monthly", "month_end_date, segment", segment=segment)
 
 
+def behaviour_mix(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_dash_behaviour_mix``: active customers per month end x segment x
+    behaviour segment, with ``share_of_customers_pct`` (0-100)."""
+    return _read(
+        wh, "fct_dash_behaviour_mix", "month_end_date, segment, behaviour_segment", segment=segment
+    )
+
+
 def billing_cohorts(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
     """``marts.fct_dash_billing_cohorts``: per issue month, share paid within 30/60/90 days."""
     return _read(wh, "fct_dash_billing_cohorts", "month_end_date, segment", segment=segment)

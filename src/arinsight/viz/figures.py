@@ -256,6 +256,51 @@ def cash_vs_billed(cash: pl.DataFrame, *, segment: str = "all", lang: str = "en"
     return _monthly(fig)
 
 
+BEHAVIOURS = ("reliable", "occasional", "chronic", "unscored")
+BEHAVIOUR_COLOURS = {
+    "reliable": OKABE_ITO["blue"],
+    "occasional": OKABE_ITO["orange"],
+    "chronic": OKABE_ITO["vermillion"],
+    "unscored": NEUTRAL,
+}
+
+
+def behaviour_mix(
+    mix: pl.DataFrame,
+    *,
+    segment: str = "all",
+    highlight: str | None = None,
+    lang: str = "en",
+) -> go.Figure:
+    """Share of active customers per payment-behaviour segment over month ends (stacked).
+
+    ``highlight`` (a behaviour segment) draws the others faded.
+    """
+    fig = _fig(t("behaviour_title", lang), lang)
+    rows = _segment(mix, segment).sort("month_end_date")
+    if rows.height == 0:
+        return _empty(fig, lang)
+    for behaviour in BEHAVIOURS:
+        part = rows.filter(pl.col("behaviour_segment") == behaviour)
+        if part.height == 0:
+            continue
+        fig.add_trace(
+            _bar(
+                x=_months(part),
+                y=part["share_of_customers_pct"].to_list(),
+                customdata=part["count_customers"].to_list(),
+                name=t(behaviour, lang),
+                marker_color=BEHAVIOUR_COLOURS[behaviour],
+                opacity=1.0 if highlight in (None, behaviour) else 0.3,
+                hovertemplate="%{y:.1f} % (n = %{customdata:,})"
+                + f"<extra>{t(behaviour, lang)}</extra>",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text=t("share_of_customers", lang), range=[0, 100])
+    return _monthly(fig)
+
+
 # --------------------------------------------------------------------------- aging
 
 
