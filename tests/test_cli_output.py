@@ -159,6 +159,7 @@ def test_demo_ends_serving_the_dashboard_and_stops_cleanly(ledger: Path, tmp_pat
     # ends by serving the dashboard (its URL printed) until interrupted.
     import signal
     import socket
+    import time
     import urllib.request
 
     with socket.socket() as s:
@@ -184,8 +185,16 @@ def test_demo_ends_serving_the_dashboard_and_stops_cleanly(ledger: Path, tmp_pat
         assert "headline figures at 2024-02-29" in out
         assert "12,345,678" in out
         assert f"built {N_MODELS} models" in out
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
-            assert page.status == 200
+        # the URL is printed as the server starts: give it a moment to bind
+        status = None
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+                    status = page.status
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200
     finally:
         proc.send_signal(signal.SIGINT)
         rest_out, err = proc.communicate(timeout=60)
