@@ -202,8 +202,8 @@ _WORDS: dict[str, dict[Lang, str]] = {
     "bucket_of": {"en": "{seg}'s {bucket} bucket", "de": "dem Bucket {bucket} von {seg}"},
     "and": {"en": " and ", "de": " und "},
     "offset": {
-        "en": "{what} pulled the other way ({n} days).",
-        "de": "{what} wirkte dagegen ({n} Tage).",
+        "en": "Pulling the other way: {seg}'s {bucket} bucket ({n} days).",
+        "de": "Gegenläufig: Bucket {bucket} von {seg} ({n} Tage).",
     },
     "sales_up": {
         "en": "Lower sales in the {w}-day window added {n} days at the same receivables.",
