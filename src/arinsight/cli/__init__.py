@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "build": "arinsight.cli.build",
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
+    "report": "arinsight.cli.report",
+    "lab": "arinsight.cli.lab",
 }
 
 

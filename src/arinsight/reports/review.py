@@ -252,11 +252,26 @@ def kpi_table(rv: Review) -> Html:
     return Html(_table("ai-kpi", head, rows))
 
 
+def _is_number(text: str) -> bool:
+    return bool(text) and (text[0].isdigit() or text[0] in "+−-–") and not text[-1].isalpha()
+
+
 def _table(css: str, head: list[str], rows: list[tuple[str, list[str]]]) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    """An HTML table; numeric cells right-aligned, text left; ``data-key`` names each row."""
+    numeric = [
+        all(_is_number(cells[i]) for _, cells in rows if i < len(cells)) and i > 0
+        for i in range(len(head))
+    ]
+    th = "".join(
+        f'<th class="{"num" if numeric[i] else "txt"}">{html.escape(h)}</th>'
+        for i, h in enumerate(head)
+    )
     body = "".join(
         f'<tr data-key="{html.escape(key)}">'
-        + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        + "".join(
+            f'<td class="{"num" if numeric[i] else "txt"}">{html.escape(c)}</td>'
+            for i, c in enumerate(cells)
+        )
         + "</tr>"
         for key, cells in rows
     )
@@ -323,38 +338,61 @@ def narrative(rv: Review) -> tuple[list[str], DsoAttribution | None]:
     return what_changed(before, after, rv.lang), attribute_dso_change(before, after)
 
 
-def what_changed_html(rv: Review, top: int = 6) -> Html:
-    """The narrative as a paragraph, with the largest contributions as a table."""
-    sentences, attribution = narrative(rv)
-    text = " ".join(sentences)
-    out = f'<p class="ai-narrative">{html.escape(text)}</p>'
-    if attribution is not None:
-        lang = rv.lang
-        rows: list[tuple[str, list[str]]] = []
-        for c in attribution.receivables[:top]:
-            rows.append(
-                (
-                    f"{c.segment}|{c.bucket}",
-                    [
-                        c.segment,
-                        bucket_label(c.bucket or "", lang),
-                        _fmt(c.days, "days", lang, True),
-                    ],
-                )
-            )
+def narrative_html(rv: Review) -> Html:
+    """The "what changed" sentences as one paragraph."""
+    sentences, _ = narrative(rv)
+    return Html(f'<p class="ai-narrative">{html.escape(" ".join(sentences))}</p>')
+
+
+def attribution_table(rv: Review, top: int = 6) -> Html:
+    """The largest contributions to the DSO change (segment x bucket) and the sales effect."""
+    _, attribution = narrative(rv)
+    if attribution is None:
+        return Html("")
+    lang = rv.lang
+    rows: list[tuple[str, list[str]]] = []
+    for c in attribution.receivables[:top]:
         rows.append(
             (
-                "sales",
+                f"{c.segment}|{c.bucket}",
+                [c.segment, bucket_label(c.bucket or "", lang), _fmt(c.days, "days", lang, True)],
+            )
+        )
+    rest = sum(c.days for c in attribution.receivables[top:])
+    if len(attribution.receivables) > top:
+        rows.append(
+            (
+                "rest",
                 [
-                    _t("total", lang) if rv.params.segment is None else rv.segment,
-                    _t("sales_effect", lang),
-                    _fmt(attribution.sales_days, "days", lang, True),
+                    "other" if lang == "en" else "übrige",
+                    f"{len(attribution.receivables) - top} "
+                    + ("buckets" if lang == "en" else "Buckets"),
+                    _fmt(rest, "days", lang, True),
                 ],
             )
         )
-        head = [_t("segment", lang), _t("bucket", lang), _t("contribution", lang)]
-        out += _table("ai-attr", head, rows)
-    return Html(out)
+    rows.append(
+        (
+            "sales",
+            [
+                _t("total", lang) if rv.params.segment is None else rv.segment,
+                _t("sales_effect", lang),
+                _fmt(attribution.sales_days, "days", lang, True),
+            ],
+        )
+    )
+    rows.append(
+        (
+            "change",
+            [
+                "DSO",
+                "Δ " + ("vs previous month" if lang == "en" else "zum Vormonat"),
+                _fmt(attribution.change_days, "days", lang, True),
+            ],
+        )
+    )
+    head = [_t("segment", lang), _t("bucket", lang), _t("contribution", lang)]
+    return Html(_table("ai-attr", head, rows))
 
 
 # --- aging ------------------------------------------------------------------------
@@ -703,6 +741,19 @@ def ladder_change_html(rv: Review) -> Html:
 # --- data quality -----------------------------------------------------------------------
 
 
+_GUARD = {
+    "reminder_after_settlement": {
+        "en": "Reminder sent after the invoice was settled",
+        "de": "Mahnung nach Ausgleich der Rechnung",
+    },
+    "reminder_on_disputed_invoice": {
+        "en": "Reminder on a disputed invoice",
+        "de": "Mahnung trotz Reklamation",
+    },
+    "skipped_stage": {"en": "Stage skipped", "de": "Stufe übersprungen"},
+}
+
+
 def data_quality_html(rv: Review) -> Html:
     """Latest loads, quarantine reasons, guardrail findings of the month, expectation runs."""
     lang = rv.lang
@@ -766,16 +817,23 @@ def data_quality_html(rv: Review) -> Html:
         )
     if guard.height:
         h_g = (
-            ["Guardrail finding", "Events", "of events sent"]
+            ["Guardrail finding in the month", "Reminders", "Reminders sent"]
             if lang == "en"
-            else ["Guardrail-Befund", "Ereignisse", "von gesendeten"]
+            else ["Guardrail-Befund im Monat", "Mahnungen", "Mahnungen gesamt"]
         )
         parts.append(
             _table(
                 "ai-guard",
                 h_g,
                 [
-                    (str(k), [str(k), _fmt(n, "count", lang), _fmt(s, "count", lang)])
+                    (
+                        str(k),
+                        [
+                            _GUARD.get(str(k), {}).get(lang, str(k)),
+                            _fmt(n, "count", lang),
+                            _fmt(s, "count", lang),
+                        ],
+                    )
                     for k, n, s in guard.rows()
                 ],
             )
@@ -797,11 +855,17 @@ def data_quality_html(rv: Review) -> Html:
     return Html("".join(parts))
 
 
-def section(title_en: str, title_de: str, rv: Review) -> Html:
-    """A section heading (starts a new page in the PDF)."""
+def subsection(title_en: str, title_de: str, rv: Review) -> Html:
+    """A heading inside a section (no page break)."""
     return Html(
-        f'<h2 class="ai-section">{html.escape(title_en if rv.lang == "en" else title_de)}</h2>'
+        f'<h3 class="ai-sub-section">{html.escape(title_en if rv.lang == "en" else title_de)}</h3>'
     )
+
+
+def section(title_en: str, title_de: str, rv: Review, *, new_page: bool = True) -> Html:
+    """A section heading (starts a new page in the PDF unless ``new_page`` is False)."""
+    css = "ai-section" if new_page else "ai-section ai-first"
+    return Html(f'<h2 class="{css}">{html.escape(title_en if rv.lang == "en" else title_de)}</h2>')
 
 
 #: CSS of the report's tables and headings (screen and print).
@@ -812,12 +876,91 @@ STYLE = """<style>
 .ai-narrative { font-size: 1.1em; line-height: 1.5; max-width: 60em; }
 .ai-note { color: #555; font-style: italic; }
 table.ai-table { border-collapse: collapse; margin: .6em 0 1em 0; font-size: .95em; }
-table.ai-table th { background: #1f3b57; color: #fff; text-align: right; padding: 4px 10px; }
-table.ai-table td { text-align: right; padding: 3px 10px; border-bottom: 1px solid #ddd; }
-table.ai-table th:first-child, table.ai-table td:first-child { text-align: left; }
+table.ai-table th { background: #1f3b57; color: #fff; padding: 4px 10px; }
+table.ai-table td { padding: 3px 10px; border-bottom: 1px solid #ddd; white-space: nowrap; }
+table.ai-table .num { text-align: right; font-variant-numeric: tabular-nums; }
+table.ai-table .txt { text-align: left; }
+table.ai-table td.txt { white-space: normal; }
 table.ai-table tr:last-child td { border-bottom: 1px solid #1f3b57; }
 @media print {
   .ai-section { break-before: page; }
+  .ai-section.ai-first { break-before: auto; }
   table.ai-table, .jp-OutputArea-output { break-inside: avoid; }
 }
 </style>"""
+
+
+# --- charts ---------------------------------------------------------------------------
+
+
+def frames(rv: Review) -> dict[str, pl.DataFrame]:
+    """The mart rows the charts draw, read in one short connection.
+
+    Keys: ``dso``, ``aging``, ``roll``, ``conversion``, ``survival``,
+    ``recovery``, ``churn_by_stage``, ``churn`` (each up to the report month).
+    """
+    import polars as pl
+
+    from arinsight import metrics
+
+    seg = rv.params.segment
+    with rv.connect() as wh:
+        until = pl.col("month_end_date") <= rv.month_end
+        out = {
+            "dso": metrics.dso_monthly(wh).filter(until),
+            "aging": metrics.aging_snapshots(wh).filter(until),
+            "roll": metrics.aging_roll_rates(wh, segment=rv.segment).filter(until),
+            "conversion": metrics.stage_conversion(wh, segment=rv.segment).filter(until),
+            "recovery": metrics.recovery(wh).filter(until),
+            "churn_by_stage": metrics.churn_by_stage(wh, segment=rv.segment).filter(until),
+            "churn": metrics.churn(wh).filter(until),
+        }
+        bands = metrics.has_relation(wh, "marts", "fct_dash_survival_bands")
+        out["survival"] = (
+            metrics.stage_survival_bands(wh, segment=rv.segment)
+            if bands
+            else metrics.stage_survival(wh, segment=rv.segment)
+        )
+    del seg
+    return out
+
+
+def stage_names(rv: Review) -> dict[int, str]:
+    """Stage number → name of the ladder in force at the month end (where segments agree)."""
+    from arinsight import metrics
+
+    with rv.connect() as wh:
+        ladder, _ = metrics.ladder_in_force(wh, rv.month_end)
+    if rv.params.segment is not None:
+        ladder = ladder.filter(ladder["segment"] == rv.params.segment)
+    names: dict[int, set[str]] = {}
+    for k, name in ladder.select("stage_number", "stage_name").iter_rows():
+        names.setdefault(int(k), set()).add(str(name))
+    return {k: next(iter(v)) for k, v in names.items() if len(v) == 1}
+
+
+def show(fig: Any, height: int = 400) -> None:
+    """Display a figure at the page's width and a fixed height.
+
+    The legend goes under the plot (on an A4 page the dashboard's top legend
+    runs into the title); otherwise the figure is the dashboard's, unchanged.
+    """
+    has_legend = (
+        any(getattr(tr, "showlegend", None) is not False for tr in fig.data) and len(fig.data) > 1
+    )
+    fig.update_layout(height=height, width=None, autosize=True)
+    if has_legend:
+        titled = bool(fig.layout.xaxis.title.text)
+        fig.update_layout(
+            legend={
+                "orientation": "h",
+                "yanchor": "top",
+                "y": -0.3 if titled else -0.14,
+                "x": 0,
+                "xanchor": "left",
+            },
+            margin={"b": 140 if titled else 110},
+        )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    fig.show(config={"displaylogo": False, "responsive": True})
