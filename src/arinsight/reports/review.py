@@ -187,10 +187,14 @@ def _month_end_before(month_end: dt.date, months: int) -> dt.date:
     return first_next - dt.timedelta(days=1)
 
 
-def title(rv: Review) -> Html:
-    """The report's heading: month, scope, data range."""
+def title(
+    rv: Review,
+    heading_en: str = "Monthly receivables review",
+    heading_de: str = "Monatsbericht Forderungen",
+) -> Html:
+    """The report's heading: name, month, scope, data range."""
     scope = rv.params.segment or ("all segments" if rv.lang == "en" else "alle Segmente")
-    head = "Monthly receivables review" if rv.lang == "en" else "Monatsbericht Forderungen"
+    head = heading_en if rv.lang == "en" else heading_de
     sub = (
         f"{month_label(rv.month_end)} · {scope} · {rv.currency} · data "
         f"{month_label(rv.first_month_end)} – {month_label(rv.last_month_end)}"

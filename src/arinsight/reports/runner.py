@@ -132,6 +132,13 @@ def render(
         raise ArinsightError(
             f"--format {','.join(bad)} is not supported: use html, pdf or html,pdf"
         )
+    chromium = find_chromium() if "pdf" in formats else None
+    no_chromium = (
+        "no Chromium found for the PDF — install it (apt-get install chromium) "
+        "or set ARINSIGHT_CHROMIUM"
+    )
+    if "pdf" in formats and chromium is None and pdf_required:
+        raise ArinsightError(no_chromium)
     folder = Path(out) / params.month
     folder.mkdir(parents=True, exist_ok=True)
     result = RenderResult(notebook=folder / f"{notebook}.ipynb")
@@ -142,15 +149,8 @@ def render(
         if "html" in formats:
             result.html = html_path
         if "pdf" in formats:
-            chromium = find_chromium()
             if chromium is None:
-                msg = (
-                    "no Chromium found for the PDF — install it (apt-get install chromium) "
-                    "or set ARINSIGHT_CHROMIUM"
-                )
-                if pdf_required:
-                    raise ArinsightError(msg)
-                result.skipped.append(msg)
+                result.skipped.append(no_chromium)
             else:
                 result.pdf = folder / f"{notebook}.pdf"
                 print_pdf(html_path, result.pdf, chromium)
@@ -207,13 +207,16 @@ def execution_message(ename: str, evalue: str, cell: int | None, target: Path) -
 def export_html(notebook: Path, target: Path) -> None:
     """The executed notebook as one self-contained HTML file, code and prompts hidden.
 
-    Warnings a cell printed to stderr are left out; the print CSS adds page
-    numbers and a page per section for :func:`print_pdf`.
+    Warnings a cell printed to stderr and cells tagged ``template-doc`` are
+    left out; code stays only when the notebook's metadata says
+    ``arinsight.show_input`` (the explore notebook, a tutorial). The print CSS
+    adds page numbers and a page per section for :func:`print_pdf`.
     """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)  # type: ignore[no-untyped-call]
+    show_input = bool(nb.metadata.get("arinsight", {}).get("show_input", False))
     nb.cells = [c for c in nb.cells if "template-doc" not in c.get("metadata", {}).get("tags", [])]
     for cell in nb.cells:
         outputs = cell.get("outputs")
@@ -224,7 +227,7 @@ def export_html(notebook: Path, target: Path) -> None:
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
     exporter = HTMLExporter(template_name="lab")  # type: ignore[no-untyped-call]
-    exporter.exclude_input = True
+    exporter.exclude_input = not show_input
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
