@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from report_warehouse import small_warehouse
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,6 +10,7 @@ plotly.js inlined so it opens offline) and, with Chromium, ``<name>.pdf``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +23,8 @@ from arinsight.errors import ArinsightError
 from arinsight.reports.params import ReportParams
 
 FORMATS = ("html", "pdf")
+#: ``<script src="http(s)://...">`` tags (CDN scripts) in exported HTML.
+REMOTE_SCRIPT = re.compile(r'<script\b[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', re.IGNORECASE)
 #: Chromium flags that work offline, as root, in a container (RECIPES.md).
 CHROMIUM_FLAGS = (
     "--headless",
@@ -231,6 +234,11 @@ def export_html(notebook: Path, target: Path) -> None:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
+    # nbconvert's template pulls require.js and MathJax from CDNs, plotly's
+    # output MathJax: none is needed (plotly.js is inlined, no formulas), and
+    # offline they only fail; with require.js present plotly would even try to
+    # fetch itself from its CDN. Leave them out so the file opens offline.
+    body = REMOTE_SCRIPT.sub("", body)
     body = body.replace("</head>", PRINT_CSS + "\n</head>", 1)
     target.write_text(body, encoding="utf-8")
 
