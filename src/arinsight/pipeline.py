@@ -57,7 +57,13 @@ def _has_ledger(data_dir: Path) -> bool:
 
 
 def run_demo(
-    db: Path, data_dir: Path, *, seed: int = 0, scale: float = 1.0, serve: bool = True
+    db: Path,
+    data_dir: Path,
+    *,
+    seed: int = 0,
+    scale: float = 1.0,
+    serve: bool = True,
+    report: bool = True,
 ) -> None:
     """Simulate the default world if ``data_dir`` has no ledger, load, build, print."""
     from arinsight.cli._render import (
@@ -93,6 +99,13 @@ def run_demo(
     console.print("[bold]4/4 headline figures[/bold]")
     with Warehouse.open(db) as wh:
         print_headline(headline(wh))
+    # --- the monthly review of the last complete month (arinsight report) ---
+    if report:
+        from arinsight.reports.runner import render_demo_report
+
+        console.print("[bold]report[/bold] the last complete month → reports/")
+        for path in render_demo_report(db):
+            console.print(f"    {path}")
     if serve:
         raise ArinsightError(
             "the dashboard is not part of this version yet; run `arinsight demo --no-serve`"

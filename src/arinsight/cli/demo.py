@@ -27,7 +27,10 @@ from arinsight.cli._common import db_option
     help="Scale the sample company's customer count.",
 )
 @click.option("--no-serve", is_flag=True, help="Do not start the dashboard at the end.")
-def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool) -> None:
+@click.option("--no-report", is_flag=True, help="Do not render the monthly review.")
+def command(
+    db: str, data_dir: str, seed: int, scale: float, no_serve: bool, no_report: bool
+) -> None:
     """The whole pipeline on a sample company, end to end.
 
     Simulates the default world (about 20k customers, 24 months) unless
@@ -36,4 +39,11 @@ def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool) -> 
     """
     from arinsight.pipeline import run_demo
 
-    run_demo(Path(db), Path(data_dir), seed=seed, scale=scale, serve=not no_serve)
+    run_demo(
+        Path(db),
+        Path(data_dir),
+        seed=seed,
+        scale=scale,
+        serve=not no_serve,
+        report=not no_report,
+    )
