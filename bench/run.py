@@ -222,6 +222,26 @@ def step_pandas(size: int) -> Result:
     )
 
 
+def step_report(size: int) -> Result:
+    """``arinsight report``: the monthly review of the latest month, HTML and PDF."""
+    db = size_dir(size) / "w.duckdb"
+    out = size_dir(size) / "reports"
+    shutil.rmtree(out, ignore_errors=True)
+    formats = "html,pdf" if shutil.which("chromium") else "html"
+    seconds, peak, stdout = run_measured(
+        arinsight("report", "--db", str(db), "--out", str(out), "--format", formats, "--json")
+    )
+    paths = json.loads(stdout)
+    return Result(
+        "report (monthly review)",
+        size,
+        seconds,
+        None,
+        peak,
+        note=f"{formats}; target <= 45 s at 1M; PDF {'written' if paths['pdf'] else 'skipped'}",
+    )
+
+
 STEPS: dict[str, Callable[[int], Result]] = {
     "simulate": step_simulate,
     "load": step_load,
@@ -230,6 +250,7 @@ STEPS: dict[str, Callable[[int], Result]] = {
     "build": step_build,
     "check": step_check,
     "pandas": step_pandas,
+    "report": step_report,
 }
 _DONE: list[Result] = []
 
