@@ -1,12 +1,12 @@
 """Sections of the dunning-effectiveness notebook (stage by stage, behaviour, experiments).
 
 Selected from ``marts.fct_stage_conversion``, ``marts.fct_report_behaviour_stages``
-and ``marts.fct_report_experiment``; nothing is recomputed here.
+and, when built, ``marts.fct_experiment_arms``; nothing is recomputed here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arinsight.reports.review import Html, Review, _fmt, _table
 
@@ -115,61 +115,126 @@ def behaviour_table(rv: Review) -> Html:
 
 
 def experiment_table(rv: Review) -> Html:
-    """Outcomes per experiment arm with 95 % intervals, or a note when there is no experiment."""
+    """Arms of a randomised ladder experiment with 95 % intervals, or why there are none.
+
+    Reads ``marts.fct_experiment_arms`` (built with the experiment marts:
+    per arm, mean days to settle, 90-day recovery and involuntary churn, each
+    arm's effect against the control arm with its interval).
+    """
     lang = rv.lang
     with rv.connect() as wh:
-        frame = wh.sql(
-            "select * from marts.fct_report_experiment where segment = ? "
-            "order by experiment_variant",
-            [rv.segment],
-        )
-    if frame.height == 0:
-        return Html(
-            '<p class="ai-note">'
-            + (
-                "No experiment: the dunning log names no variant (column variant). Run a "
-                "randomised ladder test (simulator: experiment block) to compare arms."
-                if lang == "en"
-                else "Kein Experiment: das Mahnprotokoll nennt keine Variante (Spalte variant)."
+        present = "fct_experiment_arms" in wh.tables("marts")
+        frame = (
+            wh.sql(
+                "select * from marts.fct_experiment_arms where segment = ? "
+                "order by experiment_variant",
+                [rv.segment],
             )
-            + "</p>"
+            if present
+            else None
         )
+    if frame is None or frame.height == 0:
+        why = (
+            (
+                "the dunning log names no variant (column variant)"
+                if present
+                else "this warehouse has no experiment marts (marts.fct_experiment_arms)"
+            )
+            if lang == "en"
+            else (
+                "das Mahnprotokoll nennt keine Variante (Spalte variant)"
+                if present
+                else "dieses Warehouse hat keine Experiment-Marts (marts.fct_experiment_arms)"
+            )
+        )
+        lead = "No experiment results: " if lang == "en" else "Keine Experiment-Ergebnisse: "
+        return Html(f'<p class="ai-note">{lead}{why}.</p>')
     head = (
         [
             "Arm",
             "Customers",
-            "Invoices",
-            "Paid ≤90 d after due (%)",
-            "95 % interval",
-            "Mean days late",
-            "Fee per invoice",
+            "Days to settle [95 %]",
+            "Δ vs control (days) [95 %]",
+            "Recovered ≤90 d (%)",
+            "Δ vs control (pp) [95 %]",
+            "Involuntary churn (%)",
+            "Δ vs control (pp) [95 %]",
         ]
         if lang == "en"
         else [
             "Arm",
             "Kunden",
-            "Rechnungen",
-            "Bezahlt ≤90 T (%)",
-            "95 %-Intervall",
-            "Ø Verzugstage",
-            "Gebühr je Rechnung",
+            "Tage bis Zahlung [95 %]",
+            "Δ zur Kontrolle (Tage) [95 %]",
+            "Realisiert ≤90 T (%)",
+            "Δ zur Kontrolle (pp) [95 %]",
+            "Unfreiw. Abwanderung (%)",
+            "Δ zur Kontrolle (pp) [95 %]",
         ]
     )
-    rows = [
-        (
-            str(r["experiment_variant"]),
-            [
-                str(r["experiment_variant"]),
-                _fmt(r["count_customers"], "count", lang),
-                _fmt(r["count_invoices"], "count", lang),
-                _fmt(r["settled_90d_pct"], "pct", lang),
-                _fmt(r["settled_90d_low_pct"], "pct", lang)
-                + "–"
-                + _fmt(r["settled_90d_high_pct"], "pct", lang),
-                _fmt(r["mean_days_late_days"], "days", lang),
-                _fmt(r["fee_per_invoice_amount"], "days", lang),  # 1 decimal, like days
-            ],
+
+    def ci(r: dict[str, Any], value: str, low: str, high: str, signed: bool) -> str:
+        text = _fmt(r.get(value), "days", lang, signed)
+        if r.get(low) is not None and r.get(high) is not None:
+            text += (
+                f" [{_fmt(r[low], 'days', lang, signed)}, {_fmt(r[high], 'days', lang, signed)}]"
+            )
+        return text
+
+    rows = []
+    for r in frame.iter_rows(named=True):
+        arm = str(r["experiment_variant"])
+        control = bool(r.get("is_control"))
+        rows.append(
+            (
+                arm,
+                [
+                    arm
+                    + (
+                        " (control)"
+                        if control and lang == "en"
+                        else " (Kontrolle)"
+                        if control
+                        else ""
+                    ),
+                    _fmt(r.get("count_customers"), "count", lang),
+                    ci(
+                        r,
+                        "mean_days_to_settle",
+                        "mean_days_to_settle_ci_low",
+                        "mean_days_to_settle_ci_high",
+                        False,
+                    ),
+                    "–"
+                    if control
+                    else ci(
+                        r,
+                        "delta_days_to_settle",
+                        "delta_days_to_settle_ci_low",
+                        "delta_days_to_settle_ci_high",
+                        True,
+                    ),
+                    _fmt(r.get("recovery_90d_pct"), "pct", lang),
+                    "–"
+                    if control
+                    else ci(
+                        r,
+                        "delta_recovery_90d_pct",
+                        "delta_recovery_90d_ci_low_pct",
+                        "delta_recovery_90d_ci_high_pct",
+                        True,
+                    ),
+                    _fmt(r.get("involuntary_churn_pct"), "pct", lang),
+                    "–"
+                    if control
+                    else ci(
+                        r,
+                        "delta_involuntary_churn_pct",
+                        "delta_involuntary_churn_ci_low_pct",
+                        "delta_involuntary_churn_ci_high_pct",
+                        True,
+                    ),
+                ],
+            )
         )
-        for r in frame.iter_rows(named=True)
-    ]
     return Html(_table("ai-experiment", head, rows))
