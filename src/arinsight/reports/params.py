@@ -111,7 +111,7 @@ def check_params(
             f"no warehouse at {path} — run `arinsight load` and `arinsight build` "
             "(or `arinsight demo`) first, or pass --db"
         )
-    with Warehouse.open(path) as wh:
+    with Warehouse.open_snapshot(path) as wh:
         ends = month_ends(wh)
         if not wh.has_marts():
             raise ArinsightError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -570,6 +571,8 @@ def _cell(value: Any, signed: bool = False) -> str:
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        value = float(value)
     if isinstance(value, float):
         text = f"{abs(value) if signed else value:,.1f}"
         return (("+" if value >= 0 else "−") + text) if signed else text
