@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -175,22 +176,38 @@ def execute(template: Path, target: Path, params: ReportParams, *, progress: boo
 
     env_db = os.environ.get("ARINSIGHT_DB")
     os.environ["ARINSIGHT_DB"] = str(params.db)
+    # The kernel inherits file descriptor 2 and logs start-up warnings and its
+    # shutdown there; send that to a scratch file and keep only the progress
+    # bar (on a duplicate of the real stderr) in the terminal.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    terminal = os.fdopen(os.dup(saved), "w", encoding="utf-8", errors="replace")
     try:
-        pm.execute_notebook(
-            str(template),
-            str(target),
-            parameters=params.as_papermill(),
-            kernel_name="python3",
-            progress_bar={"desc": f"{template.stem} cells", "unit": "cell"} if progress else False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-            cwd=str(target.parent),
-        )
+        with tempfile.TemporaryFile() as kernel_log:
+            os.dup2(kernel_log.fileno(), 2)
+            pm.execute_notebook(
+                str(template),
+                str(target),
+                parameters=params.as_papermill(),
+                kernel_name="python3",
+                progress_bar=(
+                    {"desc": f"{template.stem} cells", "unit": "cell", "file": terminal}
+                    if progress
+                    else False
+                ),
+                log_output=False,
+                request_save_on_cell_execute=False,
+                cwd=str(target.parent),
+            )
     except PapermillExecutionError as exc:
         raise ArinsightError(
             execution_message(exc.ename, exc.evalue, exc.exec_count, target)
         ) from None
     finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        terminal.close()
         if env_db is None:
             os.environ.pop("ARINSIGHT_DB", None)
         else:
