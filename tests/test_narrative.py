@@ -150,8 +150,8 @@ def test_different_windows_are_refused() -> None:
             RollRate(120, 62.0, 30.0),
             RollRate(130, 71.0, 29.0),
             [
-                "enterprise cured faster: 71 % of its 1–30 days amount was collected in the "
-                "month, up from 62 % (n = 130 invoices)."
+                "Faster cures in enterprise: 71 % of its 1–30 days amount was collected in "
+                "the month, up from 62 % (n = 130 invoices)."
             ],
         ),
         # The same move resting on 20 invoices in January (< 30): not mentioned.

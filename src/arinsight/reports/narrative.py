@@ -215,16 +215,16 @@ _WORDS: dict[str, dict[Lang, str]] = {
         "de": "Höherer Umsatz im {w}-Tage-Fenster nahm {n} Tage weg.",
     },
     "cured_faster": {
-        "en": "{seg} cured faster: {r1} % of its {bucket} amount was collected in the month, "
-        "up from {r0} % (n = {n} invoices).",
-        "de": "{seg} zahlte schneller: {r1} % des Betrags im Bucket {bucket} gingen im Monat ein, "
-        "nach {r0} % (n = {n} Rechnungen).",
+        "en": "Faster cures in {seg}: {r1} % of its {bucket} amount was collected in the "
+        "month, up from {r0} % (n = {n} invoices).",
+        "de": "Schnellere Zahlung bei {seg}: {r1} % des Betrags im Bucket {bucket} gingen im "
+        "Monat ein, nach {r0} % (n = {n} Rechnungen).",
     },
     "cured_slower": {
-        "en": "{seg} cured slower: {r1} % of its {bucket} amount was collected in the month, "
-        "down from {r0} % (n = {n} invoices).",
-        "de": "{seg} zahlte langsamer: {r1} % des Betrags im Bucket {bucket} gingen im Monat ein, "
-        "nach {r0} % (n = {n} Rechnungen).",
+        "en": "Slower cures in {seg}: {r1} % of its {bucket} amount was collected in the "
+        "month, down from {r0} % (n = {n} invoices).",
+        "de": "Langsamere Zahlung bei {seg}: {r1} % des Betrags im Bucket {bucket} gingen im "
+        "Monat ein, nach {r0} % (n = {n} Rechnungen).",
     },
     "rolled_more": {
         "en": "{r1} % of {seg}'s {bucket} amount rolled into the next bucket, up from {r0} % "

@@ -86,13 +86,17 @@ def _t(key: str, lang: str, **kw: Any) -> str:
 
 
 def _fmt(value: float | None, unit: str, lang: str, signed: bool = False) -> str:
-    """Number as the report prints it: days/pct 1 decimal, amounts and counts whole."""
+    """Number as the report prints it: days/pct 1 decimal, amounts and counts whole.
+
+    ``signed`` adds ``+`` / ``−``; a change that rounds to zero has no sign.
+    """
     if value is None:
         return "–"
     digits = 0 if unit in ("amount", "count") else 1
-    text = fmt_number(abs(value) if signed else value, digits, lang)  # type: ignore[arg-type]
-    if signed:
-        text = ("+" if value >= 0 else "−") + text
+    v = float(value)
+    text = fmt_number(abs(v) if signed else v, digits, lang)  # type: ignore[arg-type]
+    if signed and round(abs(v), digits) != 0:
+        text = ("+" if v > 0 else "−") + text
     return text
 
 
@@ -957,16 +961,21 @@ def show(fig: Any, height: int = 400) -> None:
     )
     fig.update_layout(height=height, width=None, autosize=True)
     if has_legend:
+        # Place the legend a fixed number of pixels under the plot: below the
+        # tick labels, and below the axis title when there is one.
         titled = bool(fig.layout.xaxis.title.text)
+        top = fig.layout.margin.t if fig.layout.margin.t is not None else 80
+        bottom = 150 if titled else 110
+        plot_height = max(height - top - bottom, 80)
         fig.update_layout(
             legend={
                 "orientation": "h",
                 "yanchor": "top",
-                "y": -0.3 if titled else -0.14,
+                "y": -(75 if titled else 40) / plot_height,
                 "x": 0,
                 "xanchor": "left",
             },
-            margin={"b": 140 if titled else 110},
+            margin={"b": bottom},
         )
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
