@@ -953,29 +953,19 @@ def stage_names(rv: Review) -> dict[int, str]:
 def show(fig: Any, height: int = 400) -> None:
     """Display a figure at the page's width and a fixed height.
 
-    The legend goes under the plot (on an A4 page the dashboard's top legend
-    runs into the title); otherwise the figure is the dashboard's, unchanged.
+    On an A4 page the dashboard's legend (above the plot) runs into the title;
+    here the title sits at the top of the figure and the legend between it and
+    the plot, with the top margin to hold both. Otherwise the figure is the
+    dashboard's, unchanged.
     """
-    has_legend = (
-        any(getattr(tr, "showlegend", None) is not False for tr in fig.data) and len(fig.data) > 1
-    )
+    shown = [tr for tr in fig.data if getattr(tr, "showlegend", None) is not False]
     fig.update_layout(height=height, width=None, autosize=True)
-    if has_legend:
-        # Place the legend a fixed number of pixels under the plot: below the
-        # tick labels, and below the axis title when there is one.
-        titled = bool(fig.layout.xaxis.title.text)
-        top = fig.layout.margin.t if fig.layout.margin.t is not None else 80
-        bottom = 150 if titled else 110
-        plot_height = max(height - top - bottom, 80)
+    if len(shown) > 1:
+        rows = 2 if len(shown) > 3 else 1
         fig.update_layout(
-            legend={
-                "orientation": "h",
-                "yanchor": "top",
-                "y": -(75 if titled else 40) / plot_height,
-                "x": 0,
-                "xanchor": "left",
-            },
-            margin={"b": bottom},
+            title={"y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 6}},
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "xanchor": "left"},
+            margin={"t": 50 + 24 * rows + 12},
         )
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
