@@ -176,3 +176,19 @@ def test_experiment_arms_with_intervals(base: Path, tmp_path: Path) -> None:
     assert "18.5 [17.4, 19.6]" in html
     assert "−2.5 [−4.0, −1.0]" in html  # days to settle, early vs control
     assert "+4.0 [+1.0, +7.0]" in html  # recovery points
+
+
+def test_ladder_parameter_is_the_ladder_in_force(base: Path, tmp_path: Path) -> None:
+    path = tmp_path / "ladder.yaml"
+    path.write_text(yaml.safe_dump(LADDER_V2), encoding="utf-8")
+    rv = review.start(db=str(base), ladder=str(path), plotly_renderer=None)
+    frame, source = review.ladder_in_force(rv)
+    assert source == str(path.resolve())
+    offsets = {(r["segment"], r["stage_number"]): r["due_offset_days"] for r in frame.to_dicts()}
+    assert offsets[("smb", 1)] == 2  # the smb override
+    assert offsets[("consumer", 1)] == 7  # the default stages
+    assert review.stage_names(rv) == {
+        0: "Vorab-Erinnerung",
+        1: "Zahlungserinnerung",
+        2: "1. Mahnung",
+    }

@@ -936,12 +936,44 @@ def frames(rv: Review) -> dict[str, pl.DataFrame]:
     return out
 
 
-def stage_names(rv: Review) -> dict[int, str]:
-    """Stage number → name of the ladder in force at the month end (where segments agree)."""
+def ladder_in_force(rv: Review) -> tuple[pl.DataFrame, str]:
+    """The ladder per segment x stage (``metrics.ladder_in_force`` columns) and its source.
+
+    The ``ladder`` parameter's YAML when given, else the version of
+    ``meta.ladders`` in force at the month end, else the shipped default.
+
+    Raises:
+        ConfigError: the ladder file is not a valid ladder.
+    """
+    import polars as pl
+
     from arinsight import metrics
 
     with rv.connect() as wh:
-        ladder, _ = metrics.ladder_in_force(wh, rv.month_end)
+        if rv.params.ladder is None:
+            return metrics.ladder_in_force(wh, rv.month_end)
+        segments = metrics.segments(wh)
+    from arinsight.config import load_ladder
+
+    ladder = load_ladder(rv.params.ladder)
+    rows = [
+        {
+            "segment": seg,
+            "stage_number": stage.stage,
+            "stage_name": stage.name,
+            "due_offset_days": offset,
+            "channel": stage.channel,
+            "fee_amount": float(stage.fee),
+        }
+        for seg in segments
+        for stage, offset in zip(ladder.for_segment(seg), ladder.due_offsets(seg), strict=True)
+    ]
+    return pl.DataFrame(rows), str(rv.params.ladder)
+
+
+def stage_names(rv: Review) -> dict[int, str]:
+    """Stage number → name of the ladder in force at the month end (where segments agree)."""
+    ladder, _ = ladder_in_force(rv)
     if rv.params.segment is not None:
         ladder = ladder.filter(ladder["segment"] == rv.params.segment)
     names: dict[int, set[str]] = {}

@@ -48,7 +48,7 @@ CHROMIUM_FLAGS = (
 #: Print layout: A4, a page per section, page numbers in the footer, no chart toolbar.
 PRINT_CSS = """<style>
 @page { size: A4; margin: 14mm 12mm 16mm 12mm;
-  @bottom-right { content: "Page " counter(page) " / " counter(pages);
+  @bottom-right { content: "{page} " counter(page) " / " counter(pages);
                   font: 9pt sans-serif; color: #555; } }
 @media print {
   body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -256,7 +256,9 @@ def export_html(notebook: Path, target: Path) -> None:
     # offline they only fail; with require.js present plotly would even try to
     # fetch itself from its CDN. Leave them out so the file opens offline.
     body = REMOTE_SCRIPT.sub("", body)
-    body = body.replace("</head>", PRINT_CSS + "\n</head>", 1)
+    lang = nb.metadata.get("papermill", {}).get("parameters", {}).get("lang", "en")
+    css = PRINT_CSS.replace("{page}", "Seite" if lang == "de" else "Page")
+    body = body.replace("</head>", css + "\n</head>", 1)
     target.write_text(body, encoding="utf-8")
 
 
