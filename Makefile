@@ -22,7 +22,7 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 env: $(VENV)/.synced  ## create .venv from uv.lock
 
-DEMO_ARGS ?= --no-serve
+DEMO_ARGS ?=
 demo: env  ## simulate a sample company, load, build, report, serve the dashboard
 	$(VENV)/bin/arinsight demo $(DEMO_ARGS)
 

@@ -437,24 +437,21 @@ def overdue_customers(
 def guardrail_examples(
     wh: Warehouse,
     kind: str | None = None,
-    segment: str | None = None,
+    segment: str = "all",
     month_end: dt.date | None = None,
     limit: int = 5,
 ) -> pl.DataFrame:
-    """The latest ``limit`` rows of ``marts.fct_guardrail_findings`` per finding kind."""
-    _require_marts(wh)
+    """``marts.fct_dash_guardrail_examples``: the latest ``limit`` (at most 5) findings
+    of each kind sent in the month of ``month_end`` (default: the latest month end)."""
+    month = resolve_month_end(wh, month_end)
     return wh.sql(
         """
-        select * from marts.fct_guardrail_findings
-        where (? is null or finding_kind = ?)
-            and (? is null or ? = 'all' or segment = ?)
-            and (? is null or month_end_date <= ?)
-        qualify row_number() over (
-            partition by finding_kind order by sent_date desc, event_id
-        ) <= ?
-        order by finding_kind, sent_date desc, event_id
+        select * from marts.fct_dash_guardrail_examples
+        where month_end_date = ? and segment = ? and (? is null or finding_kind = ?)
+            and example_rank <= ?
+        order by finding_kind, example_rank
         """,
-        [kind, kind, segment, segment, segment, month_end, month_end, int(limit)],
+        [month, segment, kind, kind, int(limit)],
     )
 
 

@@ -107,6 +107,7 @@ def run_demo(
         for path in render_demo_report(db):
             console.print(f"    {path}")
     if serve:
-        raise ArinsightError(
-            "the dashboard is not part of this version yet; run `arinsight demo --no-serve`"
-        )
+        from arinsight.dashboard.app import serve as serve_dashboard
+
+        console.print("[bold]dashboard[/bold] open the URL below (Ctrl+C stops it)")
+        serve_dashboard(db)

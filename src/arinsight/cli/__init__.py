@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
     "report": "arinsight.cli.report",
+    "dashboard": "arinsight.cli.dashboard",
     "lab": "arinsight.cli.lab",
 }
 

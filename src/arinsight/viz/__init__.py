@@ -12,6 +12,7 @@ from arinsight.viz import theme
 from arinsight.viz.figures import (
     aging_stacked,
     billing_cohorts,
+    cash_vs_billed,
     channel_comparison,
     churn_by_stage,
     churn_trend,
@@ -31,6 +32,7 @@ from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
 __all__ = [
     "aging_stacked",
     "billing_cohorts",
+    "cash_vs_billed",
     "channel_comparison",
     "churn_by_stage",
     "churn_trend",

@@ -51,14 +51,32 @@ TEMPLATE_NAME = "arinsight"
 pio.templates[TEMPLATE_NAME] = go.layout.Template(
     layout=go.Layout(
         font={"family": FONT, "size": 13, "color": "#222222"},
-        title={"font": {"size": 16}, "x": 0.0, "xanchor": "left"},
+        title={
+            "font": {"size": 16},
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.985,
+            "yref": "container",
+            "yanchor": "top",
+        },
         colorway=PALETTE,
         paper_bgcolor="white",
         plot_bgcolor="white",
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        xaxis={"gridcolor": GRID, "linecolor": "#999999", "zeroline": False},
-        yaxis={"gridcolor": GRID, "linecolor": "#999999", "zerolinecolor": "#bbbbbb"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
+        margin={"l": 60, "r": 20, "t": 95, "b": 50},
+        xaxis={"gridcolor": GRID, "linecolor": "#999999", "zeroline": False, "automargin": True},
+        yaxis={
+            "gridcolor": GRID,
+            "linecolor": "#999999",
+            "zerolinecolor": "#bbbbbb",
+            "automargin": True,
+        },
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.01,
+            "x": 0.0,
+            "traceorder": "normal",
+        },
         hoverlabel={"font": {"family": FONT}},
         hovermode="x unified",
     )
@@ -75,6 +93,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "n": ("n", "n"),
     "target": ("Target", "Ziel"),
     "all": ("All segments", "Alle Segmente"),
+    # payment behaviour (dim_customers.behaviour_segment)
+    "reliable": ("reliable", "zuverlässig"),
+    "occasional": ("occasionally late", "gelegentlich verspätet"),
+    "chronic": ("chronically late", "chronisch verspätet"),
+    "unscored": ("not scored yet", "noch nicht bewertet"),
     # KPIs
     "dso": ("DSO", "DSO"),
     "best_possible_dso": ("Best possible DSO", "Bestmögliche DSO"),
@@ -93,6 +116,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "dso_trend_title": ("DSO trend", "DSO-Verlauf"),
     "outstanding_title": ("Outstanding vs overdue", "Offen vs. überfällig"),
     "segment_title": ("By segment", "Nach Segment"),
+    "cash_title": ("Cash collected vs billed", "Zahlungseingang vs. Rechnungsstellung"),
+    "billed": ("Billed (net of credit notes)", "Fakturiert (abzgl. Gutschriften)"),
+    "collected": ("Cash collected", "Zahlungseingang"),
     # aging
     "aging_title": ("Aging of receivables", "Altersstruktur der Forderungen"),
     "bucket_not_due": ("Not due", "Nicht fällig"),
@@ -170,6 +196,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "relative_risk": ("Relative risk vs never dunned", "Relatives Risiko ggü. nie gemahnt"),
     "customers": ("Customers", "Kunden"),
     "involuntary_churn": ("Involuntary churn rate", "Unfreiwillige Abwanderung"),
+    "churn_trend_title": (
+        "Customer churn per month (% of active customers)",
+        "Kundenabwanderung je Monat (% der aktiven Kunden)",
+    ),
+    "all_churn": ("All churn", "Abwanderung gesamt"),
     # ladder
     "ladder_title": ("Dunning ladder in force", "Gültige Mahnstufen"),
     "days_after_due": ("Days after due date", "Tage nach Fälligkeit"),
