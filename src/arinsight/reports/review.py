@@ -990,6 +990,12 @@ def show(fig: Any, height: int = 400) -> None:
     the plot, with the top margin to hold both. Otherwise the figure is the
     dashboard's, unchanged.
     """
+    import plotly.graph_objects as go
+
+    # The builders skip plotly's validation for the dashboard's speed, which
+    # leaves the template as a bare name that plotly's HTML output cannot read;
+    # a validated copy resolves it (the figure is otherwise the same).
+    fig = go.Figure(fig.to_dict())
     shown = [tr for tr in fig.data if getattr(tr, "showlegend", None) is not False]
     fig.update_layout(height=height, width=None, autosize=True)
     if len(shown) > 1:
