@@ -192,3 +192,41 @@ def test_ladder_parameter_is_the_ladder_in_force(base: Path, tmp_path: Path) -> 
         1: "Zahlungserinnerung",
         2: "1. Mahnung",
     }
+
+
+def test_first_month_has_nothing_to_compare(base: Path) -> None:
+    first = month_ends(base)[0]
+    rv = review.start(month=first.isoformat()[:7], db=str(base), plotly_renderer=None)
+    sentences, attribution = review.narrative(rv)
+    assert attribution is None
+    assert sentences == [
+        "This is the first month in the warehouse: there is no previous month to compare."
+    ]
+    assert review.attribution_table(rv) == ""
+
+
+def test_kpi_changes_against_the_previous_month_and_a_year_ago(base: Path) -> None:
+    ends = month_ends(base)
+    last, prev, year_ago = ends[-1], ends[-2], ends[-13]  # 14 months: index -13 is a year back
+    assert (last.year - year_ago.year, last.month) == (1, year_ago.month)
+    with Warehouse.open(base) as wh:
+        dso = dict(
+            wh.con.execute(
+                "select month_end_date, dso_days from marts.fct_dso_monthly where segment = 'all'"
+            ).fetchall()
+        )
+        row = wh.con.execute(
+            "select kpi_value, previous_month_value, change_vs_previous_month, year_ago_value, "
+            "change_vs_year_ago from marts.fct_report_kpis "
+            "where month_end_date = ? and segment = 'all' and kpi_name = 'dso_days'",
+            [last],
+        ).fetchone()
+    assert row == pytest.approx(
+        (
+            dso[last],
+            dso[prev],
+            dso[last] - dso[prev],
+            dso[year_ago],
+            dso[last] - dso[year_ago],
+        )
+    )
