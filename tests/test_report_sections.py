@@ -120,20 +120,21 @@ def test_recommendations_table_to_approve(base: Path, tmp_path: Path) -> None:
             """
             create table marts.ladder_recommendations as
             select * from (values
-                ('smb', 1, 7, 2, 'email', 'email', 'response died out by day 5', 812,
-                 -1.2, -2.0, -0.4, 'high'),
-                ('consumer', 2, 21, 28, 'letter', 'letter', 'reliable payers', 45,
-                 0.3, -0.5, 1.1, 'low: small n')
-            ) as t(segment, stage_number, current_offset_days, proposed_offset_days,
-                   current_channel, proposed_channel, rationale, count_evidence,
-                   expected_dso_change_days, expected_dso_change_days_low,
-                   expected_dso_change_days_high, confidence)
+                ('smb', 1, 'Zahlungserinnerung', 7, 2, 'email', 'email',
+                 'response died out by day 5', 812, -1.2, -2.0, -0.4, 'high'),
+                ('consumer', 2, '1. Mahnung', 21, 28, 'letter', 'letter', 'reliable payers',
+                 45, 0.3, -0.5, 1.1, 'low: small n')
+            ) as t(segment, stage_number, stage_name, current_offset_days,
+                   proposed_offset_days, current_channel, proposed_channel, rationale,
+                   evidence_count_invoices, delta_dso_days, delta_dso_days_low,
+                   delta_dso_days_high, confidence)
             """
         )
     rv = review.start(db=str(db), plotly_renderer=None)
     html = review.recommendations_html(rv)
     assert "response died out by day 5" in html and "low: small n" in html
     assert "−1.2 [−2.0, −0.4]" in html and "+0.3 [−0.5, +1.1]" in html
+    assert "Expected Δ DSO (days)" in html and "Evidence n (invoices)" in html
     assert html.count("☐ / ☐") == 2  # one approve / reject box per row
     smb = review.start(db=str(db), segment="smb", plotly_renderer=None)
     assert "reliable payers" not in review.recommendations_html(smb)

@@ -482,6 +482,7 @@ _REC_COLUMNS = (
     ("segment", {"en": "Segment", "de": "Segment"}),
     ("stage_number", {"en": "Stage", "de": "Stufe"}),
     ("stage", {"en": "Stage", "de": "Stufe"}),
+    ("stage_name", {"en": "Name", "de": "Bezeichnung"}),
     ("current_offset_days", {"en": "Offset now (days)", "de": "Versatz jetzt (Tage)"}),
     ("proposed_offset_days", {"en": "Proposed (days)", "de": "Vorschlag (Tage)"}),
     ("current_channel", {"en": "Channel now", "de": "Kanal jetzt"}),
@@ -491,6 +492,8 @@ _REC_COLUMNS = (
     ("rationale", {"en": "Rationale", "de": "Begründung"}),
     ("count_evidence", {"en": "Evidence n", "de": "Evidenz n"}),
     ("evidence_n", {"en": "Evidence n", "de": "Evidenz n"}),
+    ("evidence_count_invoices", {"en": "Evidence n (invoices)", "de": "Evidenz n (Rechnungen)"}),
+    ("evidence_count_events", {"en": "Evidence n (sends)", "de": "Evidenz n (Mahnungen)"}),
     ("confidence", {"en": "Confidence", "de": "Konfidenz"}),
 )
 
@@ -528,11 +531,12 @@ def recommendations_html(rv: Review) -> Html:
             cols.append((name, labels[lang]))
             seen_labels.add(labels[lang])
     # Expected effects with their 80 % intervals: every column the recommender
-    # names expected_* (value, *_low, *_high) is shown as "value [low, high]".
+    # names delta_* or expected_* (value, *_low, *_high) is shown as "value [low, high]".
     expected = [
         c
         for c in frame.columns
-        if c.startswith("expected_") and not c.endswith(("_low", "_high", "_lower", "_upper"))
+        if c.startswith(("delta_", "expected_"))
+        and not c.endswith(("_low", "_high", "_lower", "_upper"))
     ]
     head = [label for _, label in cols] + [_expected_label(c, lang) for c in expected]
     head.append("✓ / ✗")
@@ -565,9 +569,20 @@ def _first(r: dict[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
+_EFFECT_LABELS = {
+    "dso_days": ("DSO (days)", "DSO (Tage)"),
+    "dso_change_days": ("DSO (days)", "DSO (Tage)"),
+    "recovery_pct": ("recovery (pp)", "Realisierung (pp)"),
+    "involuntary_churn": ("involuntary churn", "unfreiw. Abwanderung"),
+    "net_value_amount": ("net value (EUR)", "Nettowert (EUR)"),
+}
+
+
 def _expected_label(column: str, lang: str) -> str:
-    words = column.removeprefix("expected_").replace("_", " ")
-    return ("Expected " if lang == "en" else "Erwartet ") + words
+    """``delta_dso_days`` → ``Expected Δ DSO (days)``."""
+    key = column.removeprefix("expected_").removeprefix("delta_")
+    en, de = _EFFECT_LABELS.get(key, (key.replace("_", " "), key.replace("_", " ")))
+    return f"Expected Δ {en}" if lang == "en" else f"Erwartet Δ {de}"
 
 
 def _cell(value: Any, signed: bool = False) -> str:
