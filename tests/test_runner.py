@@ -83,7 +83,7 @@ def test_builds_in_dependency_order_and_publishes_marts(wh: Any, tmp_path: Path)
     root = _project(tmp_path / "sql")
     seen: list[str] = []
     res = runner.build(
-        wh.con, load_settings(), root=root, on_model=lambda m, n, s: seen.append(m.name)
+        wh.con, load_settings(), root=root, on_model=lambda name, i, n, s: seen.append(name)
     )
     # every model is reported after the models it depends on
     for m in runner.discover_models(root):

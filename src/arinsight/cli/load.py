@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from arinsight.cli._common import db_option
+from arinsight.cli._common import db_option, json_option, quiet_option, settings_option
 
 
 @click.command("load")
@@ -17,7 +17,12 @@ from arinsight.cli._common import db_option
     "or a YAML file; see docs/profiles.md.",
 )
 @db_option
-def command(sources: tuple[str, ...], profile: str, db: str) -> None:
+@json_option
+@quiet_option
+@settings_option
+def command(
+    sources: tuple[str, ...], profile: str, db: str, as_json: bool = False, quiet: bool = False
+) -> None:
     """Load ledger files (CSV, TSV, XLSX, Parquet; files or directories) into the warehouse.
 
     Every file is typed against the canonical contract through the profile;
@@ -28,14 +33,18 @@ def command(sources: tuple[str, ...], profile: str, db: str) -> None:
     """
     import sys
 
-    from arinsight.cli._render import print_load_results
+    from arinsight.cli._render import load_json, print_json, print_load_results, set_quiet
     from arinsight.ingest import LoadResult, load_sources
     from arinsight.ingest.profiles import resolve_profile
     from arinsight.warehouse import Warehouse
 
     prof = resolve_profile(profile)
 
+    set_quiet(quiet or as_json)
+
     def progress(r: LoadResult) -> None:
+        if quiet or as_json:
+            return
         name = r.file.rsplit("/", 1)[-1]
         if r.skipped:
             line = f"= {name} → {r.table}: unchanged since load {r.load_id} (same sha256), skipped"
@@ -64,8 +73,11 @@ def command(sources: tuple[str, ...], profile: str, db: str) -> None:
             if ids
             else []
         )
+    if as_json:
+        print_json(load_json(results, samples))
+        return
     print_load_results(results)
-    if samples:
+    if samples and not quiet:
         click.echo("first quarantined rows:")
         for file, line, reason in samples:
             where = f"{file.rsplit('/', 1)[-1]} line {line}" if line is not None else file

@@ -164,7 +164,7 @@ class Profile(_Frozen):
         for table, mapping in self.tables.items():
             errors += _check_mapping(table, mapping)
         if errors:
-            raise ValueError("; ".join(errors))
+            raise ValueError("\n".join(errors))
         return self
 
     def table_for(self, path: Path) -> str | None:
@@ -340,7 +340,25 @@ def _canonical_dict() -> dict[str, Any]:
     }
 
 
-def _explain(exc: ValidationError, source: str) -> str:
+def _mapping_errors(data: dict[str, Any]) -> list[str]:
+    """Cross-field problems of every table mapping that is valid on its own.
+
+    Pydantic runs ``Profile._check`` only when every field validated, so a
+    profile with an unknown key would hide its mapping problems until a second
+    run; these are collected here so one run reports everything.
+    """
+    tables = data.get("tables")
+    out: list[str] = []
+    for table, raw in tables.items() if isinstance(tables, dict) else ():
+        try:
+            mapping = TableMapping.model_validate(raw)
+        except ValidationError:
+            continue
+        out += _check_mapping(str(table), mapping)
+    return out
+
+
+def _explain(exc: ValidationError, source: str, data: dict[str, Any] | None = None) -> str:
     lines = [f"{source}: invalid mapping profile:"]
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
@@ -351,7 +369,13 @@ def _explain(exc: ValidationError, source: str) -> str:
             lines.append(f"  {loc}: unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"  {loc or '(top level)'}: {msg}")
+            for part in msg.splitlines():
+                line = f"  {loc}: {part}" if loc else f"  {part}"
+                if line not in lines:
+                    lines.append(line)
+    for problem in _mapping_errors(data or {}):
+        if f"  {problem}" not in lines:
+            lines.append(f"  {problem}")
     return "\n".join(lines)
 
 
@@ -378,7 +402,7 @@ def _validate(data: dict[str, Any]) -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, str(source))) from None
+        raise ConfigError(_explain(exc, str(source), data)) from None
 
 
 @cache

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -292,7 +293,7 @@ def build(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     root: Path | None = None,
-    on_model: Any = None,
+    on_model: Callable[[str, int, int, float], None] | None = None,
 ) -> BuildResult:
     """Build every model, check keys and run asserts; publish the marts atomically.
 
@@ -301,6 +302,8 @@ def build(
     marts are written to the warehouse file, in one transaction together with
     the asserts, so a failure anywhere leaves the previous marts in place.
 
+    ``on_model(name, done, total, seconds)`` is called after each model.
+
     Raises:
         BuildError: the first failure; the warehouse keeps its previous build.
     """
@@ -308,6 +311,11 @@ def build(
 
     started = time.perf_counter()
     models = discover_models(root)
+
+    def report(m: Model, n: int, seconds: float) -> None:
+        if on_model is not None:
+            on_model(m.name, len(done), len(models), seconds)
+
     init_schema(con)
     _set_variables(con, settings)
     done: list[tuple[str, int, float]] = []
@@ -315,11 +323,11 @@ def build(
     try:
         for m in models:
             if m.layer in SCRATCH_LAYERS:
-                _materialise(con, m, done, on_model)
+                _materialise(con, m, done, report)
         with transaction(con):
             for m in models:
                 if m.layer not in SCRATCH_LAYERS:
-                    _materialise(con, m, done, on_model)
+                    _materialise(con, m, done, report)
             asserts = run_asserts(con, root)
             _record(con, done, models)
     finally:

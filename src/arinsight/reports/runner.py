@@ -291,11 +291,13 @@ def print_pdf(html: Path, target: Path, chromium: str, timeout: float = 180.0) -
         )
 
 
-def render_demo_report(db: str | Path, out: str | Path = "reports") -> list[Path]:
+def render_demo_report(
+    db: str | Path, out: str | Path = "reports", *, progress: bool = True
+) -> list[Path]:
     """``make demo``'s last step: the monthly review of the latest month; the paths written."""
     from arinsight.reports.params import check_params
 
-    result = render(check_params(db, None), "monthly_review", FORMATS, out)
+    result = render(check_params(db, None), "monthly_review", FORMATS, out, progress=progress)
     return result.paths()
 
 
