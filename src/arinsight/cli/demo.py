@@ -112,8 +112,8 @@ def command(
     if not no_report:
         from arinsight.reports.runner import render_demo_report
 
-        say("[bold]report[/bold] the last complete month → reports/")
-        for path in render_demo_report(db, progress=not quiet):
+        say("[bold]report[/bold] the monthly review of the last complete month")
+        for path in render_demo_report(db, progress=False):
             say(f"    {path}")
     db_arg = "" if db == "data/arinsight.duckdb" else f" --db {db}"
     say(f"next: `arinsight dashboard{db_arg}` opens the dashboard on these marts")
