@@ -444,6 +444,100 @@ def headline(
     }
 
 
+# --- ladder: legal-check inputs and response analysis (docs/ladder.md) ---
+
+
+def segment_terms(wh: Warehouse) -> pl.DataFrame:
+    """``marts.dim_segment_terms``: customers per segment x customer type x payment terms.
+
+    ``customer_type`` is b2b / b2c / unknown; ``payment_terms_days`` -1 = not given.
+    """
+    return _read(wh, "dim_segment_terms", "segment, customer_type, payment_terms_days")
+
+
+def stage_response_cases(
+    wh: Warehouse, segment: str | None = None, stage: int | None = None
+) -> pl.DataFrame:
+    """``marts.fct_stage_response_cases``: one row per invoice x stage in the response cohort.
+
+    Planned vs sent offset (``planned_due_offset_days``, ``sent_due_offset_days``,
+    ``send_delay_days``), the ladder version in force, the observation window.
+    """
+    return _read(
+        wh,
+        "fct_stage_response_cases",
+        "invoice_id, stage_number",
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def stage_response_daily(
+    wh: Warehouse,
+    segment_type: str | None = None,
+    segment: str | None = None,
+    stage: int | None = None,
+) -> pl.DataFrame:
+    """``marts.fct_stage_response_daily``: settlement hazard per day around a stage's send.
+
+    ``hazard_ratio`` (0-1) with Wilson interval, ``lift_ratio`` vs the days -7..-1
+    baseline with its interval; ``segment_type`` is segment / behaviour / all.
+    """
+    return _read(
+        wh,
+        "fct_stage_response_daily",
+        "segment_type, segment, stage_number, channel, days_from_send",
+        segment_type=segment_type,
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def stage_response(
+    wh: Warehouse, segment_type: str | None = None, segment: str | None = None
+) -> pl.DataFrame:
+    """``marts.fct_stage_response``: lift, decay half-life and died-out day per stage x channel."""
+    return _read(
+        wh,
+        "fct_stage_response",
+        "segment_type, segment, stage_number, channel",
+        segment_type=segment_type,
+        segment=segment,
+    )
+
+
+def stage_competing(
+    wh: Warehouse,
+    segment_type: str | None = None,
+    segment: str | None = None,
+    stage: int | None = None,
+) -> pl.DataFrame:
+    """``marts.fct_stage_competing``: cumulative incidence of settlement vs the next stage."""
+    return _read(
+        wh,
+        "fct_stage_competing",
+        "segment_type, segment, stage_number, channel, days_since_send",
+        segment_type=segment_type,
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def stage_reached(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_stage_reached``: fee yield and churn by the highest stage reached."""
+    return _read(wh, "fct_stage_reached", "segment, highest_stage_number", segment=segment)
+
+
+def experiment_customers(wh: Warehouse) -> pl.DataFrame:
+    """``marts.fct_experiment_customers``: one row per customer in a ladder experiment."""
+    return _read(wh, "fct_experiment_customers", "customer_id")
+
+
+def experiment_arms(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_experiment_arms``: per-arm outcomes and effects vs control (95 % CIs)."""
+    return _read(wh, "fct_experiment_arms", "segment, experiment_variant", segment=segment)
+
+
 # --------------------------------------------------------------------------- dashboard readers
 # Marts fct_dash_* are small pre-aggregations for the dashboard and the report
 # (sql/marts/fct_dash_*.sql); the meta readers show bookkeeping as recorded.
@@ -516,31 +610,6 @@ def stage_survival_bands(
         wh,
         "fct_dash_survival_bands",
         "segment, stage_number, days_since_send",
-
-
-# --- ladder: legal-check inputs and response analysis (docs/ladder.md) ---
-
-
-def segment_terms(wh: Warehouse) -> pl.DataFrame:
-    """``marts.dim_segment_terms``: customers per segment x customer type x payment terms.
-
-    ``customer_type`` is b2b / b2c / unknown; ``payment_terms_days`` -1 = not given.
-    """
-    return _read(wh, "dim_segment_terms", "segment, customer_type, payment_terms_days")
-
-
-def stage_response_cases(
-    wh: Warehouse, segment: str | None = None, stage: int | None = None
-) -> pl.DataFrame:
-    """``marts.fct_stage_response_cases``: one row per invoice x stage in the response cohort.
-
-    Planned vs sent offset (``planned_due_offset_days``, ``sent_due_offset_days``,
-    ``send_delay_days``), the ladder version in force, the observation window.
-    """
-    return _read(
-        wh,
-        "fct_stage_response_cases",
-        "invoice_id, stage_number",
         segment=segment,
         stage_number=stage,
     )
@@ -676,69 +745,3 @@ def ladder_recommendations(wh: Warehouse) -> pl.DataFrame | None:
     if not has_relation(wh, "marts", "ladder_recommendations"):
         return None
     return wh.sql("select * from marts.ladder_recommendations")
-
-
-def stage_response_daily(
-    wh: Warehouse,
-    segment_type: str | None = None,
-    segment: str | None = None,
-    stage: int | None = None,
-) -> pl.DataFrame:
-    """``marts.fct_stage_response_daily``: settlement hazard per day around a stage's send.
-
-    ``hazard_ratio`` (0-1) with Wilson interval, ``lift_ratio`` vs the days -7..-1
-    baseline with its interval; ``segment_type`` is segment / behaviour / all.
-    """
-    return _read(
-        wh,
-        "fct_stage_response_daily",
-        "segment_type, segment, stage_number, channel, days_from_send",
-        segment_type=segment_type,
-        segment=segment,
-        stage_number=stage,
-    )
-
-
-def stage_response(
-    wh: Warehouse, segment_type: str | None = None, segment: str | None = None
-) -> pl.DataFrame:
-    """``marts.fct_stage_response``: lift, decay half-life and died-out day per stage x channel."""
-    return _read(
-        wh,
-        "fct_stage_response",
-        "segment_type, segment, stage_number, channel",
-        segment_type=segment_type,
-        segment=segment,
-    )
-
-
-def stage_competing(
-    wh: Warehouse,
-    segment_type: str | None = None,
-    segment: str | None = None,
-    stage: int | None = None,
-) -> pl.DataFrame:
-    """``marts.fct_stage_competing``: cumulative incidence of settlement vs the next stage."""
-    return _read(
-        wh,
-        "fct_stage_competing",
-        "segment_type, segment, stage_number, channel, days_since_send",
-        segment_type=segment_type,
-        segment=segment,
-        stage_number=stage,
-    )
-
-
-def stage_reached(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
-    """``marts.fct_stage_reached``: fee yield and churn by the highest stage reached."""
-    return _read(wh, "fct_stage_reached", "segment, highest_stage_number", segment=segment)
-
-
-def experiment_customers(wh: Warehouse) -> pl.DataFrame:
-    """``marts.fct_experiment_customers``: one row per customer in a ladder experiment."""
-    return _read(wh, "fct_experiment_customers", "customer_id")
-
-
-def experiment_arms(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
-    """``marts.fct_experiment_arms``: per-arm outcomes and effects vs control (95 % CIs)."""
-    return _read(wh, "fct_experiment_arms", "segment, experiment_variant", segment=segment)
