@@ -73,6 +73,15 @@ def _post(url: str, body_id: str, search: str) -> float:
     return time.perf_counter() - start
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
@@ -122,20 +131,26 @@ def serve(arinsight: str, db: Path) -> tuple[subprocess.Popen[str], str]:
         time.sleep(0.2)
 
 
-def callbacks(url: str, db: Path) -> dict[str, dict[str, float]]:
-    """Per page: cold and warm callback latencies (ms) over filter combinations."""
+def callbacks(url: str, db: Path, pid: int) -> dict[str, dict[str, float]]:
+    """Per page: cold and warm callback latencies (ms) over filter combinations, and
+    the server's CPU time per callback (ms; independent of other load on the machine)."""
     segs, months = _segments_and_months(db)
     searches = ["", "?lang=de", "?behaviour=chronic"]
     searches += [f"?segment={s}" for s in segs[:3]]
     searches += [f"?period={m}" for m in months[-4:-1]]
     out: dict[str, dict[str, float]] = {}
     for page, _path, body_id, _chart in PAGES:
+        cpu0 = _cpu_seconds(pid)
         cold = [_post(url, body_id, s) * 1000 for s in searches]
+        cpu1 = _cpu_seconds(pid)
         warm = [_post(url, body_id, s) * 1000 for s in searches for _ in range(2)]
+        cpu2 = _cpu_seconds(pid)
         out[page] = {
             "cold_p50_ms": statistics.median(cold),
             "cold_p95_ms": _p95(cold),
             "warm_p95_ms": _p95(warm),
+            "cold_cpu_ms": (cpu1 - cpu0) * 1000 / len(cold),
+            "warm_cpu_ms": (cpu2 - cpu1) * 1000 / len(warm),
             "n": float(len(cold) + len(warm)),
         }
     return out
@@ -167,11 +182,11 @@ def measure(arinsight: str, db: Path) -> dict[str, Any]:
     proc, url = serve(arinsight, db)
     try:
         first = first_renders(url)  # first: the caches are cold
-        cbs = callbacks(url, db)
+        cbs = callbacks(url, db, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    return {"callbacks": cbs, "first_render": first}
+    return {"callbacks": cbs, "first_render": first, "load_average": os.getloadavg()[0]}
 
 
 if __name__ == "__main__":  # python bench/dashboard_bench.py DB

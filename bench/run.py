@@ -356,7 +356,9 @@ def step_dashboard(size: int) -> list[Result]:
                 None,
                 note=(
                     f"first render (s); callback p95 {cb['cold_p95_ms']:.0f} ms cold / "
-                    f"{cb['warm_p95_ms']:.0f} ms cached, p50 {cb['cold_p50_ms']:.0f} ms"
+                    f"{cb['warm_p95_ms']:.0f} ms cached; server CPU per callback "
+                    f"{cb['cold_cpu_ms']:.0f} / {cb['warm_cpu_ms']:.0f} ms; "
+                    f"load avg {data['load_average']:.1f}"
                     + ("" if first is not None else "; no Chromium: first render not measured")
                 ),
                 extra=cb,
@@ -375,8 +377,8 @@ STEPS: dict[str, Callable[[int], Result | list[Result]]] = {
     "check": step_check,
     "pandas": step_pandas,
     "report": step_report,
-    "dashboard": step_dashboard,
     "recommend": step_recommend,
+    "dashboard": step_dashboard,
 }
 _DONE: list[Result] = []
 

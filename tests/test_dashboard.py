@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """The dashboard without a browser: filters, auth, the CLI, and every page callback
 called directly on a small simulated warehouse (and on missing / unbuilt ones)."""
 
@@ -240,7 +239,7 @@ def test_ladder_with_recommendations_and_versions(
         "  - {stage: 2, name: Mahnung, offset_days: 20, channel: letter, fee: 5}\n"
     )
     con.execute(
-        "create table meta.ladders (version integer, effective_date date, name varchar, "
+        "create table if not exists meta.ladders (version integer, effective_date date, name varchar, "
         "yaml_text varchar, sha256 varchar, applied_at timestamp)"
     )
     con.execute(
@@ -399,3 +398,33 @@ def test_guardrail_examples_come_from_the_selected_month(
     assert len(rows) <= 3 * 3 and len(rows) <= expected
     first, last = month.replace(day=1).isoformat(), month.isoformat()
     assert all(first <= r["sent_date"] <= last for r in rows)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "fail"), ("", "skip")])
+def test_missing_chromium_fails_in_ci_and_skips_locally(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: str
+) -> None:
+    import dashboard_support
+
+    monkeypatch.setattr(dashboard_support, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if outcome == "fail" else pytest.skip.Exception
+    with pytest.raises(expected, match="apt-get install -y chromium"):
+        dashboard_support.chromium_or_skip()
+
+
+def test_recommendation_intervals_are_shown_with_their_estimate(pages: dict[str, Any]) -> None:
+    import polars as pl
+
+    recs = pl.DataFrame(
+        {
+            "segment": ["smb"],
+            "expected_dso_change_days": [-1.4],
+            "expected_dso_change_low": [-2.1],
+            "expected_dso_change_high": [-0.7],
+            "rationale": ["earlier"],
+        }
+    )
+    rows, columns = pages["ladder"].with_intervals(recs)
+    assert [c for c, _ in columns] == ["segment", "expected_dso_change_days", "rationale"]
+    assert rows[0]["expected_dso_change_days"] == "-1.4 (-2.1 to -0.7)"

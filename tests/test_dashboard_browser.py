@@ -139,7 +139,11 @@ def test_a_shared_url_restores_the_filters(base_url: str, watched: Watched) -> N
     assert "Altersstruktur" in watched.page.inner_text("#ag-body")
     rows = watched.page.locator("#ag-top-customers tbody tr td.col-behaviour").all_inner_texts()
     assert rows and set(rows) == {"chronisch verspätet"}
-    # navigating keeps the filters in the link
+    # the menu follows the language; navigating keeps the filters in the link
+    watched.page.wait_for_function(
+        "() => document.querySelector('#nav-dunning').innerText === 'Mahnstufen'",
+        timeout=15_000,
+    )
     watched.page.click("#nav-dunning")
     watched.page.wait_for_url("**/dunning?**segment=smb**", timeout=15_000)
     assert watched.console == [] and watched.failed == []
@@ -156,3 +160,17 @@ def test_empty_warehouse_page_names_the_command(browser: Any, tmp_path: Path) ->
         assert w.console == [] and w.failed == []
     finally:
         w.close()
+
+
+def test_overview_prints_without_the_controls(base_url: str, watched: Watched) -> None:
+    watched.open(base_url + "/", "ov-body")
+    watched.page.wait_for_selector("#ov-dso-trend .js-plotly-plot .main-svg", timeout=30_000)
+    watched.page.emulate_media(media="print")
+    assert not watched.page.is_visible("#filters")
+    assert not watched.page.is_visible("#nav")
+    assert watched.page.is_visible("#ov-kpis")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pdf = ARTIFACTS / "overview_print.pdf"
+    watched.page.pdf(path=str(pdf), format="A4", print_background=True)
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+    assert watched.console == [] and watched.failed == []

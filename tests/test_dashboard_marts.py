@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 
 from arinsight import metrics
@@ -200,9 +201,29 @@ def test_survival_bands_sql_on_hand_rows() -> None:
 def test_dashboard_marts_read_only_marts_and_staging() -> None:
     """The dashboard's marts never read int_* models (another engineer owns them)."""
     paths = sorted(Path(REPO / "sql" / "marts").glob("fct_dash_*.sql"))
-    assert len(paths) == 6
+    assert len(paths) == 7
     for path in paths:
         code = "\n".join(ln.split("--", 1)[0] for ln in path.read_text().splitlines())
         assert not re.search(r"\bint_[a-z_]+", code), path.name
         deps = [ln for ln in path.read_text().splitlines() if ln.startswith("-- depends_on")]
         assert deps and "int_" not in deps[0], path.name
+
+
+def test_behaviour_mix_counts_active_customers(wh: Any) -> None:
+    mix = metrics.behaviour_mix(wh)
+    # independently: group the customers() reader's state at each month end
+    expected = []
+    for month in metrics.month_ends(wh):
+        state = metrics.customers(wh, as_of=month).filter(pl.col("is_active_at_month_start"))
+        counts = state.group_by("segment", "behaviour_segment").len()
+        expected += [(month, seg, beh, n) for seg, beh, n in counts.iter_rows()]
+    got = [
+        (r["month_end_date"], r["segment"], r["behaviour_segment"], r["count_customers"])
+        for r in mix.filter(pl.col("segment") != "all").iter_rows(named=True)
+    ]
+    assert expected and sorted(got) == sorted(expected)
+    # shares of a month and segment add up to 100 %
+    totals = mix.group_by("month_end_date", "segment").agg(
+        total=pl.col("share_of_customers_pct").sum()
+    )
+    assert totals["total"].to_list() == pytest.approx([100.0] * totals.height)

@@ -373,3 +373,32 @@ def test_cash_vs_billed_bars() -> None:
     fig = viz.cash_vs_billed(cash)
     assert list(_trace(fig, "Cash collected").y) == [900.0, 1100.5]
     assert list(_trace(fig, "Billed (net of credit notes)").y) == [1000.0, 1000.0]
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_served_figures_carry_the_template(monkeypatch: pytest.MonkeyPatch, validate: bool) -> None:
+    """Without validation plotly does not resolve a template name: the object must go in."""
+    monkeypatch.setattr("arinsight.viz.figures.VALIDATE", validate)
+    spec = viz.dso_trend(DSO, segment="all").to_plotly_json()
+    template = spec["layout"]["template"]
+    assert isinstance(template, dict), template
+    assert template["layout"]["legend"]["orientation"] == "h"
+    assert template["layout"]["colorway"][0] == theme.PALETTE[0]
+
+
+def test_behaviour_mix_stacks_shares_and_highlights() -> None:
+    mix = pl.DataFrame(
+        {
+            "month_end_date": [M1, M1, M1, M2, M2],
+            "segment": ["all"] * 5,
+            "behaviour_segment": ["reliable", "chronic", "unscored", "reliable", "chronic"],
+            "count_customers": [6, 2, 2, 7, 3],
+            "share_of_customers_pct": [60.0, 20.0, 20.0, 70.0, 30.0],
+        }
+    )
+    fig = viz.behaviour_mix(mix, highlight="chronic")
+    assert _names(fig) == ["reliable", "chronically late", "not scored yet"]
+    assert list(_trace(fig, "reliable").y) == [60.0, 70.0]
+    assert _trace(fig, "chronically late").opacity == 1.0
+    assert _trace(fig, "reliable").opacity == pytest.approx(0.3)
+    assert list(_trace(fig, "not scored yet").x) == [dt.date(2025, 1, 1)]  # only where present

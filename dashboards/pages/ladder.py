@@ -114,14 +114,10 @@ def body(f: Filters) -> list[Any]:
             if f.segment == "all" or "segment" not in recs.columns
             else recs.filter(pl.col("segment") == f.segment)
         )
+        rows, columns = with_intervals(shown)
         parts.append(
             card(
-                table(
-                    "ld-recommendations",
-                    [{k: _fmt(v) for k, v in r.items()} for r in shown.iter_rows(named=True)],
-                    [(c, c.replace("_", " ")) for c in shown.columns],
-                    page_size=25,
-                ),
+                table("ld-recommendations", rows, columns, page_size=25),
                 title="Empfehlungen (arinsight recommend)"
                 if de
                 else "Recommendations (arinsight recommend)",
@@ -153,6 +149,34 @@ def body(f: Filters) -> list[Any]:
             )
         )
     return parts
+
+
+def with_intervals(recs: pl.DataFrame) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Rows and columns for the table, an estimate and its ``*_low`` / ``*_high`` bounds
+    shown together as ``-1.4 (-2.1 to -0.7)``."""
+    cols = list(recs.columns)
+    merged: dict[str, tuple[str, str]] = {}
+    for low in (c for c in cols if c.endswith("_low")):
+        stem = low.removesuffix("_low")
+        high = stem + "_high"
+        base = next(
+            (c for c in cols if c.startswith(stem) and not c.endswith(("_low", "_high"))), None
+        )
+        if base is not None and high in cols:
+            merged[base] = (low, high)
+    hidden = {c for pair in merged.values() for c in pair}
+    rows = []
+    for r in recs.iter_rows(named=True):
+        row = {k: _fmt(v) for k, v in r.items() if k not in hidden}
+        for base, (low, high) in merged.items():
+            row[base] = f"{_fmt(r[base])} ({_fmt(r[low])} to {_fmt(r[high])})"
+        rows.append(row)
+    columns = [
+        (c, c.replace("_", " ") + (" (80 % interval)" if c in merged else ""))
+        for c in cols
+        if c not in hidden
+    ]
+    return rows, columns
 
 
 def _fmt(value: Any) -> Any:

@@ -90,6 +90,18 @@ def body(f: Filters) -> list[Any]:
                 )
             ),
             card(
+                graph(
+                    "ov-behaviour",
+                    viz.behaviour_mix(
+                        upto(data.read(metrics.behaviour_mix), end),
+                        segment=f.segment,
+                        highlight=f.behaviour,
+                        lang=f.lang,
+                    ),
+                ),
+                note=_note("behaviour", f.lang),
+            ),
+            card(
                 graph("ov-segments", viz.segment_breakdown(dso, month_end=end, lang=f.lang)),
                 note=_note("segments", f.lang),
             ),
@@ -104,6 +116,12 @@ def _note(key: str, lang: str) -> str:
             "receivables not yet due; the gap between them (ADD) is what late payment costs.",
             "DSO = Forderungen ÷ Umsatz im Fenster × Tage. Die bestmögliche DSO zählt nur "
             "noch nicht fällige Forderungen; die Differenz (ADD) kostet der Zahlungsverzug.",
+        ),
+        "behaviour": (
+            "Scored each month from the customer's own history (share paid late, days late, "
+            "highest dunning stage). The behaviour filter highlights one group.",
+            "Monatlich aus der eigenen Historie bewertet (Anteil verspätet, Verzugstage, höchste "
+            "Mahnstufe). Der Filter Zahlverhalten hebt eine Gruppe hervor.",
         ),
         "segments": (
             "All master-data segments at the selected month; the segment filter does not apply.",

@@ -26,7 +26,16 @@ by_segment as (
 
 across as (
     select
-        * exclude (segment),
+        month_end_date,
+        finding_kind,
+        event_id,
+        invoice_id,
+        customer_id,
+        stage_number,
+        channel,
+        sent_date,
+        settled_date,
+        finding_detail,
         'all' as segment,
         row_number() over (
             partition by month_end_date, finding_kind

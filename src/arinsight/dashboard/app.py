@@ -234,35 +234,32 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
                 f.basis,
                 f.lang,
             )
+        chosen = flt.Filters(
+            segment=segment or "all",
+            behaviour=None if behaviour in (None, "any") else behaviour,
+            period=None if period in (None, "latest") else _date(period),
+            basis=basis or "reporting",
+            lang=lang or settings.language,
+        )
+        # through parse() again: only known values make it into the URL
         search_new = flt.parse(
-            "?"
-            + "&".join(
-                f"{k}={v}"
-                for k, v in (
-                    ("segment", segment),
-                    ("behaviour", behaviour),
-                    ("period", period),
-                    ("basis", basis),
-                    ("lang", lang),
-                )
-                if v not in (None, "any", "latest")
-            ),
-            segments=segs,
-            periods=months,
-            default_lang=settings.language,
+            chosen.to_search(), segments=segs, periods=months, default_lang=settings.language
         ).to_search()
         return (search_new if search_new != search else no_update, *([no_update] * 5))
 
     @app.callback(
-        [Output(f"nav-{p}", "href") for p in PAGES],
+        [Output(f"nav-{p}", "href") for p in PAGES]
+        + [Output(f"nav-{p}", "children") for p in PAGES],
         Input("url", "search"),
     )
     def nav_links(search: str | None) -> list[str]:
-        """Page links keep the filters."""
+        """Page links keep the filters and follow the language."""
         paths = {
             p["module"].split(".")[-1]: p["relative_path"] for p in dash.page_registry.values()
         }
-        return [paths[p] + (search or "") for p in PAGES]
+        lang = flt.parse(search, default_lang=settings.language).lang
+        names = [PAGE_NAMES[p][1 if lang == "de" else 0] for p in PAGES]
+        return [paths[p] + (search or "") for p in PAGES] + names
 
     @app.callback(
         Output("data-version", "data"),
@@ -276,6 +273,15 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
 
     _app = app
     return app
+
+
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _labelled(key: str, control: Any) -> Any:

@@ -74,6 +74,8 @@ def render_page(page: str, search: str | None, body: Callable[[Filters], Any]) -
     with data.request():
         f = filters_for(search)
         try:
-            return body(f)
+            if page == "dq":  # also reads files beside the warehouse (check results)
+                return body(f)
+            return data.memo(("page", page, f), lambda: body(f))
         except data.NeedsCommand as state:
             return notice(state, f.lang, page=page)

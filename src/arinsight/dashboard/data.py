@@ -194,5 +194,21 @@ def _drop_connection() -> None:
         wh.close()
 
 
+def memo(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """``build()`` cached under (warehouse version, ``key``): a page rendered once for
+    a set of filters is served again without rebuilding its figures."""
+    full = ("memo", version(), *key)
+    with _lock:
+        if full in _cache:
+            _cache.move_to_end(full)
+            return _cache[full]
+    value = build()
+    with _lock:
+        _cache[full] = value
+        while len(_cache) > CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return value
+
+
 def cache_size() -> int:
     return len(_cache)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from arinsight.viz import theme
 from arinsight.viz.figures import (
     aging_stacked,
+    behaviour_mix,
     billing_cohorts,
     cash_vs_billed,
     channel_comparison,
@@ -31,6 +32,7 @@ from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
 
 __all__ = [
     "aging_stacked",
+    "behaviour_mix",
     "billing_cohorts",
     "cash_vs_billed",
     "channel_comparison",

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 
 from arinsight.viz.theme import (
@@ -49,7 +50,10 @@ def _heatmap(**kwargs: Any) -> go.Heatmap:
 
 def _fig(title: str, lang: str) -> go.Figure:
     fig = go.Figure(_validate=VALIDATE)
-    fig.update_layout(template=TEMPLATE_NAME, title={"text": title}, separators=separators(lang))
+    # the template object, not its name: without validation a name is not resolved
+    fig.update_layout(
+        template=pio.templates[TEMPLATE_NAME], title={"text": title}, separators=separators(lang)
+    )
     return fig
 
 
@@ -249,6 +253,51 @@ def cash_vs_billed(cash: pl.DataFrame, *, segment: str = "all", lang: str = "en"
         )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="EUR", tickformat="~s")
+    return _monthly(fig)
+
+
+BEHAVIOURS = ("reliable", "occasional", "chronic", "unscored")
+BEHAVIOUR_COLOURS = {
+    "reliable": OKABE_ITO["blue"],
+    "occasional": OKABE_ITO["orange"],
+    "chronic": OKABE_ITO["vermillion"],
+    "unscored": NEUTRAL,
+}
+
+
+def behaviour_mix(
+    mix: pl.DataFrame,
+    *,
+    segment: str = "all",
+    highlight: str | None = None,
+    lang: str = "en",
+) -> go.Figure:
+    """Share of active customers per payment-behaviour segment over month ends (stacked).
+
+    ``highlight`` (a behaviour segment) draws the others faded.
+    """
+    fig = _fig(t("behaviour_title", lang), lang)
+    rows = _segment(mix, segment).sort("month_end_date")
+    if rows.height == 0:
+        return _empty(fig, lang)
+    for behaviour in BEHAVIOURS:
+        part = rows.filter(pl.col("behaviour_segment") == behaviour)
+        if part.height == 0:
+            continue
+        fig.add_trace(
+            _bar(
+                x=_months(part),
+                y=part["share_of_customers_pct"].to_list(),
+                customdata=part["count_customers"].to_list(),
+                name=t(behaviour, lang),
+                marker_color=BEHAVIOUR_COLOURS[behaviour],
+                opacity=1.0 if highlight in (None, behaviour) else 0.3,
+                hovertemplate="%{y:.1f} % (n = %{customdata:,})"
+                + f"<extra>{t(behaviour, lang)}</extra>",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text=t("share_of_customers", lang), range=[0, 100])
     return _monthly(fig)
 
 
@@ -783,7 +832,15 @@ def ladder_timeline(
                 )
     fig.add_vline(x=0, line={"color": NEUTRAL, "dash": "dot"})
     fig.add_annotation(
-        x=0, y=1.0, yref="paper", text=t("due_date", lang), showarrow=False, yanchor="bottom"
+        x=0,
+        y=0.0,
+        yref="paper",
+        text=t("due_date", lang),
+        showarrow=False,
+        yanchor="bottom",
+        xanchor="left",
+        xshift=4,
+        font={"color": NEUTRAL, "size": 11},
     )
     fig.update_xaxes(title_text=t("days_after_due", lang), zeroline=False)
     fig.update_yaxes(title_text=t("segment", lang), categoryorder="array", categoryarray=segments)

@@ -98,6 +98,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "occasional": ("occasionally late", "gelegentlich verspätet"),
     "chronic": ("chronically late", "chronisch verspätet"),
     "unscored": ("not scored yet", "noch nicht bewertet"),
+    "behaviour_title": (
+        "Customers by payment behaviour",
+        "Kunden nach Zahlungsverhalten",
+    ),
+    "share_of_customers": ("Share of active customers (%)", "Anteil aktiver Kunden (%)"),
     # KPIs
     "dso": ("DSO", "DSO"),
     "best_possible_dso": ("Best possible DSO", "Bestmögliche DSO"),
