@@ -6,8 +6,9 @@
 -- notes: how far invoices of each payer behaviour got up the ladder, for
 --   the dunning-effectiveness notebook. Invoices are grouped by the month
 --   of their due date (complete month ends only) and by the customer's
---   behaviour segment at the month end before that month (no look-ahead;
---   'unscored' when there is none yet). count_invoices_due = invoices due
+--   behaviour segment at the month end before that month (the
+--   dim_customers change point holding then; no look-ahead; 'unscored'
+--   when there is none yet). count_invoices_due = invoices due
 --   in the month; count_reached = those with a stage-k send (first send,
 --   fct_invoice_lifecycle.stage_k_sent_date); reached_pct = reached / due *
 --   100. count_settled_30d_after_send = reached invoices settled (by any
@@ -56,8 +57,10 @@ invoices as (
     left join customers
         on
             lifecycle.customer_id = customers.customer_id
-            and customers.month_end_date
-            = cast(date_trunc('month', lifecycle.due_date) as date) - 1
+            and customers.valid_from_date
+            <= cast(date_trunc('month', lifecycle.due_date) as date) - 1
+            and customers.valid_to_date
+            > cast(date_trunc('month', lifecycle.due_date) as date) - 1
 ),
 
 invoice_stages as (
