@@ -317,6 +317,26 @@ def step_recommend(size: int) -> Result:
     )
 
 
+def step_report(size: int) -> Result:
+    """``arinsight report``: the monthly review of the latest month, HTML and PDF."""
+    db = size_dir(size) / "w.duckdb"
+    out = size_dir(size) / "reports"
+    shutil.rmtree(out, ignore_errors=True)
+    formats = "html,pdf" if shutil.which("chromium") else "html"
+    seconds, peak, stdout = run_measured(
+        arinsight("report", "--db", str(db), "--out", str(out), "--format", formats, "--json")
+    )
+    paths = json.loads(stdout)
+    return Result(
+        "report (monthly review)",
+        size,
+        seconds,
+        None,
+        peak,
+        note=f"{formats}; target <= 45 s at 1M; PDF {'written' if paths['pdf'] else 'skipped'}",
+    )
+
+
 def step_dashboard(size: int) -> list[Result]:
     """One row per page: first render (s) and callback latency (cold p95 in the note)."""
     sys.path.insert(0, str(BENCH))
@@ -356,6 +376,7 @@ STEPS: dict[str, Callable[[int], Result | list[Result]]] = {
     "build_select": step_build_select,
     "check": step_check,
     "pandas": step_pandas,
+    "report": step_report,
     "recommend": step_recommend,
     "dashboard": step_dashboard,
 }

@@ -39,6 +39,7 @@ def body(f: Filters) -> list[Any]:
     if CHECK_INDEX.exists():
         validations = CHECK_INDEX.parent / "validations"
         suites = sum(1 for layer in validations.glob("*") for _ in layer.glob("*"))
+        counted = f"{suites} " + ("Suiten; " if de else "suites; ") if suites else ""
         stamp = dt.datetime.fromtimestamp(CHECK_INDEX.stat().st_mtime).isoformat(
             sep=" ", timespec="minutes"
         )
@@ -46,9 +47,9 @@ def body(f: Filters) -> list[Any]:
             [
                 ("Letzter Lauf von " if de else "Latest run of "),
                 html.Code("arinsight check", className="cmd"),
-                f": {stamp} — {suites} "
-                + ("Suiten" if de else "suites")
-                + f"; Data Docs: {CHECK_INDEX.resolve()}",
+                f": {stamp} — {counted}"
+                + ("Bericht" if de else "report")
+                + f": {CHECK_INDEX.resolve()}",
             ],
             id="dq-check",
         )

@@ -694,8 +694,8 @@ def ladder_versions(wh: Warehouse) -> pl.DataFrame | None:
 def ladder_in_force(wh: Warehouse, as_of: dt.date | None = None) -> tuple[pl.DataFrame, str]:
     """The ladder in force per segment, one row per segment x stage.
 
-    The latest ``meta.ladders`` version effective on or before ``as_of``
-    (default: any); the shipped default ladder when none was applied.
+    The ``meta.ladders`` version with the latest effective date on or before
+    ``as_of`` (default: today); the shipped default ladder when none applies.
     Columns: ``segment``, ``stage_number``, ``stage_name``, ``due_offset_days``
     (anchors resolved: days after the due date), ``channel``, ``fee_amount``.
 
@@ -711,9 +711,8 @@ def ladder_in_force(wh: Warehouse, as_of: dt.date | None = None) -> tuple[pl.Dat
     source = "default"
     versions = ladder_versions(wh)
     if versions is not None and "yaml_text" in versions.columns:
-        rows = versions
-        if as_of is not None:
-            rows = rows.filter(pl.col("effective_date").cast(pl.Date) <= as_of)
+        on = as_of or dt.date.today()
+        rows = versions.filter(pl.col("effective_date").cast(pl.Date) <= on)
         if rows.height:
             import yaml
 

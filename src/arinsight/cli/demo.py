@@ -34,10 +34,18 @@ from arinsight.cli._common import db_option, quiet_option, settings_option
 @click.option(
     "--port", type=int, default=8050, show_default=True, help="Dashboard port (127.0.0.1)."
 )
+@click.option("--no-report", is_flag=True, help="Do not render the monthly review at the end.")
 @quiet_option
 @settings_option
 def command(
-    db: str, data_dir: str, seed: int, scale: float, no_serve: bool, port: int, quiet: bool
+    db: str,
+    data_dir: str,
+    seed: int,
+    scale: float,
+    no_serve: bool,
+    port: int,
+    no_report: bool,
+    quiet: bool,
 ) -> None:
     """The whole pipeline on a sample company, end to end.
 
@@ -111,6 +119,13 @@ def command(
 
     with ExitStack() as stack:
         run_demo(Path(db), Path(data_dir), seed=seed, scale=scale, reporter=Reporter(stack))
+    # --- the monthly review of the last complete month (arinsight report) ---
+    if not no_report:
+        from arinsight.reports.runner import render_demo_report
+
+        say("[bold]report[/bold] the monthly review of the last complete month")
+        for path in render_demo_report(db, progress=False):
+            say(f"    {path}")
     db_arg = "" if db == "data/arinsight.duckdb" else f" --db {db}"
     if no_serve:
         say(f"next: `arinsight dashboard{db_arg}` opens the dashboard on these marts")
