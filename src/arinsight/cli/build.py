@@ -14,7 +14,54 @@ from arinsight.cli._common import db_option
     is_flag=True,
     help="Publish marts even when a load quarantined more than max_quarantine_pct.",
 )
-def command(db: str, accept_quarantine: bool) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the models run; spark reads --input and writes --output (docs/scale.md).",
+)
+@click.option(
+    "--spark-master",
+    default=None,
+    help="Spark master, e.g. local[2], spark://host:7077, yarn (default: the running "
+    "session's, else local[*]).",
+)
+@click.option(
+    "--input",
+    "source",
+    default=None,
+    help="Spark: raw tables: a directory (or URI) of canonical Parquet files, or a Spark "
+    "database holding tables of the canonical names.",
+)
+@click.option(
+    "--output",
+    default=None,
+    help="Spark: where the marts go, one Parquet directory each [default: data/marts].",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["parquet", "delta"]),
+    default="parquet",
+    show_default=True,
+    help="Spark: file format of the marts (delta needs Delta Lake on the cluster).",
+)
+@click.option(
+    "--spark-conf",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Spark: extra session settings, e.g. spark.driver.memory=4g (repeatable).",
+)
+def command(
+    db: str,
+    accept_quarantine: bool,
+    engine: str,
+    spark_master: str | None,
+    source: str | None,
+    output: str | None,
+    output_format: str,
+    spark_conf: tuple[str, ...],
+) -> None:
     """Build staging → intermediate → marts in one transaction.
 
     Models run in the order their headers declare; keys are checked unique and
@@ -22,6 +69,18 @@ def command(db: str, accept_quarantine: bool) -> None:
     published and the previous build stays.
     """
     from arinsight.cli._render import print_build_result
+
+    if engine == "spark":
+        from arinsight.models.spark import run_spark_build
+
+        print_build_result(
+            run_spark_build(
+                source, output, spark_master, spark_conf, output_format, accept_quarantine
+            )
+        )
+        return
+    if source or output or spark_master or spark_conf or output_format != "parquet":
+        raise click.UsageError("--input/--output/--spark-* options need --engine spark")
     from arinsight.pipeline import run_build
 
     result = run_build(db, accept_quarantine=accept_quarantine)
