@@ -65,18 +65,21 @@ QUALIFIERS = frozenset({"raw", *LAYERS})
 #: File written next to the marts: which build produced them (models, rows, seconds).
 MANIFEST = "_arinsight_build.json"
 
-#: DuckDB constructs with no Spark SQL equivalent (sqlglot name, what to write instead).
+#: DuckDB constructs that Spark SQL cannot run, or that sqlglot carries over with a
+#: different meaning (sqlglot class name → what to write instead).
 NOT_PORTABLE: dict[str, str] = {
     "AsOfJoin": "ASOF joins: use a range join plus a window (row_number) instead",
     "PositionalJoin": "POSITIONAL joins: join on an explicit row number",
     "Pivot": "PIVOT/UNPIVOT: spell out the columns with filtered aggregates",
-    "StarExclude": "SELECT * EXCLUDE: list the columns",
-    "StarReplace": "SELECT * REPLACE: list the columns",
-    "Lambda": "list lambdas: use a join or unnest",
-    "StructExtract": "struct.field access on DuckDB structs: select plain columns",
-    "Epoch": "epoch(): Spark's unix_timestamp depends on the session time zone; "
+    "StarModifier": "SELECT * REPLACE/RENAME/ILIKE: list the columns "
+    "(* EXCLUDE is fine: Spark's * EXCEPT)",
+    "Lambda": "list lambdas (list_transform, list_filter, ...): use a join or unnest",
+    "TimeToUnix": "epoch(): Spark's unix_timestamp depends on the session time zone; "
     "use date_diff('day', date '1970-01-01', d)",
-    "Macro": "macros: inline the expression",
+    "DayOfWeek": "dayofweek()/weekday(): 0 = Sunday in DuckDB, 1 = Sunday in Spark; "
+    "use date_diff('day', date '1970-01-05', d) % 7 (0 = Monday)",
+    "DayOfWeekIso": "isodow(): sqlglot's Spark form is off by one on Sundays; "
+    "use date_diff('day', date '1970-01-05', d) % 7 + 1",
 }
 
 
@@ -181,13 +184,16 @@ def portability_problems(sql: str) -> list[str]:
         name = type(node).__name__
         if name in NOT_PORTABLE:
             found.append(NOT_PORTABLE[name])
-        elif isinstance(node, exp.Star) and (node.args.get("except") or node.args.get("replace")):
-            found.append(NOT_PORTABLE["StarExclude"])
-        elif isinstance(node, exp.Join) and node.args.get("kind", "").upper() in (
+        elif isinstance(node, exp.Star) and any(
+            node.args.get(k) for k in ("replace", "rename", "ilike")
+        ):
+            found.append(NOT_PORTABLE["StarModifier"])
+        elif isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() in (
             "ASOF",
             "POSITIONAL",
         ):
-            found.append(NOT_PORTABLE["AsOfJoin"])
+            method = str(node.args["method"]).upper()
+            found.append(NOT_PORTABLE["AsOfJoin" if method == "ASOF" else "PositionalJoin"])
         elif isinstance(node, exp.Anonymous) and node.name.lower() not in _SPARK_FUNCTIONS:
             found.append(
                 f"function {node.name}(): unknown to sqlglot's Spark dialect "
@@ -624,16 +630,18 @@ def build_on_spark(
     models = discover_models(root)
     variables = sql_variables(settings)
     queries = {m.name: to_spark_sql(m.sql, variables, name=f"{m.name} ({m.path})") for m in models}
+    # dates and the timestamps date_trunc returns must not shift with the cluster's zone
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
     register_raw(spark, source)
     built: list[_Built] = []
     try:
         for m in models:
             t0 = time.perf_counter()
             try:
-                # a local checkpoint computes the model once and cuts its plan
+                # a local checkpoint (filled by the key-check job) computes the model once and cuts its plan
                 # off from the upstream ones (a temp view over the plain plan
                 # would re-analyse every upstream model in every later one)
-                frame = spark.sql(queries[m.name]).localCheckpoint(eager=True)
+                frame = spark.sql(queries[m.name]).localCheckpoint(eager=False)
                 frame.createOrReplaceTempView(m.name)
             except Exception as exc:  # pyspark errors; keep the import lazy
                 raise BuildError(f"model {m.name} ({m.path}) failed on Spark: {exc}") from exc
