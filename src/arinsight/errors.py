@@ -25,3 +25,9 @@ class InputError(ArinsightError):
 
 class BuildError(ArinsightError):
     """A model failed, a key check failed, or a SQL assert returned rows."""
+
+
+class WarehouseBusy(ArinsightError):
+    """Another process holds the warehouse file (DuckDB allows one writer, no other opener)."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
