@@ -265,9 +265,7 @@ def tiny_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     d = tmp_path_factory.mktemp("tiny")
     day = dt.date(2024, 2, 29)
-    pq.write_table(
-        pa.table({"customer_id": ["C1"], "segment": ["smb"]}), d / "customers.parquet"
-    )
+    pq.write_table(pa.table({"customer_id": ["C1"], "segment": ["smb"]}), d / "customers.parquet")
     pq.write_table(
         pa.table(
             {
@@ -312,12 +310,20 @@ def test_tiny_build_and_duckdb_division(spark: Any, tiny_ledger: Path, tmp_path:
     [
         # the invoice id is constant: three rows share key 'X'
         (
-            {"staging__stg_invoices": STG.replace("select invoice_id,", "select 'X' as invoice_id,")},
+            {
+                "staging__stg_invoices": STG.replace(
+                    "select invoice_id,", "select 'X' as invoice_id,"
+                )
+            },
             r"staging.stg_invoices: keys \(invoice_id\) must be unique.*2 duplicate",
         ),
         # a null key
         (
-            {"staging__stg_invoices": STG.replace("select invoice_id,", "select null as invoice_id,")},
+            {
+                "staging__stg_invoices": STG.replace(
+                    "select invoice_id,", "select null as invoice_id,"
+                )
+            },
             r"keys \(invoice_id\) must be unique and not null — 0 duplicate\(s\), 3 null\(s\)",
         ),
         # an assert that returns the total row (12.51 >= 10)

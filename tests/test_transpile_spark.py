@@ -126,7 +126,8 @@ def test_lead_loses_the_frame_of_a_shared_named_window() -> None:
 
 def test_generate_series_becomes_a_guarded_lateral_view() -> None:
     out = to_spark_sql(
-        "select b.k, g.generate_series as m from b, generate_series(b.s, b.e, interval 1 month) as g",
+        "select b.k, g.generate_series as m "
+        "from b, generate_series(b.s, b.e, interval 1 month) as g",
         {},
     )
     # Spark's sequence() raises when e < s; DuckDB's generate_series is empty there

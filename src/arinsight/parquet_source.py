@@ -36,9 +36,8 @@ def _mart_locations(root: Path) -> dict[str, Path]:
         name = entry.name.removesuffix(".parquet") if entry.is_file() else entry.name
         if not _MART_NAME.match(name):
             continue
-        if entry.is_file() and entry.suffix == ".parquet":
-            found[name] = entry
-        elif entry.is_dir() and any(entry.rglob("*.parquet")):
+        is_file = entry.is_file() and entry.suffix == ".parquet"
+        if is_file or (entry.is_dir() and any(entry.rglob("*.parquet"))):
             found[name] = entry
     return found
 

@@ -206,7 +206,7 @@ def portability_problems(sql: str) -> list[str]:
 _SPARK_FUNCTIONS = frozenset({"getvariable", "product"})
 
 
-def _literal(value: Any) -> exp.Expression:
+def _literal(value: Any) -> exp.Expr:
     from sqlglot import exp
 
     if isinstance(value, bool):
@@ -218,7 +218,7 @@ def _literal(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _guarded_series(series: exp.Expression) -> exp.Expression:
+def _guarded_series(series: exp.Expr) -> exp.Expr:
     """``generate_series(a, b[, step])`` as an array that is empty when ``b < a``.
 
     DuckDB returns an empty list there; Spark's ``sequence`` raises instead.
@@ -239,7 +239,7 @@ def _guarded_series(series: exp.Expression) -> exp.Expression:
     )
 
 
-def _generators_to_lateral_views(tree: exp.Expression, name: str) -> None:
+def _generators_to_lateral_views(tree: exp.Expr, name: str) -> None:
     """Rewrite DuckDB's set-returning ``generate_series``/``unnest`` for Spark, in place.
 
     ``from t, generate_series(a, b, s) as g`` (column ``g.generate_series``)
@@ -251,7 +251,7 @@ def _generators_to_lateral_views(tree: exp.Expression, name: str) -> None:
     from sqlglot import exp
 
     for select in list(tree.find_all(exp.Select)):
-        laterals: list[exp.Expression] = list(select.args.get("laterals") or [])
+        laterals: list[exp.Expr] = list(select.args.get("laterals") or [])
         joins = list(select.args.get("joins") or [])
         for i, join in enumerate(joins):
             table = join.this
@@ -306,7 +306,7 @@ def _generators_to_lateral_views(tree: exp.Expression, name: str) -> None:
         select.set("laterals", laterals or None)
 
 
-def _product(node: exp.Expression) -> exp.Expression:
+def _product(node: exp.Expr) -> exp.Expr:
     """DuckDB's ``product(x) [over (...)]`` for Spark, which has no SQL ``product``.
 
     Becomes ``aggregate(collect_list(x) [over (...)], 1.0d, (acc, v) -> acc * v)``:
@@ -321,7 +321,7 @@ def _product(node: exp.Expression) -> exp.Expression:
     collected = exp.Anonymous(this="collect_list", expressions=call.expressions)
     if isinstance(window, exp.Window):
         window.set("this", collected)
-        values: exp.Expression = window
+        values: exp.Expr = window
     else:
         values = collected
     template = sqlglot.parse_one(
@@ -333,7 +333,7 @@ def _product(node: exp.Expression) -> exp.Expression:
     return template
 
 
-def _frameless_offsets(tree: exp.Expression) -> None:
+def _frameless_offsets(tree: exp.Expr) -> None:
     """Drop window frames from lead/lag/row_number/rank (in place).
 
     DuckDB ignores a frame on these functions (so a model may share one named
@@ -363,7 +363,8 @@ def _frameless_offsets(tree: exp.Expression) -> None:
             if ref is not None and ref.name in named and not window.args.get("partition_by"):
                 source = named[ref.name]
                 window.set("alias", None)
-                window.set("partition_by", [p.copy() for p in source.args.get("partition_by") or []])
+                partition = source.args.get("partition_by") or []
+                window.set("partition_by", [p.copy() for p in partition])
                 order = source.args.get("order")
                 window.set("order", order.copy() if order else None)
             window.set("spec", None)
@@ -396,7 +397,7 @@ def to_spark_sql(sql: str, variables: dict[str, Any], *, name: str = "model") ->
     _generators_to_lateral_views(tree, name)
     _frameless_offsets(tree)
 
-    def rewrite(node: exp.Expression) -> exp.Expression:
+    def rewrite(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Anonymous) and node.name.lower() == "getvariable":
             key = node.expressions[0].name if node.expressions else ""
             if key not in variables:
@@ -415,14 +416,17 @@ def to_spark_sql(sql: str, variables: dict[str, Any], *, name: str = "model") ->
             node.set("expression", exp.cast(node.expression, exp.DataType.Type.DOUBLE))
         return node
 
-    def rewrite_product(node: exp.Expression) -> exp.Expression:
+    def rewrite_product(node: exp.Expr) -> exp.Expr:
         # a second pass: a replaced node's operands are not walked again
         is_product = isinstance(node, exp.Anonymous) and node.name.lower() == "product"
         if is_product and not isinstance(node.parent, exp.Window):
             return _product(node)
-        if isinstance(node, exp.Window) and isinstance(node.this, exp.Anonymous):
-            if node.this.name.lower() == "product":
-                return _product(node)
+        if (
+            isinstance(node, exp.Window)
+            and isinstance(node.this, exp.Anonymous)
+            and node.this.name.lower() == "product"
+        ):
+            return _product(node)
         return node
 
     tree = tree.transform(rewrite, copy=False).transform(rewrite_product, copy=False)
@@ -638,9 +642,10 @@ def build_on_spark(
         for m in models:
             t0 = time.perf_counter()
             try:
-                # a local checkpoint (filled by the key-check job) computes the model once and cuts its plan
-                # off from the upstream ones (a temp view over the plain plan
-                # would re-analyse every upstream model in every later one)
+                # a local checkpoint (filled by the key-check job) computes the
+                # model once and cuts its plan off from the upstream ones (a temp
+                # view over the plain plan would re-analyse every upstream model
+                # in every later one)
                 frame = spark.sql(queries[m.name]).localCheckpoint(eager=False)
                 frame.createOrReplaceTempView(m.name)
             except Exception as exc:  # pyspark errors; keep the import lazy
