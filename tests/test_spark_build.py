@@ -144,6 +144,13 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _close(a: Any, b: Any) -> bool:
+    """Nested dicts equal key for key, leaves as in :func:`_same`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    return _same(a, b)
+
+
 def _rows(con: Any, relation: str, keys: tuple[str, ...], columns: list[str]) -> list[tuple]:
     order = ", ".join(keys)
     return con.execute(f"select {', '.join(columns)} from {relation} order by {order}").fetchall()
@@ -174,17 +181,38 @@ def test_mart_matches_duckdb_row_for_row(
         assert not bad, f"{mart.name} row {dict(zip(columns, want, strict=True))}: {bad}"
 
 
-def test_usd_invoices_were_converted(duckdb_marts: Path, spark_marts: tuple[Path, str]) -> None:
-    """The comparison covers conversion: some lifecycle rows carry a USD rate < 1."""
-    import duckdb
+def test_usd_invoices_are_converted_at_their_weeks_rate(
+    ledger: Path, spark_marts: tuple[Path, str]
+) -> None:
+    """The comparison covers conversion: recomputed here from the files, independently.
 
+    A USD invoice issued on day d takes the rate of the Monday on or before d
+    (each rate holds until the next), and amount x rate rounds half up to cents.
+    """
+    import duckdb
+    import pyarrow.parquet as pq
+
+    rates = {
+        r["rate_date"]: r["rate_to_reporting"]
+        for r in pq.read_table(ledger / "fx_rates.parquet").to_pylist()
+    }
+    expected = {}
+    for inv in pq.read_table(ledger / "invoices.parquet").to_pylist():
+        if inv["currency"] == "USD":
+            monday = inv["issue_date"] - dt.timedelta(days=inv["issue_date"].weekday())
+            converted = inv["amount"] * rates[monday]
+            expected[inv["invoice_id"]] = converted.quantize(
+                decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_UP
+            )
     out, _ = spark_marts
-    con = duckdb.connect()
     files = sorted(str(p) for p in (out / "fct_invoice_lifecycle").rglob("*.parquet"))
-    n_usd = con.execute(
-        "select count(*) from read_parquet(?) where currency_code = 'USD'", [files]
-    ).fetchall()[0][0]
-    assert n_usd > 0
+    got = dict(
+        duckdb.connect()
+        .execute("select invoice_id, invoice_amount from read_parquet(?)", [files])
+        .fetchall()
+    )
+    assert len(expected) > 10
+    assert {k: got[k] for k in expected} == expected
 
 
 def test_cli_reports_every_model_and_the_output(spark_marts: tuple[Path, str]) -> None:
@@ -222,7 +250,7 @@ def test_readers_give_the_same_answers_from_parquet_marts(
                 rel_tol=1e-9,
                 abs_tol=1e-9,
             )
-        assert metrics.headline(lake) == metrics.headline(duck)
+        assert _close(metrics.headline(lake), metrics.headline(duck))
         built = lake.sql("select count(*) as n from meta.builds").item()
         assert built == len(discover_models())
 
