@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 import math
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ USD_RATE_STEP = decimal.Decimal("0.00012345")
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         require_spark()
     except SparkUnavailable as exc:
@@ -47,7 +48,11 @@ def spark() -> Iterator[Any]:
         pytest.skip(str(exc))
     from arinsight.models.spark import spark_session
 
-    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    tables = tmp_path_factory.mktemp("spark-warehouse")  # for the saved-tables test
+    session = spark_session(
+        "local[2]",
+        {"spark.sql.shuffle.partitions": "2", "spark.sql.warehouse.dir": str(tables)},
+    )
     yield session
     session.stop()
 
@@ -311,7 +316,7 @@ def tiny_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _build(spark: Any, source: Path, root: Path, out: Path) -> Any:
+def _build(spark: Any, source: Path | str, root: Path, out: Path) -> Any:
     from arinsight.config import load_settings
     from arinsight.models.spark import build_on_spark
 
@@ -396,3 +401,43 @@ def test_rebuild_replaces_the_marts(spark: Any, tiny_ledger: Path, tmp_path: Pat
     _build(spark, tiny_ledger, _project(tmp_path / "two", marts__fct_total=doubled), out)
     # 12.51 * 2 = 25.02
     assert _total(out) == [(decimal.Decimal("25.02"), 0.75)]
+
+
+def test_input_can_be_a_database_of_spark_tables(
+    spark: Any, tiny_ledger: Path, tmp_path: Path
+) -> None:
+    """Raw tables already in the lakehouse: ``--input <database>`` instead of a directory."""
+    spark.sql("create database if not exists ar_lake")
+    for table in ("customers", "invoices"):
+        frame = spark.read.parquet(str(tiny_ledger / f"{table}.parquet"))
+        frame.write.mode("overwrite").saveAsTable(f"ar_lake.{table}")
+    out = tmp_path / "out"
+    _build(spark, "ar_lake", _project(tmp_path / "sql"), out)
+    # the same three invoices: 10.00 + 2.50 + 0.01 = 12.51, 3 / 4 = 0.75
+    assert _total(out) == [(decimal.Decimal("12.51"), 0.75)]
+
+
+def test_an_input_that_is_neither_directory_nor_database_is_named(
+    spark: Any, tmp_path: Path
+) -> None:
+    from arinsight.errors import BuildError
+
+    with pytest.raises(BuildError, match=r"--input no_such_lake: neither a directory"):
+        _build(spark, "no_such_lake", _project(tmp_path / "sql"), tmp_path / "out")
+
+
+def test_a_missing_required_column_is_named(spark: Any, tiny_ledger: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from arinsight.errors import BuildError
+
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(tiny_ledger / "customers.parquet", src)
+    pq.write_table(
+        pq.read_table(tiny_ledger / "invoices.parquet").drop_columns(["due_date"]),
+        src / "invoices.parquet",
+    )
+    with pytest.raises(BuildError, match=r"invoices lacks required column\(s\) due_date"):
+        _build(spark, src, _project(tmp_path / "sql"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

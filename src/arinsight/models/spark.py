@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arinsight.contract import TABLES
+from arinsight.contract import REQUIRED_TABLES, TABLES
 from arinsight.errors import ArinsightError, BuildError
 from arinsight.models.runner import LAYERS, BuildResult, Model, discover_models, sql_variables
 
@@ -472,7 +472,7 @@ def register_raw(spark: SparkSession, source: str) -> list[str]:
     ``<table>/`` Parquet directories, or the name of a Spark database
     (``schema`` or ``catalog.schema``) holding tables of the canonical names.
     Optional tables that are absent become empty views; optional columns that
-    are absent become nulls.
+    are absent become nulls. Returns the tables that were found.
 
     Raises:
         BuildError: the source does not exist, a required table or a required
@@ -486,8 +486,10 @@ def register_raw(spark: SparkSession, source: str) -> list[str]:
     found: list[str] = []
     for table in TABLES.values():
         frame = _raw_frame(spark, source, table.name)
-        if frame is None:
-            if table.name in ("customers", "invoices"):
+        if frame is not None:
+            found.append(table.name)
+        else:
+            if table.name in REQUIRED_TABLES:
                 raise BuildError(
                     f"--input {source}: no {table.name} table "
                     f"({table.name}.parquet, {table.name}/ or {source}.{table.name})"
@@ -508,7 +510,6 @@ def register_raw(spark: SparkSession, source: str) -> list[str]:
             for c in table.columns
         ]
         frame.selectExpr(*exprs).createOrReplaceTempView(table.name)
-        found.append(table.name)
     return found
 
 
