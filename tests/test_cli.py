@@ -143,9 +143,9 @@ def test_metrics_unknown_segment(tmp_path: Path) -> None:
     assert "unknown segment 'retail'" in proc.stderr
 
 
-def test_check_writes_data_docs_to_the_default_relative_path(tmp_path: Path) -> None:
-    # Regression: GX refuses a relative Data Docs directory; the CLI default is
-    # `reports/quality`, relative to where the user runs it.
+def test_check_writes_the_report_to_the_default_relative_path(tmp_path: Path) -> None:
+    # Regression: the report directory default, `reports/quality`, is relative to
+    # where the user runs it (GX once refused relative directories).
     for name, text in LEDGER.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     db = str(tmp_path / "w.duckdb")

@@ -64,7 +64,7 @@ def _suite(result: CheckResult, name: str) -> Any:
     return s
 
 
-def test_clean_ledger_passes_and_writes_data_docs(
+def test_clean_ledger_passes_and_writes_the_report(
     ledger_warehouse: Callable[..., Any], tmp_path: Path
 ) -> None:
     wh = _ledger(ledger_warehouse)
@@ -80,7 +80,81 @@ def test_clean_ledger_passes_and_writes_data_docs(
     assert result.docs_index == index and index.exists()
     html = index.read_text(encoding="utf-8")
     assert "raw.invoices" in html and "marts.fct_dso_monthly" in html
-    assert list((docs / "validations").rglob("*.html"))
+    assert "all expectations met" in html
+
+
+def test_report_is_self_contained_and_counts_the_whole_table(
+    ledger_warehouse: Callable[..., Any], tmp_path: Path
+) -> None:
+    # Defect: GX Data Docs pulled CSS/JS from CDNs, carried the vendor's footer,
+    # said "Data asset: None", showed the helper column of reference rules and
+    # reported the counts of the validated sample as if they were the table.
+    wh = _ledger(ledger_warehouse)
+    # 2 customers + 1,000 good ones + 3 without a segment = 1,005 rows; sample 100.
+    wh.con.execute(
+        "insert into raw.customers (customer_id, segment) select 'K' || i, 'smb' "
+        "from range(1000) t(i)"
+    )
+    wh.con.execute(
+        "insert into raw.customers (customer_id, segment) values ('X1', NULL), "
+        "('X2', NULL), ('X3', NULL)"
+    )
+    result = run_check(wh.con, tmp_path / "q", sample_rows=100)
+    html = (tmp_path / "q" / "index.html").read_text(encoding="utf-8")
+    for outside in ("http://", "https://", "<script", "<link", "src=", "@import"):
+        assert outside not in html, outside
+    assert "Data asset" not in html and "None" not in html
+    assert "_known" not in html and "_rid" not in html  # helper columns
+    assert "great_expectations" not in html
+    assert "1,005 rows" in html  # the whole table, not the sample
+    cust = _suite(result, "raw.customers")
+    assert cust.validated_rows <= 103  # the sample (100) plus the 3 offenders
+    assert f"validated {cust.validated_rows:,} of them" in html
+    # the failing rule with its exact count and the offending customers by key
+    assert "segment not null" in html and "X1, X2, X3" in html
+    assert ">3</td>" in html
+    assert not (tmp_path / "q" / "static").exists()  # no vendor assets
+
+
+def test_check_fails_on_quarantine_above_the_setting(tmp_path: Path) -> None:
+    # Defect: check reported green with 37.5 % of invoices quarantined.
+    # 8 invoice rows, 3 with an unparseable amount: 3 / 8 = 37.5 % > 1.0 % (default).
+    import os
+    import subprocess
+    import sys
+
+    arinsight = str(Path(sys.executable).parent / "arinsight")
+    (tmp_path / "customers.csv").write_text("customer_id,segment\nC1,smb\n", encoding="utf-8")
+    amounts = ["100.00"] * 5 + ["abc", "x1", "--"]
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,customer_id,issue_date,due_date,amount\n"
+        + "".join(f"I{i},C1,2024-01-15,2024-02-14,{a}\n" for i, a in enumerate(amounts)),
+        encoding="utf-8",
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,invoice_id,paid_at,amount\nP1,I0,2024-02-01,100.00\n", encoding="utf-8"
+    )
+    db = str(tmp_path / "w.duckdb")
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [arinsight, *args, "--db", db], capture_output=True, text=True, env=env
+        )
+
+    assert run("load", str(tmp_path)).returncode == 0
+    assert run("build", "--accept-quarantine").returncode == 0
+    gated = run("check", "--no-docs")
+    assert gated.returncode == 1, gated.stdout
+    assert gated.stderr.strip() == "error: 1 expectation(s) failed in meta.quarantine"
+    invoices = str(tmp_path / "invoices.csv")
+    assert (
+        "meta.quarantine: quarantined share of each file's latest load <= 1 % "
+        f"(max_quarantine_pct) — 1 bad row(s); e.g. {invoices} (invoices): 37.5 %"
+    ) in gated.stdout.replace("\n", "")
+    accepted = run("check", "--no-docs", "--accept-quarantine")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "quarantine accepted (--accept-quarantine)" in accepted.stdout
 
 
 def test_mart_suites_skip_with_a_note_before_build(ledger_warehouse: Callable[..., Any]) -> None:
@@ -172,7 +246,7 @@ def test_cli_exit_codes(ledger_warehouse: Callable[..., Any], tmp_path: Path) ->
     ok = CliRunner().invoke(cli, ["check", "--db", db, "--out", str(tmp_path / "q")])
     assert ok.exit_code == 0, ok.output
     assert "all expectations met in" in ok.output
-    assert f"Data Docs: {tmp_path / 'q' / 'index.html'}" in ok.output.replace("\n", "")
+    assert f"report: {tmp_path / 'q' / 'index.html'}" in ok.output.replace("\n", "")
     import duckdb
 
     con = duckdb.connect(db)
@@ -182,6 +256,23 @@ def test_cli_exit_codes(ledger_warehouse: Callable[..., Any], tmp_path: Path) ->
     assert bad.exit_code == 1
     assert "raw.customers: customer_id unique — 2 bad row(s); e.g. C1, C1" in bad.output
     assert "1 expectation(s) failed" in bad.output
+
+
+def test_check_json(ledger_warehouse: Callable[..., Any]) -> None:
+    import json
+
+    wh = _ledger(ledger_warehouse)
+    db = str(wh.path)
+    wh.close()
+    result = CliRunner().invoke(cli, ["check", "--db", db, "--no-docs", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["success"] is True
+    suites = {s["suite"]: s for s in data["suites"]}
+    # INVOICES: 2 rows; one expectation per rule of the contract's suite
+    assert suites["raw.invoices"]["rows"] == 2
+    assert len(suites["raw.invoices"]["rules"]) == len(raw_suites()[1].rules)
+    assert suites["meta.quarantine"]["status"] == "passed"
 
 
 def test_suites_are_declared_from_the_contract() -> None:

@@ -5,7 +5,10 @@ Config is data: thresholds and costs live in YAML, never as literals in code.
 
 from __future__ import annotations
 
+import difflib
 import os
+import types
+import typing
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -58,7 +61,7 @@ class Settings(_Frozen):
     behaviour_scoring: BehaviourScoring = BehaviourScoring()
     max_quarantine_pct: float = Field(1.0, ge=0, le=100)
     duckdb_memory_limit: str | None = Field(
-        "3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+        "auto", pattern=r"^(auto|\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))$"
     )
     net_value: NetValue
 
@@ -72,6 +75,9 @@ class Stage(_Frozen):
     anchor: Literal["due_date", "previous_stage"] = "due_date"
     channel: Channel
     fee: float = Field(0.0, ge=0)
+    #: Default interest charged from this stage on, in percentage points over the
+    #: base rate (§247 BGB); ``None``: not stated (the ladder's value applies).
+    interest_rate_pct_over_base: float | None = Field(None, ge=0)
 
 
 class Ladder(_Frozen):
@@ -80,6 +86,8 @@ class Ladder(_Frozen):
     name: str = "ladder"
     default: tuple[Stage, ...]
     segments: dict[str, tuple[Stage, ...]] = Field(default_factory=dict)
+    #: Default interest in points over the base rate for every stage that states none.
+    interest_rate_pct_over_base: float | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _check_order(self) -> Ladder:
@@ -118,17 +126,56 @@ def _read_yaml(path: Path | str, what: str) -> Any:
     try:
         return yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}{where}: not valid YAML: {problem}") from None
+
+
+def _fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the pydantic model found at ``loc`` inside ``model`` ([] if none)."""
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part))
+            if field is None:
+                return []
+            model = field.annotation
+        else:  # dict[str, X] / tuple[X, ...] → X
+            args = typing.get_args(model)
+            model = args[-1] if args and args[-1] is not Ellipsis else (args[0] if args else None)
+        while isinstance(model, types.UnionType) or typing.get_origin(model) is typing.Union:
+            model = next(a for a in typing.get_args(model) if a is not type(None))
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
 
 
 def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
+    """Validate ``data``; every problem is reported at once, one line each.
+
+    Raises:
+        ConfigError: ``<source>: invalid <model> (n problems):`` then one line per
+            problem naming the key; unknown keys get a did-you-mean and the allowed keys.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: invalid {model.__name__}:"]
-        for err in exc.errors():
+        errors = exc.errors()
+        lines = [f"{source}: invalid {model.__name__.lower()} ({len(errors)} problems):"]
+        for err in errors:
             loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            lines.append(f"  {loc}: {err['msg']}")
+            if err["type"] == "extra_forbidden":
+                key = str(err["loc"][-1])
+                allowed = _fields_at(model, tuple(err["loc"][:-1]))
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                lines.append(
+                    f"  {loc}: unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}"
+                )
+            else:
+                lines.append(f"  {loc}: {err['msg'].removeprefix('Value error, ')}")
+        if len(lines) == 2:  # one problem: one line
+            raise ConfigError(f"{source}: {lines[1].strip()}") from None
         raise ConfigError("\n".join(lines)) from None
 
 
@@ -145,24 +192,59 @@ def load_ladder(path: Path | str | None = None) -> Ladder:
 
 
 def dump_ladder(ladder: Ladder) -> str:
-    """Ladder as YAML text (round-trips through ``load_ladder``)."""
-    return yaml.safe_dump(ladder.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    """Ladder as YAML text (round-trips through ``load_ladder``; unset optional keys left out)."""
+    data = ladder.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into ``base``: nested mappings merge key by key, other values replace."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+#: The settings file chosen on the command line (``--settings`` / ``ARINSIGHT_SETTINGS``).
+_selected: str | None = None
+
+
+def select_settings(path: str | None) -> None:
+    """Make ``path`` this process's settings file (None: the usual lookup).
+
+    The CLI calls it with the value of ``--settings`` (which falls back to
+    ``$ARINSIGHT_SETTINGS``), so every later :func:`load_settings` call uses it.
+    """
+    global _selected
+    _selected = path
+    load_settings.cache_clear()
 
 
 @cache
 def load_settings(path: str | None = None) -> Settings:
-    """Settings from ``path``, ``$ARINSIGHT_SETTINGS``, ``./arinsight.yaml`` or the defaults.
+    """Settings from ``path``, ``--settings``, ``$ARINSIGHT_SETTINGS``, ``./arinsight.yaml``.
 
-    A user file is merged over the shipped defaults (top-level keys replace).
+    The chosen file is merged deeply over the shipped defaults: a file holding
+    only ``net_value: {channel_cost: {letter: 1.5}}`` changes that one cost and
+    keeps every other setting. Unknown keys are an error with a did-you-mean.
+
+    Raises:
+        ConfigError: missing file, invalid YAML, unknown keys or invalid values
+            (all problems listed at once).
     """
     data: dict[str, Any] = _read_yaml(default_path("settings.yaml"), "settings")
-    chosen = path or os.environ.get("ARINSIGHT_SETTINGS")
+    chosen = path or _selected or os.environ.get("ARINSIGHT_SETTINGS")
     if not chosen and Path("arinsight.yaml").exists():
         chosen = "arinsight.yaml"
     source = "defaults/settings.yaml"
     if chosen:
         user = _read_yaml(chosen, "settings") or {}
-        data = {**data, **user}
+        if not isinstance(user, dict):
+            raise ConfigError(f"{chosen}: settings are a YAML mapping (key: value lines)")
+        data = deep_merge(data, user)
         source = chosen
     settings: Settings = _validate(Settings, data, source)
     return settings

@@ -8,7 +8,6 @@ click at module level, so ``arinsight --help`` stays instant; heavy libraries
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -22,6 +21,10 @@ COMMANDS: dict[str, str] = {
     "build": "arinsight.cli.build",
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
+    "ladder": "arinsight.cli.ladder",
+    "recommend": "arinsight.cli.recommend",
+    "score": "arinsight.cli.score",
+    "worklist": "arinsight.cli.worklist",
 }
 
 
@@ -35,6 +38,19 @@ class _Group(click.Group):
             return None
         cmd: click.Command = importlib.import_module(module).command
         return cmd
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the verb; a user error or Ctrl-C ends it with one line and its exit status."""
+        from arinsight.errors import ArinsightError
+
+        try:
+            return super().invoke(ctx)
+        except ArinsightError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("aborted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,19 +66,12 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point; user errors print one clear message and exit non-zero."""
-    from arinsight.errors import ArinsightError
+    """Console entry point: the process exits with the command's status.
 
-    try:
-        cli.main(args=argv, prog_name="arinsight", standalone_mode=False)
-    except ArinsightError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    click runs in standalone mode, so ``ctx.exit(n)``, usage errors (2) and
+    the group's handling of :class:`~arinsight.errors.ArinsightError` (one
+    ``error: ...`` line on stderr, the error's ``exit_code``) and of Ctrl-C
+    (130) all end the process with their status. (With ``standalone_mode=False``
+    click returns the status instead of exiting, and it was lost.)
+    """
+    cli.main(args=argv, prog_name="arinsight", standalone_mode=True)

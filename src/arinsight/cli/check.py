@@ -1,10 +1,10 @@
-"""``arinsight check``: great-expectations suites on raw inputs and marts, with Data Docs."""
+"""``arinsight check``: great-expectations suites on raw inputs, the quarantine and marts."""
 
 from __future__ import annotations
 
 import click
 
-from arinsight.cli._common import db_option
+from arinsight.cli._common import db_option, json_option, quiet_option, settings_option
 
 
 @click.command("check")
@@ -14,7 +14,7 @@ from arinsight.cli._common import db_option
     default="reports/quality",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Where the Data Docs HTML goes (index.html).",
+    help="Where the HTML quality report goes (index.html).",
 )
 @click.option(
     "--sample-rows",
@@ -22,27 +22,59 @@ from arinsight.cli._common import db_option
     default=20_000,
     show_default=True,
     help="Rows per table validated row by row (plus every offending row, capped); "
-    "counts of bad rows are always exact.",
+    "counts of rows and bad rows are always over the whole table.",
 )
-@click.option("--no-docs", is_flag=True, help="Skip writing Data Docs.")
-def command(db: str, out: str, sample_rows: int, no_docs: bool) -> None:
-    """Validate the raw tables and the marts with great-expectations.
+@click.option("--no-docs", is_flag=True, help="Skip writing the HTML report.")
+@click.option(
+    "--accept-quarantine",
+    is_flag=True,
+    help="Do not fail when a load quarantined more than max_quarantine_pct "
+    "(as `build --accept-quarantine`).",
+)
+@json_option
+@quiet_option
+@settings_option
+def command(
+    db: str,
+    out: str,
+    sample_rows: int,
+    no_docs: bool,
+    accept_quarantine: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Validate the raw tables, the quarantine and the marts with great-expectations.
 
     Suites are code (src/arinsight/quality/suites.py): keys, required
-    columns, allowed values, ranges, references, due_date >= issue_date,
-    aging buckets sum to AR, lifecycle days consistent with dates. Prints a
-    summary, writes Data Docs HTML and exits non-zero when an expectation
-    fails. Marts that are not built yet are skipped with a note.
+    columns, allowed values, ranges, references, due_date >= issue_date, the
+    latest load of each file quarantined at most max_quarantine_pct, aging
+    buckets sum to AR, lifecycle days consistent with dates. Prints a summary,
+    writes a self-contained HTML report and exits 1 when an expectation fails.
+    Marts that are not built yet are skipped with a note.
     """
     from pathlib import Path
 
-    from arinsight.cli._render import console
-    from arinsight.quality.render import print_check_result
+    from arinsight.cli._render import check_json, console, print_check_result, print_json, set_quiet
+    from arinsight.errors import ArinsightError
     from arinsight.quality.runner import run_check
     from arinsight.warehouse import Warehouse
 
+    set_quiet(quiet or as_json)
     with Warehouse.open(db) as wh, console.status("checking (great-expectations)…"):
-        result = run_check(wh.con, None if no_docs else Path(out), sample_rows=sample_rows)
-    print_check_result(result)
+        result = run_check(
+            wh.con,
+            None if no_docs else Path(out),
+            sample_rows=sample_rows,
+            accept_quarantine=accept_quarantine,
+            source=str(db),
+        )
+    if as_json:
+        print_json(check_json(result))
+    else:
+        print_check_result(result)
     if not result.success:
-        raise click.exceptions.Exit(1)
+        failed = sorted({s.suite.name for s in result.suites if s.status == "failed"})
+        raise ArinsightError(
+            f"{result.n_failed} expectation(s) failed in {', '.join(failed)}"
+            + (f"; details in {result.docs_index}" if result.docs_index else "")
+        )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from arinsight.cli._common import db_option
+from arinsight.cli._common import db_option, quiet_option, settings_option
 
 
 @click.command("demo")
@@ -26,14 +26,84 @@ from arinsight.cli._common import db_option
     show_default=True,
     help="Scale the sample company's customer count.",
 )
-@click.option("--no-serve", is_flag=True, help="Do not start the dashboard at the end.")
-def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool) -> None:
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Do not start the dashboard at the end (this version ends by saying how to start it).",
+)
+@quiet_option
+@settings_option
+def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool, quiet: bool) -> None:
     """The whole pipeline on a sample company, end to end.
 
     Simulates the default world (about 20k customers, 24 months) unless
-    --data-dir already holds a ledger, loads it, builds the marts and prints
-    DSO per segment.
+    --data-dir already holds a ledger, loads it, builds the marts, prints
+    DSO per segment and ends with the command that opens the dashboard.
     """
-    from arinsight.pipeline import run_demo
+    from contextlib import ExitStack
+    from typing import Any
 
-    run_demo(Path(db), Path(data_dir), seed=seed, scale=scale, serve=not no_serve)
+    from arinsight.cli._progress import day_progress, model_progress
+    from arinsight.cli._render import (
+        print_build_result,
+        print_headline,
+        print_load_results,
+        say,
+        set_quiet,
+    )
+    from arinsight.pipeline import DemoReporter, run_demo
+
+    set_quiet(quiet)
+
+    class Reporter(DemoReporter):
+        """Prints each step; one progress display at a time (the simulator's, the build's)."""
+
+        def __init__(self, stack: ExitStack) -> None:
+            self.stack = stack
+            self.bars: ExitStack | None = None
+            self.on_day: Any = None
+            self.on_model: Any = None
+
+        def step(self, number: int, total: int, title: str) -> None:
+            if self.bars is not None:
+                self.bars.close()
+            self.bars = self.stack.enter_context(ExitStack())
+            verb, _, rest = title.partition(" ")
+            say(f"[bold]{number}/{total} {verb}[/bold] {rest}")
+            if verb == "simulate":
+                self.on_day = self.bars.enter_context(day_progress())
+            elif verb == "build":
+                self.on_model = self.bars.enter_context(model_progress())
+
+        def sim_progress(self, done_days: int, total_days: int) -> None:
+            self.on_day(done_days, total_days)
+
+        def simulated(self, summary: dict[str, Any] | None) -> None:
+            if summary is None:
+                return
+            rows = summary["rows"]
+            say(
+                f"    {rows.get('customers', 0):,} customers, "
+                f"{rows.get('invoices', 0):,} invoices, "
+                f"{rows.get('dunning_events', 0):,} dunning events "
+                f"in {summary['seconds']:.1f} s"
+            )
+
+        def loaded(self, results: list[Any]) -> None:
+            print_load_results(results)
+
+        def model(self, name: str, done: int, total: int, seconds: float) -> None:
+            self.on_model(name, done, total, seconds)
+
+        def built(self, result: Any) -> None:
+            if self.bars is not None:
+                self.bars.close()
+            print_build_result(result)
+
+        def headline(self, data: dict[str, Any]) -> None:
+            print_headline(data)
+
+    with ExitStack() as stack:
+        run_demo(Path(db), Path(data_dir), seed=seed, scale=scale, reporter=Reporter(stack))
+    db_arg = "" if db == "data/arinsight.duckdb" else f" --db {db}"
+    say(f"next: `arinsight dashboard{db_arg}` opens the dashboard on these marts")

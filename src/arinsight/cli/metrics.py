@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from arinsight.cli._common import as_of_option, db_option, json_option, segment_option
+from arinsight.cli._common import (
+    as_of_option,
+    db_option,
+    json_option,
+    quiet_option,
+    segment_option,
+    settings_option,
+)
 
 
 @click.command("metrics")
@@ -14,18 +19,23 @@ from arinsight.cli._common import as_of_option, db_option, json_option, segment_
 @as_of_option
 @segment_option
 @json_option
-def command(db: str, as_of: object, segment: str | None, as_json: bool) -> None:
+@quiet_option
+@settings_option
+def command(db: str, as_of: object, segment: str | None, as_json: bool, quiet: bool) -> None:
     """Headline figures per segment at a month end (DSO, AR, overdue, ...).
 
     Reads the marts built by `arinsight build`; nothing is recomputed here.
+    On a narrow terminal the least important columns are left out (with a
+    note); --json prints every figure.
     """
     from arinsight import connect
-    from arinsight.cli._render import print_headline
+    from arinsight.cli._render import print_headline, print_json, set_quiet
     from arinsight.metrics import headline
 
+    set_quiet(quiet)
     with connect(db) as wh:
         data = headline(wh, as_of=as_of, segment=segment)  # type: ignore[arg-type]
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        print_json(data)
     else:
         print_headline(data)

@@ -16,6 +16,7 @@ Only the standard library, pydantic and PyYAML are imported here.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import fnmatch
 import hashlib
@@ -94,12 +95,18 @@ class DerivedTable(_Frozen):
     ``"{invoice_id}-settled"``. ``when`` lists columns that must be non-empty
     for a row to yield a derived row. Derived rows are unique by the derived
     table's key; when several rows give the same key, the last one in the
-    file wins.
+    file wins by default, ``on_conflict`` picks another rule (``latest``: the
+    row with the latest date of the source table, e.g. the invoice's issue date;
+    ``most_frequent``: the attributes most rows give, ties to the latest), and
+    the load reports how many keys had conflicting rows, with examples.
     """
 
     columns: dict[str, str | list[str]]
     constants: dict[str, Scalar] = Field(default_factory=dict)
     when: list[str] = Field(default_factory=list)
+    #: which row's attributes a key keeps when its rows disagree (see docs/profiles.md)
+    on_conflict: Literal["latest", "most_frequent", "last_row"] = "latest"
+    amount_sign: Literal["as_is", "negate"] = "as_is"
 
 
 class TableMapping(_Frozen):
@@ -133,6 +140,23 @@ class TableMapping(_Frozen):
         return used
 
 
+class Plausibility(_Frozen):
+    """Dates a real ledger cannot have (``plausibility:``); failing rows are quarantined.
+
+    ``export_date``: the day the export was taken; rows dated after it are
+    quarantined (``arinsight load --export-date`` overrides it). Without it the
+    export date is taken as the latest invoice issue date, ignoring issue
+    dates that lie more than ``max_days_after_last_issue`` beyond the rest
+    (a lone typo must not move it); payments, adjustments and dunning events
+    dated more than ``max_days_after_last_issue`` after it are quarantined,
+    those dated after it within that margin are loaded and counted in a note.
+    """
+
+    export_date: dt.date | None = None
+    max_days_after_last_issue: int = Field(default=366, ge=0)
+    max_payment_terms_days: int = Field(default=365, ge=0)
+
+
 class Profile(_Frozen):
     """A mapping profile (see ``docs/profiles.md``)."""
 
@@ -147,6 +171,9 @@ class Profile(_Frozen):
     false_values: list[str] = Field(
         default_factory=lambda: ["false", "f", "0", "no", "n", "nein", "falsch"]
     )
+    #: currency of invoices whose file has no currency column (or leaves it empty)
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    plausibility: Plausibility = Plausibility()
     tables: dict[str, TableMapping] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -164,7 +191,7 @@ class Profile(_Frozen):
         for table, mapping in self.tables.items():
             errors += _check_mapping(table, mapping)
         if errors:
-            raise ValueError("; ".join(errors))
+            raise ValueError("\n".join(errors))
         return self
 
     def table_for(self, path: Path) -> str | None:
@@ -228,6 +255,8 @@ def _check_mapping(table: str, m: TableMapping) -> list[str]:
             errors.append(f"{where}: a table cannot derive itself")
             continue
         dcols = set(TABLES[dname].column_names)
+        if spec.amount_sign == "negate" and "amount" not in dcols:
+            errors.append(f"{where}.amount_sign: {dname} has no amount column")
         for col in [*spec.columns, *spec.constants]:
             if col not in dcols:
                 errors.append(f"{where}: {col!r} is not a column of {dname}{_suggest(col, dcols)}")
@@ -340,7 +369,25 @@ def _canonical_dict() -> dict[str, Any]:
     }
 
 
-def _explain(exc: ValidationError, source: str) -> str:
+def _mapping_errors(data: dict[str, Any]) -> list[str]:
+    """Cross-field problems of every table mapping that is valid on its own.
+
+    Pydantic runs ``Profile._check`` only when every field validated, so a
+    profile with an unknown key would hide its mapping problems until a second
+    run; these are collected here so one run reports everything.
+    """
+    tables = data.get("tables")
+    out: list[str] = []
+    for table, raw in tables.items() if isinstance(tables, dict) else ():
+        try:
+            mapping = TableMapping.model_validate(raw)
+        except ValidationError:
+            continue
+        out += _check_mapping(str(table), mapping)
+    return out
+
+
+def _explain(exc: ValidationError, source: str, data: dict[str, Any] | None = None) -> str:
     lines = [f"{source}: invalid mapping profile:"]
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
@@ -351,7 +398,13 @@ def _explain(exc: ValidationError, source: str) -> str:
             lines.append(f"  {loc}: unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"  {loc or '(top level)'}: {msg}")
+            for part in msg.splitlines():
+                line = f"  {loc}: {part}" if loc else f"  {part}"
+                if line not in lines:
+                    lines.append(line)
+    for problem in _mapping_errors(data or {}):
+        if f"  {problem}" not in lines:
+            lines.append(f"  {problem}")
     return "\n".join(lines)
 
 
@@ -378,7 +431,7 @@ def _validate(data: dict[str, Any]) -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, str(source))) from None
+        raise ConfigError(_explain(exc, str(source), data)) from None
 
 
 @cache

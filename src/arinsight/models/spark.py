@@ -60,7 +60,7 @@ SPARK_TYPES: dict[str, str] = {
 }
 
 #: Schemas the SQL names; on Spark every relation is a temp view of its bare name.
-QUALIFIERS = frozenset({"raw", *LAYERS})
+QUALIFIERS = frozenset({"raw", "meta", *LAYERS})
 
 #: File written next to the marts: which build produced them (models, rows, seconds).
 MANIFEST = "_arinsight_build.json"
@@ -465,6 +465,27 @@ def _raw_frame(spark: SparkSession, source: str, table: str) -> DataFrame | None
     return spark.table(qualified)
 
 
+def _meta_source_schemas() -> dict[str, str]:
+    """Spark schema (DDL string) of each ``meta`` table staging may read (ladder versions)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from arinsight.models.runner import META_SOURCES
+    from arinsight.warehouse import META_DDL
+
+    schemas: dict[str, str] = {}
+    for ddl in META_DDL:
+        tree = sqlglot.parse_one(ddl, read="duckdb")
+        target = tree.find(exp.Table)
+        if not isinstance(tree, exp.Create) or target is None or target.name not in META_SOURCES:
+            continue
+        columns = [
+            f"{c.name} {c.args['kind'].sql(dialect='spark')}" for c in tree.find_all(exp.ColumnDef)
+        ]
+        schemas[target.name] = ", ".join(columns)
+    return schemas
+
+
 def register_raw(spark: SparkSession, source: str) -> list[str]:
     """Register each canonical table as a temp view of its name, typed as the contract says.
 
@@ -510,6 +531,15 @@ def register_raw(spark: SparkSession, source: str) -> list[str]:
             for c in table.columns
         ]
         frame.selectExpr(*exprs).createOrReplaceTempView(table.name)
+    # the ladder versions `arinsight ladder apply` stores (meta.ladders, meta.ladder_stages):
+    # optional inputs of the same names; absent, the marts infer the ladder from the log
+    for name, schema in _meta_source_schemas().items():
+        frame = _raw_frame(spark, source, name)
+        if frame is None:
+            frame = spark.createDataFrame([], schema)
+        else:
+            found.append(name)
+        frame.createOrReplaceTempView(name)
     return found
 
 
@@ -680,10 +710,12 @@ def run_spark_build(
     conf: tuple[str, ...] = (),
     output_format: str = "parquet",
     accept_quarantine: bool = False,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """``arinsight build --engine spark``: check the options, start Spark, build, write.
 
-    Prints one line per model as it finishes and where the marts went.
+    Prints (through ``echo``, default ``click.echo``) one line per model as it
+    finishes and where the marts went.
 
     Raises:
         ArinsightError: an option is missing or malformed.
@@ -712,16 +744,17 @@ def run_spark_build(
         settings_conf[key.strip()] = value.strip()
     settings = load_settings()
     require_spark()
-    click.echo(f"starting Spark ({master or 'local[*]'}) …")
+    say = echo or click.echo
+    say(f"starting Spark ({master or 'local[*]'}) …")
     spark = spark_session(master, settings_conf)
     target = output or DEFAULT_OUTPUT
 
     def progress(m: Model, rows: int, seconds: float) -> None:
-        click.echo(f"✓ {m.layer}.{m.name}: {rows:,} rows in {seconds:.1f} s")
+        say(f"✓ {m.layer}.{m.name}: {rows:,} rows in {seconds:.1f} s")
 
     result = build_on_spark(
         spark, settings, source, target, output_format=output_format, on_model=progress
     )
     marts = sum(1 for name, _, _ in result.models if name.startswith(("fct_", "dim_")))
-    click.echo(f"wrote {marts} marts ({output_format}) to {target}")
+    say(f"wrote {marts} marts ({output_format}) to {target}")
     return result

@@ -1,12 +1,14 @@
-"""Run the quality suites with great-expectations and write Data Docs.
+"""Run the quality suites with great-expectations and write the quality report.
 
 For each suite, DuckDB first counts the bad rows of every rule over the whole
 relation (exact, one scan plus a join per key/reference rule). The
 great-expectations validation then runs on a pandas frame of at most
 ``sample_rows`` rows drawn reproducibly (``reservoir ... repeatable``) plus up
 to ``offenders`` offending rows per failing rule, so 1M-row tables never travel
-to pandas whole, and the Data Docs list real failing values. A rule fails when
-its expectation fails or its exact count is non-zero.
+to pandas whole. A rule fails when its expectation fails or its exact count is
+non-zero. great-expectations is used for the validation only: the HTML report
+(``index.html``) is rendered by :mod:`arinsight.quality.render` from these
+results, self-contained, with counts over the whole relation.
 
 great-expectations is imported inside :func:`run_check` only (it takes
 seconds to import); pandas frames are validated through an ephemeral context
@@ -22,7 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arinsight.quality.suites import Rule, Suite, key_suites, mart_suites, raw_suites
+from arinsight.quality.suites import (
+    Rule,
+    Suite,
+    key_suites,
+    mart_suites,
+    quarantine_suite,
+    raw_suites,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -69,6 +78,11 @@ class CheckResult:
     def success(self) -> bool:
         return all(s.status != "failed" for s in self.suites)
 
+    @property
+    def n_failed(self) -> int:
+        """Failed expectations over every suite."""
+        return sum(len(s.failed) for s in self.suites)
+
 
 # ----------------------------------------------------------------------- SQL side
 
@@ -77,7 +91,7 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     rows = con.execute(
         "select table_schema || '.' || table_name, column_name "
         "from information_schema.columns "
-        "where table_schema in ('raw', 'marts')"
+        "where table_schema in ('raw', 'marts', 'meta')"
     ).fetchall()
     out: dict[str, set[str]] = {}
     for rel, col in rows:
@@ -130,7 +144,7 @@ def _stage_frame(con: duckdb.DuckDBPyConnection, suite: Suite) -> tuple[int, dic
     base = suite.sql or f"select * from {suite.relation}"
     cols: list[str] = []
     for r in suite.rules:
-        for c in r.columns:
+        for c in (*r.columns, *([r.label] if r.label else [])):
             if c not in cols:
                 cols.append(c)
     joins, extra = [], []
@@ -232,36 +246,63 @@ def _expectation(gxe: Any, rule: Rule) -> Any:
     raise AssertionError(rule.kind)  # pragma: no cover
 
 
-def _context(out_dir: Path | None) -> Any:
+def _import_gx() -> Any:
+    """Import great-expectations without letting pyspark end the process.
+
+    With pyspark installed (the ``spark`` extra), great-expectations imports
+    ``pyspark.sql.connect``, whose import calls ``sys.exit(0)`` when the main
+    module has no file (``python -c``, pytest-xdist workers) because it takes
+    that for a doctest run: the process would stop with status 0, silently.
+    ``sys.ps1`` (set only for the import) tells pyspark it is interactive, so
+    the import ends in an ImportError that great-expectations handles.
+    """
+    import sys
+
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    had_ps1 = hasattr(sys, "ps1")
+    if not had_ps1:
+        sys.ps1 = ">>> "
+    try:
+        import great_expectations as gx
+    finally:
+        if not had_ps1:
+            del sys.ps1
+    return gx
+
+
+def _context() -> Any:
+    """An ephemeral great-expectations context (no project directory, no Data Docs)."""
     import logging
 
-    import great_expectations as gx
+    gx = _import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    if out_dir is not None:
-        ctx.add_data_docs_site(
-            site_name="arinsight",
-            site_config={
-                "class_name": "SiteBuilder",
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(out_dir.resolve()),  # GX wants it absolute
-                },
-            },
-        )
     return ctx
 
 
 def _clean_docs(out_dir: Path) -> None:
-    """Remove the previous run's Data Docs (only what Data Docs write)."""
+    """Remove what earlier versions' great-expectations Data Docs wrote there."""
     for sub in ("validations", "expectations", "static"):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
-    (out_dir / "index.html").unlink(missing_ok=True)
+
+
+def _examples(con: duckdb.DuckDBPyConnection, rule: Rule, i: int) -> list[Any]:
+    """Up to five bad rows' values, first in the relation's order (never helper columns)."""
+    if rule.kind == "row_count" or (rule.kind == "not_null" and not rule.label):
+        return []  # nothing to show: the values are all null
+    if rule.label:
+        expr = rule.label
+    elif rule.kind in ("pair_ge", "pair_equal", "unique") and len(rule.columns) > 1:
+        sep = " vs " if rule.kind != "unique" else " + "
+        expr = f"concat_ws('{sep}', {', '.join(rule.columns)})"
+    else:
+        expr = rule.columns[0]
+    sql = f"select {expr} from {_QC} where {_bad_predicate(rule, i)} order by _rid limit 5"
+    params = {f"set{i}": list(rule.values)} if f"$set{i}" in sql else {}
+    return [r[0] for r in con.execute(sql, params).fetchall()]
 
 
 def run_check(
@@ -271,35 +312,52 @@ def run_check(
     sample_rows: int = 20_000,
     offenders: int = 200,
     on_suite: Any = None,
+    max_quarantine_pct: float | None = None,
+    accept_quarantine: bool = False,
+    source: str = "",
 ) -> CheckResult:
-    """Validate raw tables and marts; write Data Docs under ``out_dir`` (None: no docs).
+    """Validate raw tables, the quarantine and marts; write the HTML report under ``out_dir``.
 
     Args:
         con: a connection to the warehouse (read-only is enough).
-        out_dir: Data Docs directory; its previous Data Docs are replaced.
+        out_dir: where the HTML report goes (``index.html``, replaced on each run;
+            None: no report).
         sample_rows: rows of each relation validated row by row in pandas.
         offenders: offending rows added per failing rule.
         on_suite: called with each SuiteResult as it completes.
+        max_quarantine_pct: the quarantine gate (None: the settings' ``max_quarantine_pct``).
+        accept_quarantine: skip the quarantine gate (with a note), as
+            ``build --accept-quarantine`` does.
+        source: what the report names as the warehouse (e.g. its path).
 
     Returns:
         Every suite's result; ``success`` is False when any rule failed.
     """
     started = time.perf_counter()
-    import great_expectations as gx
+    gx = _import_gx()
     import great_expectations.expectations as gxe
 
-    ctx = _context(out_dir)
+    from arinsight.quality.render import write_report
+
+    if max_quarantine_pct is None:
+        from arinsight.config import load_settings
+
+        max_quarantine_pct = load_settings().max_quarantine_pct
+    ctx = _context()
     ds = ctx.data_sources.add_pandas("arinsight")
     existing = _columns(con)
     marts = [rel.split(".", 1)[1] for rel in existing if rel.startswith("marts.")]
-    suites = raw_suites() + mart_suites()
+    gate = quarantine_suite(max_quarantine_pct)
+    suites = raw_suites() + [gate] + mart_suites()
     specific = {s.relation for s in suites if s.layer == "marts"}
     suites += key_suites(marts, specific)
     results: list[SuiteResult] = []
     for suite in suites:
         t0 = time.perf_counter()
         missing = _missing(suite, existing)
-        if missing:
+        if suite is gate and accept_quarantine:
+            res = SuiteResult(suite, "skipped", note="quarantine accepted (--accept-quarantine)")
+        elif missing:
             res = SuiteResult(suite, "skipped", note=missing)
         else:
             n, bad = _stage_frame(con, suite)
@@ -318,7 +376,7 @@ def run_check(
             rule_results = []
             for i, rule in enumerate(suite.rules):  # GX reports in its own order
                 r = by_rule[i]
-                examples = list((r.result or {}).get("partial_unexpected_list") or [])[:5]
+                examples = _examples(con, rule, i) if bad[i] else []
                 ok = bool(r.success) and bad[i] == 0
                 rule_results.append(RuleResult(rule, ok, bad[i], examples))
             status = "passed" if all(r.success for r in rule_results) else "failed"
@@ -328,10 +386,11 @@ def run_check(
         results.append(res)
         if on_suite:
             on_suite(res)
-    index = None
+    result = CheckResult(results, None, time.perf_counter() - started)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         _clean_docs(out_dir)
-        ctx.build_data_docs(site_names=["arinsight"])
-        index = out_dir / "index.html"
-    return CheckResult(results, index, time.perf_counter() - started)
+        result.docs_index = write_report(
+            result, out_dir / "index.html", source=source, sample_rows=sample_rows
+        )
+    return result

@@ -43,6 +43,8 @@ class Rule:
         values: allowed values (``in_set``).
         min_value / max_value: bounds (``between``, ``row_count``).
         ref: (table, column) a ``reference`` points at, e.g. ("raw.customers", "customer_id").
+        label: a column whose values name the bad rows in examples (default: the
+            rule's first column).
     """
 
     kind: Kind
@@ -52,6 +54,7 @@ class Rule:
     min_value: float | None = None
     max_value: float | None = None
     ref: tuple[str, str] | None = None
+    label: str | None = None
 
     @property
     def name(self) -> str:
@@ -76,10 +79,44 @@ class Suite:
     name: str
     relation: str
     rules: tuple[Rule, ...]
-    layer: Literal["raw", "marts"]
+    layer: Literal["raw", "marts", "meta"]
     sql: str | None = None
     needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     doc: str = ""
+
+
+#: The latest load of each (file, table) with its quarantined share in percent:
+#: the one definition ``arinsight build``'s gate and ``arinsight check`` share.
+LATEST_LOADS_SQL = (
+    "select load_id, file, coalesce(table_name, '') as table_name, rows_read, "
+    "rows_quarantined, 100.0 * rows_quarantined / rows_read as quarantined_pct "
+    "from meta.loads where rows_read > 0 "
+    "qualify load_id = max(load_id) over (partition by file, table_name)"
+)
+
+
+def quarantine_suite(max_pct: float) -> Suite:
+    """The latest load of every file quarantined at most ``max_pct`` % of its rows."""
+    return Suite(
+        name="meta.quarantine",
+        relation="meta.loads",
+        layer="meta",
+        doc="Quarantined share of the latest load of each file (settings: max_quarantine_pct).",
+        needs={"meta.loads": ("file", "table_name", "rows_read", "rows_quarantined")},
+        sql="select file || ' (' || table_name || '): ' || round(quarantined_pct, 1) || ' %' "
+        f"as load, quarantined_pct from ({LATEST_LOADS_SQL})",
+        rules=(
+            Rule(
+                "between",
+                ("quarantined_pct",),
+                f"quarantined share of each file's latest load <= {max_pct:g} % "
+                "(max_quarantine_pct)",
+                min_value=0,
+                max_value=max_pct,
+                label="load",
+            ),
+        ),
+    )
 
 
 def _raw_suite(t: Table) -> Suite:
@@ -91,7 +128,8 @@ def _raw_suite(t: Table) -> Suite:
     rules.append(Rule("unique", t.key, f"{'+'.join(t.key)} unique"))
     for c in t.columns:
         if c.required:
-            rules.append(Rule("not_null", (c.name,), f"{c.name} not null"))
+            name_by = t.key[0] if c.name not in t.key else None  # examples name the row
+            rules.append(Rule("not_null", (c.name,), f"{c.name} not null", label=name_by))
         if c.allowed:
             rules.append(
                 Rule("in_set", (c.name,), f"{c.name} in {', '.join(c.allowed)}", values=c.allowed)
