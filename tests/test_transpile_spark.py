@@ -51,7 +51,8 @@ def test_assert_is_portable_and_transpiles(path: object) -> None:
 @pytest.mark.parametrize(
     ("sql", "construct"),
     [
-        ("select * replace (amount * 2 as amount) from t", "SELECT * REPLACE"),
+        # Spark has no * REPLACE: expanded over one relation, refused over a join
+        ("select * replace (a.x + 1 as x) from a join b on a.k = b.k", "* REPLACE over a join"),
         ("select * from a asof join b on a.k = b.k and a.t >= b.t", "ASOF joins"),
         ("select * from a positional join b", "POSITIONAL joins"),
         ("pivot t on k using sum(v)", "PIVOT"),
@@ -143,3 +144,22 @@ def test_nested_unnest_moves_to_a_lateral_view() -> None:
         "SELECT t.k, LAST_DAY(_unnest0.value) AS m FROM t LATERAL VIEW EXPLODE("
         "IF(t.s <= t.e, SEQUENCE(t.s, t.e), ARRAY())) _unnest0 AS value"
     )
+
+
+def test_star_replace_is_spelled_out_in_column_order() -> None:
+    asked: list[str] = []
+
+    def columns_of(query: str) -> list[str]:
+        # what Spark would answer for the CTE `o` (three columns, in this order)
+        asked.append(query)
+        return ["invoice_id", "segment", "amount"]
+
+    out = to_spark_sql(
+        "with o as (select * from t), "
+        "x as (select * from o union all select * replace ('all' as segment) from o) "
+        "select * from x",
+        {},
+        columns_of=columns_of,
+    )
+    assert asked == ["WITH o AS (SELECT * FROM t) SELECT * FROM o"]
+    assert "SELECT invoice_id, 'all' AS segment, amount FROM o" in out

@@ -71,8 +71,8 @@ NOT_PORTABLE: dict[str, str] = {
     "AsOfJoin": "ASOF joins: use a range join plus a window (row_number) instead",
     "PositionalJoin": "POSITIONAL joins: join on an explicit row number",
     "Pivot": "PIVOT/UNPIVOT: spell out the columns with filtered aggregates",
-    "StarModifier": "SELECT * REPLACE/RENAME/ILIKE: list the columns "
-    "(* EXCLUDE is fine: Spark's * EXCEPT)",
+    "StarModifier": "SELECT * RENAME/ILIKE, or * REPLACE over a join: list the columns "
+    "(* EXCLUDE is fine, and * REPLACE over one relation is expanded)",
     "Lambda": "list lambdas (list_transform, list_filter, ...): use a join or unnest",
     "TimeToUnix": "epoch(): Spark's unix_timestamp depends on the session time zone; "
     "use date_diff('day', date '1970-01-01', d)",
@@ -187,7 +187,17 @@ def portability_problems(sql: str) -> list[str]:
         elif isinstance(node, exp.Star) and any(
             node.args.get(k) for k in ("replace", "rename", "ilike")
         ):
-            found.append(NOT_PORTABLE["StarModifier"])
+            select = node.parent
+            expandable = (
+                node.args.get("replace")
+                and not node.args.get("rename")
+                and not node.args.get("ilike")
+                and isinstance(select, exp.Select)
+                and not select.args.get("joins")
+                and isinstance(select.args.get("from_") or select.args.get("from"), exp.From)
+            )
+            if not expandable:
+                found.append(NOT_PORTABLE["StarModifier"])
         elif isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() in (
             "ASOF",
             "POSITIONAL",
@@ -370,14 +380,59 @@ def _frameless_offsets(tree: exp.Expr) -> None:
             window.set("spec", None)
 
 
-def to_spark_sql(sql: str, variables: dict[str, Any], *, name: str = "model") -> str:
+def _expand_star_replace(tree: exp.Expr, columns_of: Callable[[str], list[str]]) -> None:
+    """``select * replace (e as c) from x`` → ``select a, e as c, b from x`` (in place).
+
+    Spark has no ``* REPLACE``. The columns of ``x`` (a CTE before this one, or a
+    view) come from ``columns_of(spark_sql)``: Spark analyses ``with <the CTEs up
+    to x> select * from x`` without running it. Order is kept, as DuckDB does.
+    """
+    from sqlglot import exp
+
+    with_ = tree.args.get("with_") or tree.args.get("with")
+    ctes = list(with_.expressions) if with_ else []
+    for star in list(tree.find_all(exp.Star)):
+        replace = star.args.get("replace")
+        select = star.parent
+        if not replace or not isinstance(select, exp.Select):
+            continue
+        source = select.args.get("from_") or select.args.get("from")
+        if source is None:
+            continue
+        relation = source.this.name
+        names = [c.alias_or_name for c in ctes]
+        upto = names.index(relation) + 1 if relation in names else 0
+        probe_sql = f"SELECT * FROM {relation}"
+        if upto:
+            defined = ", ".join(c.sql(dialect="spark") for c in ctes[:upto])
+            probe_sql = f"WITH {defined} {probe_sql}"
+        by_name = {r.alias: r.this for r in replace}
+        projections = [
+            exp.alias_(by_name[c].copy(), c) if c in by_name else exp.column(c)
+            for c in columns_of(probe_sql)
+        ]
+        star_index = select.expressions.index(star)
+        select.set(
+            "expressions",
+            select.expressions[:star_index] + projections + select.expressions[star_index + 1 :],
+        )
+
+
+def to_spark_sql(
+    sql: str,
+    variables: dict[str, Any],
+    *,
+    name: str = "model",
+    columns_of: Callable[[str], list[str]] | None = None,
+) -> str:
     """One DuckDB-dialect statement as Spark SQL.
 
     ``getvariable('x')`` becomes the literal ``variables['x']``; ``raw.t`` /
     ``staging.m`` / ``intermediate.m`` / ``marts.m`` become ``t`` / ``m`` (temp
     views); ``a / b`` becomes ``cast(a as double) / cast(b as double)`` because
     DuckDB's ``/`` always divides in floating point while Spark's divides
-    decimals as decimals (rounding to as few as 6 places).
+    decimals as decimals (rounding to as few as 6 places). With ``columns_of``
+    (a running session's column lookup) ``* REPLACE`` is spelled out.
 
     Raises:
         BuildError: a setting the SQL reads is unknown, a construct is not
@@ -430,6 +485,8 @@ def to_spark_sql(sql: str, variables: dict[str, Any], *, name: str = "model") ->
         return node
 
     tree = tree.transform(rewrite, copy=False).transform(rewrite_product, copy=False)
+    if columns_of is not None:
+        _expand_star_replace(tree, columns_of)
     try:
         return tree.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as exc:
@@ -664,7 +721,14 @@ def build_on_spark(
     started = time.perf_counter()
     models = discover_models(root)
     variables = sql_variables(settings)
-    queries = {m.name: to_spark_sql(m.sql, variables, name=f"{m.name} ({m.path})") for m in models}
+    # refuse unportable models before Spark does any work; transpile each one
+    # when its inputs exist (expanding * REPLACE asks Spark for their columns)
+    for m in models:
+        to_spark_sql(m.sql, variables, name=f"{m.name} ({m.path})")
+
+    def columns_of(query: str) -> list[str]:
+        return list(spark.sql(query).columns)
+
     # dates and the timestamps date_trunc returns must not shift with the cluster's zone
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     register_raw(spark, source)
@@ -677,8 +741,13 @@ def build_on_spark(
                 # model once and cuts its plan off from the upstream ones (a temp
                 # view over the plain plan would re-analyse every upstream model
                 # in every later one)
-                frame = spark.sql(queries[m.name]).localCheckpoint(eager=False)
+                query = to_spark_sql(
+                    m.sql, variables, name=f"{m.name} ({m.path})", columns_of=columns_of
+                )
+                frame = spark.sql(query).localCheckpoint(eager=False)
                 frame.createOrReplaceTempView(m.name)
+            except BuildError:
+                raise
             except Exception as exc:  # pyspark errors; keep the import lazy
                 raise BuildError(f"model {m.name} ({m.path}) failed on Spark: {exc}") from exc
             rows = _count_and_check_keys(spark, m)
