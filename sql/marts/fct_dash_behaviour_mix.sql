@@ -6,38 +6,30 @@
 -- depends_on: dim_customers, fct_dso_monthly
 -- notes: customers active at the month start, by the behaviour segment
 --   dim_customers scored for them at that month end (history up to the
---   month end only; the change point holding at the month end:
---   valid_from_date <= month end < valid_to_date). Month ends are those of
---   fct_dso_monthly. share_of_customers_pct = customers / all active
+--   month end only). share_of_customers_pct = customers / all active
 --   customers of the segment that month * 100. count_churned = of them,
---   churned in the month.
+--   churned in the month. dim_customers holds change points: each is
+--   expanded to the month ends it holds at (valid_from_date <= month end <
+--   valid_to_date; the month ends are those of fct_dso_monthly).
 
 with
 
-customers as (
-    select * from dim_customers
-),
-
-dso as (
-    select * from fct_dso_monthly
-),
-
 month_ends as (
-    select distinct month_end_date from dso
+    select distinct month_end_date from fct_dso_monthly
 ),
 
-held as (
+customers as (
     select
         month_ends.month_end_date,
-        customers.segment,
-        customers.behaviour_segment,
-        customers.is_active_at_month_start,
-        customers.is_churned_in_month
-    from customers
+        dim_customers.segment,
+        dim_customers.behaviour_segment,
+        dim_customers.is_active_at_month_start,
+        dim_customers.is_churned_in_month
+    from dim_customers
     inner join month_ends
         on
-            customers.valid_from_date <= month_ends.month_end_date
-            and customers.valid_to_date > month_ends.month_end_date
+            dim_customers.valid_from_date <= month_ends.month_end_date
+            and dim_customers.valid_to_date > month_ends.month_end_date
 ),
 
 by_segment as (
@@ -47,7 +39,7 @@ by_segment as (
         behaviour_segment,
         count(*) as count_customers,
         count(*) filter (where is_churned_in_month) as count_churned
-    from held
+    from customers
     where is_active_at_month_start
     group by month_end_date, segment, behaviour_segment
 ),
