@@ -6,9 +6,7 @@
 -- depends_on: dim_customers, fct_dso_monthly
 -- notes: customers active at the month start, by the behaviour segment
 --   dim_customers scored for them at that month end (history up to the
---   month end only; the change point holding at the month end:
---   valid_from_date <= month end < valid_to_date). Month ends are those of
---   fct_dso_monthly. share_of_customers_pct = customers / all active
+--   month end only). share_of_customers_pct = customers / all active
 --   customers of the segment that month * 100. count_churned = of them,
 --   churned in the month.
 
@@ -18,28 +16,6 @@ customers as (
     select * from dim_customers
 ),
 
-dso as (
-    select * from fct_dso_monthly
-),
-
-month_ends as (
-    select distinct month_end_date from dso
-),
-
-held as (
-    select
-        month_ends.month_end_date,
-        customers.segment,
-        customers.behaviour_segment,
-        customers.is_active_at_month_start,
-        customers.is_churned_in_month
-    from customers
-    inner join month_ends
-        on
-            customers.valid_from_date <= month_ends.month_end_date
-            and customers.valid_to_date > month_ends.month_end_date
-),
-
 by_segment as (
     select
         month_end_date,
@@ -47,7 +23,7 @@ by_segment as (
         behaviour_segment,
         count(*) as count_customers,
         count(*) filter (where is_churned_in_month) as count_churned
-    from held
+    from customers
     where is_active_at_month_start
     group by month_end_date, segment, behaviour_segment
 ),

@@ -7,7 +7,7 @@
 --   overdue_amount = sum of those open amounts (reporting currency);
 --   max_days_past_due = as-of date - the oldest such due date. Behaviour
 --   segment, late ratio and weighted days late are the customer's latest
---   dim_customers change point. customer_name comes from master data;
+--   dim_customers row (is_current). customer_name comes from master data;
 --   the dashboard shows it only when a setting allows names.
 
 with

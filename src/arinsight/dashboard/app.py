@@ -324,6 +324,11 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8050, *, threads:
     import waitress
 
     _warm_up()
+    # bind first, then print the URL: whoever reads it can connect at once
+    server = waitress.create_server(app.server, host=host, port=port, threads=threads)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"arinsight dashboard: {db} at http://{shown}:{port}/  (Ctrl+C to stop)")
-    waitress.serve(app.server, host=host, port=port, threads=threads, _quiet=True)
+    try:
+        server.run()
+    finally:
+        server.close()
