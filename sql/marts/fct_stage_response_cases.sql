@@ -27,6 +27,7 @@
 --   on end_date (credit notes and write-offs end the window censored).
 --   start_day / end_day: days relative to the anchor. behaviour_segment:
 --   the customer's score at the month end before the anchor's month
+--   (the dim_customers change point holding then)
 --   ('unscored' when none). next_stage_sent_date and settled_date are not
 --   windowed (fct_stage_competing follows each case to the as-of date).
 --   send_delay_days = sent - planned offset (null: not sent or no plan);
@@ -353,8 +354,10 @@ planned as (
     left join customers
         on
             ended.customer_id = customers.customer_id
-            and customers.month_end_date
-            = cast(date_trunc('month', ended.anchor_date) as date) - 1
+            and customers.valid_from_date
+            <= cast(date_trunc('month', ended.anchor_date) as date) - 1
+            and customers.valid_to_date
+            > cast(date_trunc('month', ended.anchor_date) as date) - 1
     left join sent_plan
         on
             ended.invoice_id = sent_plan.invoice_id
