@@ -78,6 +78,8 @@ HAVE_FAILURE_TESTS = (
     "build",
     "check",
     "metrics",
+    "ladder",  # tests/test_ladder_store.py: missing/broken file, no warehouse → one line
+    "recommend",  # tests/test_recommend_cli.py: no/empty/too small warehouse → one line
     "score",  # tests/test_propensity.py: no marts → one line, exit 1
     "worklist",  # tests/test_propensity.py: no scores yet → one line, exit 1
 )

@@ -72,7 +72,7 @@ def test_same_text_same_date_changes_nothing(wh: Warehouse) -> None:
     assert (again.version, again.is_new) == (first.version, False)
     assert wh.con.execute("select count(*) from meta.ladders").fetchall() == [(1,)]
     # Stages: 3 default + 2 wholesale rows, written once.
-    assert wh.con.execute("select count(*) from raw.ladder_stages").fetchall() == [(5,)]
+    assert wh.con.execute("select count(*) from meta.ladder_stages").fetchall() == [(5,)]
     # Same text, another date: a new version.
     assert apply_ladder(wh, LADDER_A, dt.date(2025, 2, 1)).version == 2
 
@@ -81,7 +81,7 @@ def test_stage_rows_resolve_anchors(wh: Warehouse) -> None:
     apply_ladder(wh, LADDER_A, dt.date(2025, 1, 1))
     rows = wh.con.execute(
         "select segment, stage_number, due_offset_days, channel, fee_amount "
-        "from raw.ladder_stages order by segment, stage_number"
+        "from meta.ladder_stages order by segment, stage_number"
     ).fetchall()
     # The letter anchors on the reminder: +7 + 14 = +21 from due.
     assert [(r[0], r[1], r[2], r[3], float(r[4])) for r in rows] == [

@@ -299,6 +299,75 @@ def _extras(wh: Warehouse, month_end: dt.date) -> dict[str, dict[str, Any]]:
     return out
 
 
+def quarantine_share(wh: Warehouse) -> pl.DataFrame:
+    """How much of each raw table's input sits in the quarantine: one row per table.
+
+    Counts come from ``meta.loads``, the latest load of each file (a reloaded,
+    repaired file replaces its earlier count); rows released from the
+    quarantine later (a payment whose invoice arrived) count as loaded.
+    Columns: ``table_name``, ``count_rows_read``, ``count_rows_quarantined``,
+    ``quarantine_pct`` (0-100), ``max_quarantine_pct`` (the setting) and
+    ``is_accepted_quarantine``: some file's share is above the setting, so marts
+    built on it were published with ``build --accept-quarantine``.
+    """
+    from arinsight.config import load_settings
+
+    limit = load_settings().max_quarantine_pct
+    return wh.sql(
+        """
+        with latest as (
+            select *
+            from meta.loads
+            qualify load_id = max(load_id) over (partition by file, table_name)
+        )
+        select
+            table_name,
+            sum(rows_read) as count_rows_read,
+            sum(rows_quarantined) as count_rows_quarantined,
+            coalesce(100.0 * sum(rows_quarantined) / nullif(sum(rows_read), 0), 0)
+                as quarantine_pct,
+            ? as max_quarantine_pct,
+            bool_or(rows_read > 0 and 100.0 * rows_quarantined / rows_read > ?)
+                as is_accepted_quarantine
+        from latest
+        group by table_name
+        order by table_name
+        """,
+        [limit, limit],
+    )
+
+
+def _provenance(wh: Warehouse, currency: str) -> dict[str, Any]:
+    """Quarantine share and currency provenance for the headline (see ``headline``)."""
+    share = quarantine_share(wh)
+    quarantine = {
+        r["table_name"]: {
+            "rows_read": int(r["count_rows_read"]),
+            "rows_quarantined": int(r["count_rows_quarantined"]),
+            "quarantine_pct": float(r["quarantine_pct"]),
+            "is_accepted_quarantine": bool(r["is_accepted_quarantine"]),
+        }
+        for r in share.to_dicts()
+    }
+    warnings = [
+        f"figures rest on accepted quarantine: {v['quarantine_pct']:.1f} % of {t} rows "
+        f"({v['rows_quarantined']:,} of {v['rows_read']:,}) were not loaded"
+        for t, v in quarantine.items()
+        if v["is_accepted_quarantine"]
+    ]
+    no_currency = int(
+        wh.con.execute("select count(*) from raw.invoices where currency is null").fetchall()[0][0]
+    )
+    if no_currency:
+        source = (
+            f"assumed: {no_currency:,} invoice(s) carry no currency and count as {currency} "
+            "(settings reporting_currency; name it with currency: in the load profile)"
+        )
+    else:
+        source = "invoice currencies, converted with fx_rates where they differ"
+    return {"quarantine": quarantine, "warnings": warnings, "currency_source": source}
+
+
 def headline(
     wh: Warehouse, as_of: dt.date | dt.datetime | None = None, segment: str | None = None
 ) -> dict[str, Any]:
@@ -315,7 +384,12 @@ def headline(
         "count_guardrail_findings"}}}``. Amounts are floats in the reporting
         currency; ``*_days`` in days; ``*_pct`` 0-100. Recovery is that of the
         latest due-month cohort whose 90-day horizon ended by the month end
-        (absent when there is none).
+        (absent when there is none). Provenance: ``"quarantine": {table:
+        {"rows_read", "rows_quarantined", "quarantine_pct",
+        "is_accepted_quarantine"}}`` (see :func:`quarantine_share`),
+        ``"warnings"`` (one line per table whose quarantine was accepted above
+        ``max_quarantine_pct``) and ``"currency_source"`` (where the currency
+        label comes from: invoice currencies, or assumed for invoices without one).
 
     Raises:
         ArinsightError: no marts, unknown segment, or ``as_of`` before the data.
@@ -360,11 +434,13 @@ def headline(
         seg = r.pop("segment")
         r.pop("dso_window_days")
         segments[seg] = {**r, **extras.get(seg, {})}
+    currency = load_settings().reporting_currency
     return {
         "as_of": month_end.isoformat(),
-        "reporting_currency": load_settings().reporting_currency,
+        "reporting_currency": currency,
         "dso_window_days": window,
         "segments": segments,
+        **_provenance(wh, currency),
     }
 
 

@@ -80,9 +80,9 @@ META_DDL = (
         built_at TIMESTAMP
     )
     """,
-    # Ladder versions (arinsight.ladder.store): the YAML as applied (meta), and
-    # its stages resolved to offsets from the due date (raw: an input the SQL
-    # models read through stg_ladder_stages; segment '*' = the default stages).
+    # Ladder versions (arinsight.ladder.store): the YAML as applied, and its
+    # stages resolved to offsets from the due date for the marts (segment '*' =
+    # the ladder's default stages).
     """
     create table if not exists meta.ladders (
         version INTEGER primary key,
@@ -94,9 +94,8 @@ META_DDL = (
     )
     """,
     """
-    create table if not exists raw.ladder_stages (
+    create table if not exists meta.ladder_stages (
         version INTEGER not null,
-        effective_date DATE not null,
         segment VARCHAR not null,
         stage_number INTEGER not null,
         stage_name VARCHAR not null,

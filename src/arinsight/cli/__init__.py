@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
     "ladder": "arinsight.cli.ladder",
+    "recommend": "arinsight.cli.recommend",
     "score": "arinsight.cli.score",
     "worklist": "arinsight.cli.worklist",
 }

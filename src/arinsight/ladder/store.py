@@ -1,9 +1,9 @@
-"""Ladder versions stored in the warehouse (``meta.ladders``, ``raw.ladder_stages``).
+"""Ladder versions stored in the warehouse (``meta.ladders``, ``meta.ladder_stages``).
 
 A version is a ladder YAML applied from an effective date on. The version in
 force on a date is the one with the greatest ``effective_date <= date`` (ties:
 the greatest version). Applying the same YAML text with the same effective date
-again changes nothing. ``raw.ladder_stages`` holds each version's stages with
+again changes nothing. ``meta.ladder_stages`` holds each version's stages with
 anchors resolved to offsets from the due date (segment ``'*'`` = the default
 stages), which is how the SQL marts join the ladder in force at an event's date.
 """
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from arinsight.warehouse import Warehouse
 
-#: Segment key of the default stages in ``raw.ladder_stages``.
+#: Segment key of the default stages in ``meta.ladder_stages``.
 DEFAULT_SEGMENT = "*"
 
 
@@ -74,12 +74,12 @@ class Applied:
     is_new: bool
 
 
-def stage_rows(ladder: Ladder, version: int, effective: dt.date) -> list[tuple[Any, ...]]:
-    """``raw.ladder_stages`` rows of ``ladder`` (offsets resolved from the due date)."""
+def stage_rows(ladder: Ladder, version: int) -> list[tuple[Any, ...]]:
+    """``meta.ladder_stages`` rows of ``ladder`` (offsets resolved from the due date)."""
     rows: list[tuple[Any, ...]] = []
     for segment, stages in [(DEFAULT_SEGMENT, ladder.default), *ladder.segments.items()]:
         for s, offset in zip(stages, resolve_offsets(stages), strict=True):
-            rows.append((version, effective, segment, s.stage, s.name, offset, s.channel, s.fee))
+            rows.append((version, segment, s.stage, s.name, offset, s.channel, s.fee))
     return rows
 
 
@@ -120,8 +120,8 @@ def apply_ladder(
             [version, effective, ladder.name, yaml_text, digest],
         )
         con.executemany(
-            "insert into raw.ladder_stages values (?, ?, ?, ?, ?, ?, ?, ?)",
-            stage_rows(ladder, version, effective),
+            "insert into meta.ladder_stages values (?, ?, ?, ?, ?, ?, ?)",
+            stage_rows(ladder, version),
         )
     return Applied(version, effective, ladder.name, digest, is_new=True)
 

@@ -123,14 +123,16 @@ def load_model(path: Path, layer: str) -> Model:
     sql = path.read_text(encoding="utf-8")
     declared = set(_split(h.get("depends_on", "")))
     reads = sql_reads(sql, path)
-    raw_reads = {r for r in reads if r.startswith("raw.")}
+    raw_reads = {r for r in reads if r.startswith(SOURCE_PREFIXES)}
     if layer != "staging" and raw_reads:
         raise BuildError(
-            f"{path}: only staging models read raw.* (found {', '.join(sorted(raw_reads))})"
+            f"{path}: only staging models read raw.* and the stored ladders "
+            f"(found {', '.join(sorted(raw_reads))})"
         )
     if layer == "staging" and reads - raw_reads:
         raise BuildError(
-            f"{path}: staging models read only raw.* (found {', '.join(sorted(reads - raw_reads))})"
+            f"{path}: staging models read only raw.* and the stored ladders "
+            f"(found {', '.join(sorted(reads - raw_reads))})"
         )
     if declared != reads:
         parts = []
@@ -157,6 +159,10 @@ def load_model(path: Path, layer: str) -> Model:
 
 #: schemas a model may name explicitly: raw, and the layers (``marts.fct_x`` = ``fct_x``)
 _SCHEMAS = ("raw", *LAYERS)
+#: Inputs besides raw.*: the ladder versions `arinsight ladder apply` records. They are
+#: sources (written by a verb, never by a build), so staging may read them like raw.
+META_SOURCES = ("ladders", "ladder_stages")
+SOURCE_PREFIXES = ("raw.", "meta.")
 
 
 def sql_reads(sql: str, path: Path | str = "<sql>") -> set[str]:
@@ -185,10 +191,13 @@ def sql_reads(sql: str, path: Path | str = "<sql>") -> set[str]:
         name, schema = table.name, table.db
         if not schema and name in ctes:
             continue
+        if schema == "meta" and name in META_SOURCES and not table.catalog:
+            reads.add(f"meta.{name}")
+            continue
         if table.catalog or (schema and schema not in _SCHEMAS):
             raise BuildError(
-                f"{path}: reads {table.sql(dialect='duckdb')}; models read raw.<table> or "
-                "other models by name"
+                f"{path}: reads {table.sql(dialect='duckdb')}; models read raw.<table>, "
+                f"meta.{{{','.join(META_SOURCES)}}} or other models by name"
             )
         reads.add(f"raw.{name}" if schema == "raw" else name)
     return reads
@@ -216,7 +225,7 @@ def discover_models(root: Path | None = None) -> list[Model]:
     for m in models.values():
         deps = set()
         for d in m.depends_on:
-            if d.startswith("raw."):
+            if d.startswith(SOURCE_PREFIXES):
                 continue
             if d not in models:
                 raise BuildError(
