@@ -21,12 +21,18 @@ def connect(path: str | None = None, *, live: bool = False, read_only: bool = Tr
     holds a lock that makes writers fail while it is open; ``read_only=False``
     (implies live) opens it for writing.
 
+    A directory of Parquet marts (``build --engine spark --output DIR``) opens
+    read-only through :func:`arinsight.parquet_source.open_parquet_marts`.
+
     Raises:
         arinsight.errors.WarehouseMissing: when no warehouse exists at ``path``.
         arinsight.errors.WarehouseBusy: live access while another process writes.
     """
+    from arinsight.parquet_source import is_parquet_marts, open_parquet_marts
     from arinsight.warehouse import Warehouse
 
+    if path is not None and is_parquet_marts(path):  # marts written by `build --engine spark`
+        return open_parquet_marts(path)
     if live or not read_only:
         return Warehouse.open(path, read_only=read_only)
     return Warehouse.open_snapshot(path)

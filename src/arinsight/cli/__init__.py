@@ -25,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "recommend": "arinsight.cli.recommend",
     "score": "arinsight.cli.score",
     "worklist": "arinsight.cli.worklist",
+    "report": "arinsight.cli.report",
+    "dashboard": "arinsight.cli.dashboard",
+    "lab": "arinsight.cli.lab",
 }
 
 

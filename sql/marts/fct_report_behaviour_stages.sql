@@ -1,0 +1,136 @@
+-- model: fct_report_behaviour_stages
+-- grain: one row per month end (the month the invoices fell due) per
+--   segment per behaviour segment per dunning stage, plus segment 'all'
+-- keys: month_end_date, segment, behaviour_segment, stage_number
+-- depends_on: fct_invoice_lifecycle, dim_customers, fct_dso_monthly
+-- notes: how far invoices of each payer behaviour got up the ladder, for
+--   the dunning-effectiveness notebook. Invoices are grouped by the month
+--   of their due date (complete month ends only) and by the customer's
+--   behaviour segment at the month end before that month (the
+--   dim_customers change point holding then; no look-ahead; 'unscored'
+--   when there is none yet). count_invoices_due = invoices due
+--   in the month; count_reached = those with a stage-k send (first send,
+--   fct_invoice_lifecycle.stage_k_sent_date); reached_pct = reached / due *
+--   100. count_settled_30d_after_send = reached invoices settled (by any
+--   means) within 30 days after the stage-k send; settled_30d_after_send_pct
+--   = that / reached * 100 (null when none reached). This is a response
+--   share, not the pinned stage conversion of fct_stage_conversion (which
+--   stops at the next stage's send).
+
+with
+
+lifecycle as (
+    select * from fct_invoice_lifecycle
+),
+
+customers as (
+    select * from dim_customers
+),
+
+dso as (
+    select * from fct_dso_monthly
+),
+
+month_ends as (
+    select distinct month_end_date from dso
+),
+
+stages as (
+    select cast(range as integer) as stage_number from range(0, 6)
+),
+
+invoices as (
+    select
+        lifecycle.invoice_id,
+        lifecycle.segment,
+        lifecycle.settled_date,
+        lifecycle.stage_0_sent_date,
+        lifecycle.stage_1_sent_date,
+        lifecycle.stage_2_sent_date,
+        lifecycle.stage_3_sent_date,
+        lifecycle.stage_4_sent_date,
+        lifecycle.stage_5_sent_date,
+        cast(last_day(lifecycle.due_date) as date) as month_end_date,
+        coalesce(customers.behaviour_segment, 'unscored')
+            as behaviour_segment
+    from lifecycle
+    left join customers
+        on
+            lifecycle.customer_id = customers.customer_id
+            and customers.valid_from_date
+            <= cast(date_trunc('month', lifecycle.due_date) as date) - 1
+            and customers.valid_to_date
+            > cast(date_trunc('month', lifecycle.due_date) as date) - 1
+),
+
+invoice_stages as (
+    select
+        invoices.month_end_date,
+        invoices.segment,
+        invoices.behaviour_segment,
+        stages.stage_number,
+        invoices.settled_date,
+        case stages.stage_number
+            when 0 then invoices.stage_0_sent_date
+            when 1 then invoices.stage_1_sent_date
+            when 2 then invoices.stage_2_sent_date
+            when 3 then invoices.stage_3_sent_date
+            when 4 then invoices.stage_4_sent_date
+            when 5 then invoices.stage_5_sent_date
+        end as sent_date
+    from invoices
+    inner join month_ends
+        on invoices.month_end_date = month_ends.month_end_date
+    cross join stages
+),
+
+by_segment as (
+    select
+        month_end_date,
+        segment,
+        behaviour_segment,
+        stage_number,
+        count(*) as count_invoices_due,
+        count(sent_date) as count_reached,
+        count(*) filter (
+            where
+            settled_date >= sent_date
+            and settled_date <= sent_date + 30
+        ) as count_settled_30d_after_send
+    from invoice_stages
+    group by month_end_date, segment, behaviour_segment, stage_number
+),
+
+combined as (
+    select * from by_segment
+    union all
+    select
+        month_end_date,
+        'all' as segment,
+        behaviour_segment,
+        stage_number,
+        sum(count_invoices_due) as count_invoices_due,
+        sum(count_reached) as count_reached,
+        sum(count_settled_30d_after_send) as count_settled_30d_after_send
+    from by_segment
+    group by month_end_date, behaviour_segment, stage_number
+),
+
+final as (
+    select
+        month_end_date,
+        segment,
+        behaviour_segment,
+        stage_number,
+        cast(count_invoices_due as bigint) as count_invoices_due,
+        cast(count_reached as bigint) as count_reached,
+        cast(count_settled_30d_after_send as bigint)
+            as count_settled_30d_after_send,
+        100.0 * count_reached / count_invoices_due as reached_pct,
+        100.0 * count_settled_30d_after_send / nullif(count_reached, 0)
+            as settled_30d_after_send_pct
+    from combined
+    where count_reached > 0 or stage_number <= 1
+)
+
+select * from final
