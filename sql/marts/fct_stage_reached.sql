@@ -11,7 +11,8 @@
 --   only (open after the due date); fee_yield_pct = fees on invoices
 --   settled by payment / fees charged * 100. Customer part (customer_*):
 --   customers by the highest stage any of their invoices reached by their
---   last month end (dim_customers, events after a churn ignored);
+--   last month end (dim_customers' last change point, events after a
+--   churn ignored);
 --   involuntary churn share with a Wilson interval and the relative risk
 --   vs never-dunned customers of the segment (interval on the log scale,
 --   null when a count is 0).

@@ -27,6 +27,7 @@
 --   on end_date (credit notes and write-offs end the window censored).
 --   start_day / end_day: days relative to the anchor. behaviour_segment:
 --   the customer's score at the month end before the anchor's month
+--   (the dim_customers change point holding then)
 --   ('unscored' when none). next_stage_sent_date and settled_date are not
 --   windowed (fct_stage_competing follows each case to the as-of date).
 --   send_delay_days = sent - planned offset (null: not sent or no plan);
