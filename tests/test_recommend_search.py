@@ -48,3 +48,20 @@ def test_a_worthless_stage_is_dropped() -> None:
     best = search_segment(fewer, CURRENT, -13, OPTS, lambda _p: True)
     kept = [p for p in best if p is not None]
     assert len(kept) == 1 and kept[0].is_handover
+
+
+def test_default_legality_rejects_new_legal_findings() -> None:
+    # the shipped ladder is the baseline; handing consumers to the agency 10 days after
+    # due (before the 30-day default of section 286(3) BGB) adds a finding -> rejected;
+    # the unchanged ladder adds none -> accepted
+    from arinsight.config import load_ladder
+    from arinsight.ladder.recommend import default_legality
+
+    ladder = load_ladder(None)
+    legal = default_legality(ladder, {"consumer": "b2c", "smb": "b2b"})
+    early_agency = tuple(
+        s.model_copy(update={"offset_days": 10}) if s.channel == "collection_agency" else s
+        for s in ladder.default
+    )
+    assert legal(ladder)
+    assert not legal(ladder.model_copy(update={"segments": {"consumer": early_agency}}))
