@@ -16,22 +16,8 @@
 
 with
 
-month_ends as (
-    select distinct month_end_date from fct_dso_monthly
-),
-
 customers as (
-    select
-        month_ends.month_end_date,
-        dim_customers.segment,
-        dim_customers.behaviour_segment,
-        dim_customers.is_active_at_month_start,
-        dim_customers.is_churned_in_month
-    from dim_customers
-    inner join month_ends
-        on
-            dim_customers.valid_from_date <= month_ends.month_end_date
-            and dim_customers.valid_to_date > month_ends.month_end_date
+    select * from dim_customers
 ),
 
 dso as (
