@@ -8,12 +8,28 @@
 --   dim_customers scored for them at that month end (history up to the
 --   month end only). share_of_customers_pct = customers / all active
 --   customers of the segment that month * 100. count_churned = of them,
---   churned in the month.
+--   churned in the month. dim_customers holds change points: each is
+--   expanded to the month ends it holds at (valid_from_date <= month end <
+--   valid_to_date; the month ends are those of fct_dso_monthly).
 
 with
 
+month_ends as (
+    select distinct month_end_date from fct_dso_monthly
+),
+
 customers as (
-    select * from dim_customers
+    select
+        month_ends.month_end_date,
+        dim_customers.segment,
+        dim_customers.behaviour_segment,
+        dim_customers.is_active_at_month_start,
+        dim_customers.is_churned_in_month
+    from dim_customers
+    inner join month_ends
+        on
+            dim_customers.valid_from_date <= month_ends.month_end_date
+            and dim_customers.valid_to_date > month_ends.month_end_date
 ),
 
 by_segment as (
