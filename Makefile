@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 # compiling great-expectations again, so the targets here unset it).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help env env-runtime demo test test-fast bench bench-large lint format clean
+.PHONY: help env env-runtime demo test test-fast bench bench-large eval eval-scores lint format clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -51,6 +51,12 @@ bench: env  ## benchmark table at 100k and 1M invoices -> bench/results.json
 
 bench-large: env  ## the same at 10M invoices
 	$(PY) bench/run.py --sizes 10000000 --steps simulate,load,build,check --out bench/results_10m.json
+
+eval: env  ## recommendation quality on the simulated worlds of bench/worlds -> bench/eval_results.json
+	$(PY) bench/eval.py
+
+eval-scores: env  ## backtest payment scores and the cash forecast -> bench/results_scores.json
+	$(PY) bench/eval_scores.py
 
 lint: env  ## ruff, mypy, sqlfluff
 	$(VENV)/bin/ruff check src tests bench dashboards

@@ -31,7 +31,7 @@ HORIZON_DAYS = 30
 SETTLE_TOLERANCE = 0.01
 
 
-def read_ledger(directory: Path) -> dict[str, pd.DataFrame]:
+def read_ledger(directory: Path, fmt: str = "csv") -> dict[str, pd.DataFrame]:
     dates = {
         "invoices": ["issue_date", "due_date"],
         "payments": ["paid_at"],
@@ -40,7 +40,13 @@ def read_ledger(directory: Path) -> dict[str, pd.DataFrame]:
     }
     out = {}
     for name in ("customers", "invoices", "payments", "adjustments", "dunning_events"):
-        df = pd.read_csv(directory / f"{name}.csv")
+        if fmt == "parquet":
+            df = pd.read_parquet(directory / f"{name}.parquet")
+            for col in ("amount", "fee"):  # decimals arrive as Python Decimals: float, as CSV
+                if col in df.columns:
+                    df[col] = df[col].astype("float64")
+        else:
+            df = pd.read_csv(directory / f"{name}.csv")
         for col in dates.get(name, []):
             df[col] = pd.to_datetime(df[col])
         out[name] = df
@@ -220,10 +226,10 @@ def recovery(p: dict[str, object]) -> pd.DataFrame:
     return out
 
 
-def run(directory: Path) -> tuple[dict[str, pd.DataFrame], float]:
-    """Compute every baseline mart from the canonical CSVs in ``directory``."""
+def run(directory: Path, fmt: str = "csv") -> tuple[dict[str, pd.DataFrame], float]:
+    """Compute every baseline mart from the canonical files (``fmt``: csv or parquet)."""
     start = time.perf_counter()
-    p = _prepare(read_ledger(directory))
+    p = _prepare(read_ledger(directory, fmt))
     dso, aging = dso_and_aging(p)
     result = {
         "dso": dso,

@@ -282,3 +282,51 @@ def test_countback_matches_the_corrected_hfm_example(tmp_path: Path) -> None:
     assert round(got["hfm_a"]["countback_dso_days"], 1) == 179.7
     assert got["hfm_b"]["countback_dso_days"] == pytest.approx(_hfm_expected(HFM_AR["hfm_b"]))
     assert round(got["hfm_b"]["countback_dso_days"], 1) == 166.3
+
+
+# --- countback without AR, and AR no earlier sales cover (issue 12, defect 6) ------
+# Segment "biz": invoice B1 1,000 issued Jan 5, paid Jan 20; invoice B2 400
+# issued Mar 20, 100 paid Mar 25, the rest Apr 2 (so March is complete).
+# Segment "con": nothing before March; invoice K1 500 issued Mar 10, unpaid.
+# Jan 31 and Feb 29: AR = 0 in both segments -> countback 0 days (nothing is
+#   owed), where the old walk counted every month: 31 and 31 + 29 = 60 days.
+# Mar 31, biz: AR 300 < March sales 400 -> 300 / 400 * 31 = 23.25 days.
+# Mar 31, con: AR 500 = all of con's sales since the first activity (500):
+#   no month's sales leave the walk anything to stop at -> null (undefined).
+# Mar 31, all: AR 800 < March sales 900 -> 800 / 900 * 31 = 27.56 days.
+CB_BIZ_MAR = float(D("300") / D("400") * 31)
+CB_ALL_MAR = float(D("800") / D("900") * 31)
+assert round(CB_BIZ_MAR, 2) == 23.25
+
+
+def test_countback_is_zero_without_ar_and_null_without_cover(tmp_path: Path) -> None:
+    wh = _build(
+        tmp_path,
+        customers=[
+            {"customer_id": "CB", "segment": "biz"},
+            {"customer_id": "CK", "segment": "con"},
+        ],
+        invoices=[
+            _inv("B1", "CB", "2024-01-05", "2024-02-04", D("1000")),
+            _inv("B2", "CB", "2024-03-20", "2024-04-19", D("400")),
+            _inv("K1", "CK", "2024-03-10", "2024-04-09", D("500")),
+        ],
+        payments=[
+            {"payment_id": "P1", "invoice_id": "B1", "paid_at": "2024-01-20", "amount": "1000"},
+            {"payment_id": "P2", "invoice_id": "B2", "paid_at": "2024-03-25", "amount": "100"},
+            {"payment_id": "P3", "invoice_id": "B2", "paid_at": "2024-04-02", "amount": "300"},
+        ],
+    )
+    try:
+        for month_end in (JAN31, FEB29):
+            for segment in ("biz", "con", "all"):
+                row = _row(wh, month_end, segment)
+                assert row["ar_amount"] == 0
+                assert row["countback_dso_days"] == 0, (month_end, segment)
+        assert _row(wh, MAR31, "biz")["countback_dso_days"] == pytest.approx(CB_BIZ_MAR)
+        con = _row(wh, MAR31, "con")
+        assert con["ar_amount"] == D("500")
+        assert con["countback_dso_days"] is None
+        assert _row(wh, MAR31, "all")["countback_dso_days"] == pytest.approx(CB_ALL_MAR)
+    finally:
+        wh.close()

@@ -87,7 +87,8 @@ def test_same_file_same_profile_is_skipped_other_profile_rereads(
         encoding="utf-8",
     )
     (res,) = load_sources(wh.con, [src], str(profile))
-    assert (res.skipped, res.rows_replaced) == (False, 2)
+    # rows_replaced counts rows that changed: C1 (smb → SMB); C2 is re-sent as it was.
+    assert (res.skipped, res.rows_replaced) == (False, 1)
     assert wh.con.execute("select segment from raw.customers order by 1").fetchall() == [
         ("SMB",),
         ("enterprise",),
@@ -108,7 +109,9 @@ def test_newer_cleared_items_export_replaces_invoices_and_payments(
     load_sources(wh.con, [v1], "cleared_items")
     results = load_sources(wh.con, [v2], "cleared_items")
     by = {r.table: r for r in results}
-    assert (by["invoices"].rows_replaced, by["payments"].rows_replaced) == (2, 1)
+    # Nothing already loaded changed: both invoices are re-sent as they were (their
+    # columns do not include the clearing date), and A2's payment is new, not a replacement.
+    assert (by["invoices"].rows_replaced, by["payments"].rows_replaced) == (0, 0)
     pays = wh.con.execute(
         "select payment_id, cast(paid_at as varchar), _load_id from raw.payments order by 1"
     ).fetchall()
@@ -192,14 +195,16 @@ def test_payments_and_dunning_on_unknown_invoices(wh: Warehouse, tmp_path: Path)
         (
             "dunning_events",
             3,
-            "invoice_id 'I8' is not in invoices: load invoices first (or in "
-            "the same call), or fix the invoice_id",
+            "invoice_id 'I8' is not in invoices: load invoices (the row is held and "
+            "retried by every later `arinsight load`, even of unchanged files), or fix the "
+            "invoice_id",
         ),
         (
             "payments",
             3,
-            "invoice_id 'I9' is not in invoices: load invoices first (or in the "
-            "same call), or fix the invoice_id",
+            "invoice_id 'I9' is not in invoices: load invoices (the row is held and "
+            "retried by every later `arinsight load`, even of unchanged files), or fix the "
+            "invoice_id",
         ),
     ]
 
@@ -242,21 +247,29 @@ def test_cli_prints_reconciliation_per_file(tmp_path: Path) -> None:
     )
     db = str(tmp_path / "w.duckdb")
     first = CliRunner().invoke(cli, ["load", str(src), "--db", db])
-    assert first.exit_code == 0, first.output
+    # a row went to the quarantine: the load succeeds with the distinct exit code 3
+    assert first.exit_code == 3, first.output
     lines = first.output.splitlines()
-    assert lines[:3] == [
+    assert lines[:4] == [
         "✓ customers.csv → customers: 2 read = 2 loaded + 0 quarantined",
         "✓ invoices.csv → invoices: 2 read = 1 loaded + 1 quarantined",
         "    note: ignored columns: memo",
+        "    note: 1 invoice(s) without a currency: counted in the reporting currency "
+        "(settings reporting_currency); name their currency with currency: in the profile",
     ]
     assert "first quarantined rows:" in lines
-    assert lines[-1] == (
+    assert lines[-2:] == [
         "  invoices.csv line 3: amount '1.234' is not a number (decimal point, no thousands "
         "separator, at most 2 decimals expected by profile canonical; profile keys "
         "csv.decimal, csv.thousands; it looks like a decimal comma number: check csv.decimal / "
-        "csv.thousands)"
-    )
+        "csv.thousands)",
+        "exit code 3: 1 row(s) of this load are in the quarantine (`select * from "
+        "meta.quarantine`); `arinsight build` refuses to publish above max_quarantine_pct "
+        "unless run with --accept-quarantine",
+    ]
     again = CliRunner().invoke(cli, ["load", str(src), "--db", db])
+    # nothing was loaded by the second call, so nothing of it is in the quarantine
+    assert again.exit_code == 0, again.output
     assert again.output.splitlines()[:2] == [
         "= customers.csv → customers: unchanged since load 1 (same sha256), skipped",
         "= invoices.csv → invoices: unchanged since load 2 (same sha256), skipped",

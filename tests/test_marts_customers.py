@@ -1,4 +1,6 @@
-"""dim_customers: behaviour segments scored month by month without look-ahead.
+"""dim_customers: behaviour segments scored month by month without look-ahead, stored as
+change points (valid_from_date / valid_to_date) and read at a month end by
+``arinsight.metrics.customers``.
 
 Default thresholds (settings behaviour_scoring): reliable when late ratio <=
 0.10 and weighted days late <= 3 and highest stage <= 1; chronic when late
@@ -117,10 +119,32 @@ def _build(directory: Path, settings: Any = None) -> Warehouse:
 
 
 @pytest.fixture(scope="module")
-def dim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, dt.date], Any]]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     with _build(tmp_path_factory.mktemp("customers")) as w:
-        rows = w.sql("select * from marts.dim_customers").to_dicts()
-    yield {(r["customer_id"], r["month_end_date"]): r for r in rows}
+        yield w
+
+
+@pytest.fixture(scope="module")
+def points(built: Warehouse) -> dict[str, list[dict[str, Any]]]:
+    """customer -> its dim_customers change points in date order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    rows = built.sql("select * from marts.dim_customers order by customer_id, valid_from_date")
+    for r in rows.to_dicts():
+        out.setdefault(r["customer_id"], []).append(r)
+    return out
+
+
+@pytest.fixture(scope="module")
+def dim(built: Warehouse) -> dict[tuple[str, dt.date], Any]:
+    """(customer, month end) -> the reader's row at that month end (change points expanded)."""
+    from arinsight import metrics
+
+    out = {}
+    for month_end in (dt.date(2023, 12, 31), JAN31, FEB29, MAR31):
+        for r in metrics.customers(built, as_of=month_end).to_dicts():
+            assert r["month_end_date"] == month_end
+            out[(r["customer_id"], month_end)] = r
+    return out
 
 
 @pytest.mark.parametrize(
@@ -145,13 +169,43 @@ def test_behaviour_segment(
     assert dim[(customer, month_end)]["behaviour_segment"] == expected
 
 
-def test_measures(dim: dict[tuple[str, dt.date], Any]) -> None:
+def test_change_points(points: dict[str, list[dict[str, Any]]]) -> None:
+    # B3: created Dec 1 -> Dec 31 inactive at the month start, unscored; Jan 31
+    # reliable (three on-time invoices); Feb 29 occasional (the Feb 20 invoice is
+    # late), still occasional at Mar 31: three change points, the last current.
+    b3 = points["B3"]
+    assert [(p["valid_from_date"], p["valid_to_date"]) for p in b3] == [
+        (dt.date(2023, 12, 31), JAN31),
+        (JAN31, FEB29),
+        (FEB29, dt.date(9999, 12, 31)),
+    ]
+    assert [p["behaviour_segment"] for p in b3] == ["unscored", "reliable", "occasional"]
+    assert [p["is_current"] for p in b3] == [False, False, True]
+    # B4: occasional from Jan 31 (the Jan 15 invoice is open and late), chronic
+    # from Mar 31 when its weighted days late pass 30: Feb 29 is no change point.
+    assert [(p["valid_from_date"], p["behaviour_segment"]) for p in points["B4"]] == [
+        (dt.date(2023, 12, 31), "unscored"),
+        (JAN31, "occasional"),
+        (MAR31, "chronic"),
+    ]
+
+
+def test_measures(
+    dim: dict[tuple[str, dt.date], Any], points: dict[str, list[dict[str, Any]]]
+) -> None:
+    # figures are the change point's: B3's last one starts Feb 29, when the Feb 20
+    # invoice was 9 days late and open: 100 * 9 / 400 = 2.25 days
     b3 = dim[("B3", MAR31)]
+    assert b3["valid_from_date"] == FEB29
     assert (b3["count_scored_invoices"], b3["count_late_invoices"]) == (4, 1)
     assert b3["late_ratio"] == pytest.approx(B3_LATE_RATIO)
-    assert b3["weighted_days_late"] == pytest.approx(B3_WDL)
-    assert dim[("B4", FEB29)]["weighted_days_late"] == pytest.approx(B4_WDL_FEB)
-    assert dim[("B4", MAR31)]["weighted_days_late"] == pytest.approx(B4_WDL_MAR)
+    assert b3["weighted_days_late"] == pytest.approx(100 * 9 / 400)
+    # B4 at Jan 31: 3 scored, the 200.00 invoice 16 days late: 200 * 16 / 400 = 8.0
+    b4 = {p["valid_from_date"]: p for p in points["B4"]}
+    assert b4[JAN31]["weighted_days_late"] == pytest.approx(200 * 16 / 400)
+    assert B4_WDL_FEB < 30  # Feb 29 is still occasional (no new change point)
+    assert dim[("B4", FEB29)]["behaviour_segment"] == "occasional"
+    assert b4[MAR31]["weighted_days_late"] == pytest.approx(B4_WDL_MAR)
     b5 = dim[("B5", MAR31)]
     assert b5["late_ratio"] == pytest.approx(B5_LATE_RATIO)
     assert b5["weighted_days_late"] == pytest.approx(B5_WDL)
@@ -179,7 +233,7 @@ def test_thresholds_are_settings(tmp_path: Path) -> None:
     with _build(tmp_path, looser) as w:
         got = w.sql(
             "select behaviour_segment from marts.dim_customers where customer_id = 'B6' "
-            "and month_end_date = ?",
-            [MAR31],
+            "and valid_from_date <= ? and valid_to_date > ?",
+            [MAR31, MAR31],
         ).item()
     assert got == "reliable"

@@ -32,7 +32,19 @@ from arinsight.ingest import load_sources
 from arinsight.pipeline import run_build
 from arinsight.warehouse import Warehouse
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "ibm_accounts_receivable"
+#: beside the repository (``/work/main`` → ``/work/shared``), or beside the folder of
+#: worktrees (``/work/wt/<name>`` → ``/work/shared``)
+REAL = next(
+    (
+        d
+        for d in (
+            Path(__file__).resolve().parents[n] / "shared" / "realdata" / "ibm_accounts_receivable"
+            for n in (2, 3)
+        )
+        if d.exists()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "realdata" / "ibm_accounts_receivable",
+)
 US_FILE = "WA_Fn-UseC_-Accounts-Receivable.csv"
 DMY_FILE = "WA_AR_ddmmyyyy_variant.csv"
 PROFILES = Path(__file__).parent / "data" / "profiles"
@@ -202,3 +214,40 @@ def test_monthly_dso_equals_an_independent_computation(
             assert g_dso is None, key
         else:
             assert g_dso == pytest.approx(dso, rel=1e-12), key
+
+
+def test_one_settlement_typed_2031_is_quarantined_not_used(
+    real_dir: Path, tmp_path: Path, warehouses: dict[str, Warehouse]
+) -> None:
+    # Issue 13 item 2 on the real file: the first row's SettledDate 1/15/2013 retyped
+    # as 1/15/2031. The payment is quarantined (2031 lies years beyond the latest
+    # issue date 12/2/2013 + 366 days), so the month ends stay 2012-01 .. 2013-12
+    # and every other invoice keeps its days to settle.
+    lines = (real_dir / US_FILE).read_text(encoding="utf-8").splitlines(keepends=True)
+    first = lines[1].split(",")
+    assert first[8] == "1/15/2013"
+    first[8] = "1/15/2031"
+    (tmp_path / US_FILE).write_text(lines[0] + ",".join(first) + "".join(lines[2:]), "utf-8")
+    db = tmp_path / "w.duckdb"
+    with Warehouse.open(db, read_only=False, create=True) as wh:
+        results = load_sources(wh.con, [tmp_path / US_FILE], str(PROFILES / "ibm_ar_us.yaml"))
+        (pay,) = [r for r in results if r.table == "payments"]
+        assert (pay.rows_loaded, pay.rows_quarantined) == (N_INVOICES - 1, 1)
+        ((reason,),) = wh.con.execute("select reason from meta.quarantine").fetchall()
+    assert reason.startswith("SettledDate 2031-01-15 is after the latest plausible date")
+    run_build(db, accept_quarantine=True)
+    with Warehouse.open(db) as wh:
+        span = wh.con.execute(
+            "select min(month_end_date), max(month_end_date), count(distinct month_end_date) "
+            "from marts.fct_dso_monthly"
+        ).fetchall()
+        assert span == [(dt.date(2012, 1, 31), dt.date(2013, 12, 31), 24)]
+        ours = dict(
+            wh.con.execute(
+                "select invoice_id, days_to_settle from marts.fct_invoice_lifecycle"
+            ).fetchall()
+        )
+    clean = {k: v[0] for k, v in _lifecycle(warehouses["us"]).items()}
+    changed = {k: ours.get(k) for k in clean if ours.get(k) != clean[k]}
+    # only the invoice whose settlement was retyped: open now (settled 2013-01-15 in the file)
+    assert changed == {first[3]: None}

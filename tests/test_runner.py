@@ -83,7 +83,7 @@ def test_builds_in_dependency_order_and_publishes_marts(wh: Any, tmp_path: Path)
     root = _project(tmp_path / "sql")
     seen: list[str] = []
     res = runner.build(
-        wh.con, load_settings(), root=root, on_model=lambda name, i, n, s: seen.append(name)
+        wh.con, load_settings(), root=root, on_model=lambda name, i, total, s: seen.append(name)
     )
     # every model is reported after the models it depends on
     for m in runner.discover_models(root):
@@ -229,3 +229,170 @@ def test_rebuild_gives_identical_marts(
     runner.build(w.con, load_settings())
     assert snapshot() == serial
     assert sum(len(rows) for rows in serial.values()) > 0
+
+
+# --- dependencies come from the SQL (issue 12, defect 2) ---------------------------
+
+
+def test_a_header_that_forgets_a_read_fails(tmp_path: Path) -> None:
+    # fct_count reads fct_total; a header without it used to order fct_count
+    # first and read the previous build's fct_total
+    forgot = MART2.replace("-- depends_on: fct_total, stg_invoices", "-- depends_on: stg_invoices")
+    with pytest.raises(BuildError, match=r"fct_count\.sql: depends_on disagrees.*reads fct_total"):
+        runner.discover_models(_project(tmp_path / "sql", marts__fct_count=forgot))
+
+
+def test_a_header_that_names_an_unread_model_fails(tmp_path: Path) -> None:
+    extra = MART.replace("-- depends_on: int_doubled", "-- depends_on: int_doubled, stg_invoices")
+    with pytest.raises(BuildError, match="declares stg_invoices but never reads it"):
+        runner.discover_models(_project(tmp_path / "sql", marts__fct_total=extra))
+
+
+def test_reading_a_published_table_that_is_no_model_fails(wh: Any, tmp_path: Path) -> None:
+    # the warehouse has marts.fct_total from an earlier build; a model set without it
+    # must not read that stale table through the search path
+    runner.build(wh.con, load_settings(), root=_project(tmp_path / "ok"))
+    root = _project(tmp_path / "gone")
+    (root / "marts" / "fct_total.sql").unlink()
+    with pytest.raises(BuildError, match="reads 'fct_total', which is no model"):
+        runner.build(wh.con, load_settings(), root=root)
+
+
+def test_sql_reads_ignores_ctes_comments_and_table_functions() -> None:
+    sql = (
+        "-- from raw.customers\nwith a as (select * from stg_x), "
+        "b as (select * from a, generate_series(1, 3) as g)\n"
+        "select * from b join intermediate.int_y using (k) join raw.invoices using (k)"
+    )
+    assert runner.sql_reads(sql) == {"stg_x", "int_y", "raw.invoices"}
+
+
+def test_every_shipped_header_matches_its_sql() -> None:
+    models = runner.discover_models()  # raises on any disagreement
+    assert {m.name for m in models} >= {"fct_dso_monthly", "dim_customers", "int_invoice_facts"}
+    churn = next(m for m in models if m.name == "fct_churn")
+    assert "dim_customers" in churn.depends_on
+
+
+# --- build --select ------------------------------------------------------------------
+
+
+def test_select_builds_the_model_and_what_it_reads(wh: Any, tmp_path: Path) -> None:
+    root = _project(tmp_path / "sql")
+    models = runner.discover_models(root)
+    assert [m.name for m in runner.select_models(models, ["fct_total"])] == [
+        "stg_invoices",
+        "int_doubled",
+        "fct_total",
+    ]
+    # MODEL+ adds what is downstream (fct_count reads fct_total) and what that reads
+    assert [m.name for m in runner.select_models(models, ["int_doubled+"])] == [
+        "stg_invoices",
+        "int_doubled",
+        "fct_total",
+        "fct_count",
+    ]
+    with pytest.raises(BuildError, match="no model 'fct_totl' — did you mean fct_total"):
+        runner.select_models(models, ["fct_totl"])
+
+
+def test_select_publishes_only_the_selected_marts(wh: Any, tmp_path: Path) -> None:
+    runner.build(wh.con, load_settings(), root=_project(tmp_path / "ok"))
+    # (10.00 + 2.50) * 2 = 25.00 before; one more invoice of 5.00 -> 35.00, 3 invoices
+    wh.con.execute(
+        "insert into raw.invoices (invoice_id, customer_id, issue_date, due_date, amount, "
+        "_load_id, _source_line) values ('C', 'C1', date '2024-01-03', date '2024-02-02', "
+        "5.00, 1, 4)"
+    )
+    root = _project(tmp_path / "ok")
+    res = runner.build(wh.con, load_settings(), root=root, select=["fct_total"])
+    assert [n for n, _, _ in res.models] == ["stg_invoices", "int_doubled", "fct_total"]
+    assert wh.con.execute("select total_amount from marts.fct_total").fetchall()[0][0] == 35
+    # fct_count was not selected: it keeps its last build (2 invoices x 1 row)
+    assert wh.con.execute("select n from marts.fct_count").fetchall()[0][0] == 2
+
+
+def test_select_runs_only_asserts_on_what_it_built(wh: Any, tmp_path: Path) -> None:
+    root = _project(tmp_path / "sql")
+    (root / "tests" / "assert_count_small.sql").write_text(
+        "-- fct_count stays below 1\nselect * from marts.fct_count where n >= 1\n"
+    )
+    res = runner.build(wh.con, load_settings(), root=root, select=["fct_total"])
+    assert res.asserts == []
+    with pytest.raises(BuildError, match="assert_count_small"):
+        runner.build(wh.con, load_settings(), root=root, select=["fct_count"])
+
+
+def test_select_through_the_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "w.duckdb"
+    with Warehouse.open(db, read_only=False, create=True) as w:
+        w.con.execute(
+            "insert into raw.customers (customer_id, segment, _load_id, _source_line) "
+            "values ('C1', 'smb', 1, 2)"
+        )
+        w.con.execute(
+            "insert into raw.invoices (invoice_id, customer_id, issue_date, due_date, amount, "
+            "_load_id, _source_line) values "
+            "('A', 'C1', date '2024-01-01', date '2024-01-31', 10.00, 1, 2)"
+        )
+    exe = Path(sys.executable).parent / "arinsight"
+    ok = subprocess.run(
+        [str(exe), "build", "--db", str(db), "--select", "fct_dso_monthly"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    with Warehouse.open(db) as w:
+        assert set(w.tables("marts")) == {"fct_dso_monthly"}
+    bad = subprocess.run(
+        [str(exe), "build", "--db", str(db), "--select", "fct_dso_monthy"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode != 0
+    assert "did you mean fct_dso_monthly" in bad.stderr + bad.stdout
+
+
+# --- memory limit from the machine ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("available_mib", "expected"),
+    [
+        (21_584, "3072MiB"),  # plenty free: capped at 3 GiB (the 4 GB peak-RSS target)
+        (4_000, "2000MiB"),  # half of what is free
+        (300, "256MiB"),  # a tiny container still gets the floor
+    ],
+)
+def test_auto_memory_limit(available_mib: int, expected: str) -> None:
+    from arinsight.models.memory import auto_memory_limit
+
+    assert auto_memory_limit(available_mib) == expected
+
+
+def test_available_memory_reads_meminfo_within_the_cgroup(tmp_path: Path) -> None:
+    from arinsight.models.memory import available_mib
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 24000000 kB\nMemAvailable: 8388608 kB\n")  # 8 GiB
+    cgroup = tmp_path / "memory.max"
+    cgroup.write_text("max\n")
+    assert available_mib(meminfo, cgroup) == 8192
+    cgroup.write_text(f"{2 * 2**30}\n")  # a 2 GiB container
+    assert available_mib(meminfo, cgroup) == 2048
+
+
+def test_auto_limit_reaches_the_writing_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arinsight.models import memory
+
+    monkeypatch.setattr(memory, "available_mib", lambda: 1000)  # -> 500 MiB
+    with Warehouse.open(tmp_path / "w.duckdb", read_only=False, create=True) as w:
+        (value,) = w.con.execute("select current_setting('memory_limit')").fetchall()[0]
+    assert value in {"500.0 MiB", "524.2 MB"}, value

@@ -1,15 +1,18 @@
 -- model: int_ar_month_end
--- grain: one row per month end per invoice open at that month end
--- keys: month_end_date, invoice_id
--- depends_on: int_invoice_balance_intervals, int_month_ends,
---   int_invoices_converted, int_aging_buckets
--- notes: open_i(t) at the end of month-end day t: the balance interval with
---   valid_from_date <= t < valid_to_date (an interval join). Only invoices
---   with open_amount > 0. days_past_due = t - due_date (<= 0: not yet due);
---   aging_bucket / bucket_order from int_aging_buckets (bucket_order is
---   computed from the regular 30-day steps and joined on equality, which is
---   far cheaper than a range join; assert_aging_buckets_match checks that
---   every row lies within its bucket's bounds).
+-- grain: one row per month end per segment per due date with invoices open
+--   at that month end
+-- keys: month_end_date, segment, due_date
+-- depends_on: int_invoice_balance_intervals, int_invoice_facts,
+--   int_month_ends, int_aging_buckets
+-- notes: AR(t) at the end of month-end day t from dated running sums, not
+--   an interval join: each balance movement's change of the open amount
+--   (and of the open-invoice count) is summed per segment, due date and the
+--   month end it falls in; the running sum over month ends is what is open
+--   at each month end. Only groups with open invoices (open amount > 0).
+--   days_past_due = t - due_date (<= 0: not yet due); aging_bucket /
+--   bucket_order from int_aging_buckets (bucket_order is computed from the
+--   regular 30-day steps and joined on equality; assert_aging_buckets_match
+--   checks that every row lies within its bucket's bounds).
 
 with
 
@@ -17,45 +20,84 @@ intervals as (
     select * from int_invoice_balance_intervals
 ),
 
-month_ends as (
-    select * from int_month_ends
+facts as (
+    select * from int_invoice_facts
 ),
 
-invoices as (
-    select * from int_invoices_converted
+month_ends as (
+    select * from int_month_ends
 ),
 
 buckets as (
     select * from int_aging_buckets
 ),
 
-open_at_month_end as (
+changes as (
+    select
+        facts.segment,
+        facts.due_date,
+        cast(last_day(intervals.valid_from_date) as date) as month_end_date,
+        sum(intervals.open_change_amount) as open_change_amount,
+        sum(intervals.open_count_change) as open_count_change
+    from intervals
+    inner join facts on intervals.invoice_key = facts.invoice_key
+    where
+        intervals.open_change_amount <> 0
+        or intervals.open_count_change <> 0
+    group by facts.segment, facts.due_date, last_day(intervals.valid_from_date)
+),
+
+groups as (
+    select
+        segment,
+        due_date,
+        min(month_end_date) as first_month_end_date
+    from changes
+    group by segment, due_date
+),
+
+grid as (
     select
         month_ends.month_end_date,
-        intervals.invoice_id,
-        intervals.open_amount
-    from intervals
+        groups.segment,
+        groups.due_date
+    from groups
     inner join month_ends
+        on groups.first_month_end_date <= month_ends.month_end_date
+),
+
+running as (
+    select
+        grid.month_end_date,
+        grid.segment,
+        grid.due_date,
+        sum(coalesce(changes.open_change_amount, 0)) over by_group
+            as open_amount,
+        sum(coalesce(changes.open_count_change, 0)) over by_group
+            as count_open_invoices
+    from grid
+    left join changes
         on
-            intervals.valid_from_date <= month_ends.month_end_date
-            and intervals.valid_to_date > month_ends.month_end_date
-    where intervals.open_amount > 0
+            grid.month_end_date = changes.month_end_date
+            and grid.segment = changes.segment
+            and grid.due_date = changes.due_date
+    window by_group as (
+        partition by grid.segment, grid.due_date
+        order by grid.month_end_date
+        rows between unbounded preceding and current row
+    )
 ),
 
 with_days as (
     select
-        open_at_month_end.month_end_date,
-        open_at_month_end.invoice_id,
-        invoices.customer_id,
-        invoices.segment,
-        invoices.issue_date,
-        invoices.due_date,
-        open_at_month_end.open_amount,
-        date_diff(
-            'day', invoices.due_date, open_at_month_end.month_end_date
-        ) as days_past_due
-    from open_at_month_end
-    inner join invoices on open_at_month_end.invoice_id = invoices.invoice_id
+        month_end_date,
+        segment,
+        due_date,
+        cast(open_amount as decimal(18, 2)) as open_amount,
+        cast(count_open_invoices as bigint) as count_open_invoices,
+        date_diff('day', due_date, month_end_date) as days_past_due
+    from running
+    where count_open_invoices > 0
 ),
 
 with_order as (

@@ -2,7 +2,7 @@
 -- grain: one row per customer per month end in which their payment history
 --   changed
 -- keys: customer_id, month_end_date
--- depends_on: int_invoice_outcomes, int_stage_entries,
+-- depends_on: int_invoice_facts, int_stage_entries,
 --   int_customer_lifespans
 -- notes: monthly changes whose running sums give, at a month end t, the
 --   customer's history up to t (no look-ahead). An invoice is scored once
@@ -18,8 +18,8 @@
 
 with
 
-outcomes as (
-    select * from int_invoice_outcomes
+facts as (
+    select * from int_invoice_facts
 ),
 
 entries as (
@@ -42,7 +42,7 @@ scored as (
             when settled_date <= due_date then settled_date
             else cast(due_date + 1 as date)
         end as scored_date
-    from outcomes
+    from facts
 ),
 
 scoring_changes as (

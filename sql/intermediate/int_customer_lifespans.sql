@@ -1,7 +1,7 @@
 -- model: int_customer_lifespans
 -- grain: one row per customer
 -- keys: customer_id
--- depends_on: stg_customers, stg_dunning_events, int_invoices_converted,
+-- depends_on: stg_customers, int_dunning_events, int_invoices_converted,
 --   int_ledger_bounds
 -- notes: start_date = the earlier of created_date and the first invoice's
 --   issue date (the ledger's first activity when neither is known).
@@ -17,7 +17,7 @@ customers as (
 ),
 
 events as (
-    select * from stg_dunning_events
+    select * from int_dunning_events
 ),
 
 invoices as (
@@ -49,7 +49,7 @@ last_dunning as (
         churned.customer_id,
         max(events.sent_date) as last_dunning_before_churn_date
     from events
-    inner join invoices on events.invoice_id = invoices.invoice_id
+    inner join invoices on events.invoice_key = invoices.invoice_key
     inner join churned on invoices.customer_id = churned.customer_id
     where
         events.stage_number >= 1

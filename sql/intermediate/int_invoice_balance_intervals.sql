@@ -1,19 +1,19 @@
 -- model: int_invoice_balance_intervals
 -- grain: one row per invoice per day on which its balance moved (the
 --   interval of constant balance that starts that day)
--- keys: invoice_id, valid_from_date
+-- keys: invoice_key, valid_from_date
 -- depends_on: int_invoices_converted, stg_payments, stg_adjustments
--- notes: the day's movements (invoiced / paid / credited / written_off
---   amounts, reporting currency at the invoice's rate; a payment or
---   adjustment dated before the issue date counts on the issue date, AR only
---   counts issued invoices) and the balance after them, which holds until
---   the day before valid_to_date (exclusive; 9999-12-31 when nothing
---   follows). open_amount = balance floored at 0 (DESIGN: AR is never
---   negative); unapplied_amount = the overpaid part. valid_from_date is the
---   movement date: sales, bounds and recovery read the movements from here
---   (one model instead of a daily-movements table plus intervals: one
---   materialisation fewer). Month-end balances come from an interval join on
---   these rows, never from invoice x month-end cross joins.
+-- notes: keyed by the integer invoice_key (stg_invoices). The day's
+--   movements (invoiced / paid / credited / written_off amounts, reporting
+--   currency at the invoice's rate; a payment or adjustment dated before the
+--   issue date counts on the issue date, AR only counts issued invoices) and
+--   the balance after them, which holds until the day before valid_to_date
+--   (exclusive; 9999-12-31 when nothing follows). open_amount = balance
+--   floored at 0 (AR is never negative); unapplied_amount = the overpaid
+--   part. open_change_amount / open_count_change = how the day moved the
+--   floored open amount and the open-invoice count (1 when the invoice
+--   turned open, -1 when it closed): their running sums over dates give AR
+--   and the number of open invoices at any day without an interval join.
 
 with
 
@@ -31,7 +31,7 @@ adjustments as (
 
 issued as (
     select
-        invoice_id,
+        invoice_key,
         issue_date as movement_date,
         invoice_amount as invoiced_amount,
         0 as paid_amount,
@@ -42,7 +42,7 @@ issued as (
 
 paid as (
     select
-        payments.invoice_id,
+        invoices.invoice_key,
         greatest(payments.paid_date, invoices.issue_date) as movement_date,
         0 as invoiced_amount,
         round(payments.document_amount * invoices.fx_rate, 2) as paid_amount,
@@ -54,7 +54,7 @@ paid as (
 
 adjusted as (
     select
-        adjustments.invoice_id,
+        invoices.invoice_key,
         greatest(adjustments.adjusted_date, invoices.issue_date)
             as movement_date,
         0 as invoiced_amount,
@@ -83,36 +83,39 @@ movements as (
 
 daily as (
     select
-        invoice_id,
+        invoice_key,
         movement_date,
         cast(sum(invoiced_amount) as decimal(18, 2)) as invoiced_amount,
         cast(sum(paid_amount) as decimal(18, 2)) as paid_amount,
         cast(sum(credited_amount) as decimal(18, 2)) as credited_amount,
-        cast(sum(written_off_amount) as decimal(18, 2)) as written_off_amount
+        cast(sum(written_off_amount) as decimal(18, 2)) as written_off_amount,
+        cast(
+            sum(
+                invoiced_amount - paid_amount - credited_amount
+                - written_off_amount
+            ) as decimal(18, 2)
+        ) as net_amount
     from movements
-    group by invoice_id, movement_date
+    group by invoice_key, movement_date
 ),
 
 running as (
     select
         *,
-        sum(
-            invoiced_amount - paid_amount - credited_amount
-            - written_off_amount
-        ) over (
-            partition by invoice_id
+        sum(net_amount) over (
+            partition by invoice_key
             order by movement_date
             rows between unbounded preceding and current row
         ) as balance_amount,
         lead(movement_date) over (
-            partition by invoice_id order by movement_date
+            partition by invoice_key order by movement_date
         ) as next_movement_date
     from daily
 ),
 
 final as (
     select
-        invoice_id,
+        invoice_key,
         movement_date as valid_from_date,
         coalesce(next_movement_date, date '9999-12-31') as valid_to_date,
         cast(greatest(balance_amount, 0) as decimal(18, 2)) as open_amount,
@@ -121,7 +124,14 @@ final as (
         invoiced_amount,
         paid_amount,
         credited_amount,
-        written_off_amount
+        written_off_amount,
+        cast(
+            greatest(balance_amount, 0)
+            - greatest(balance_amount - net_amount, 0) as decimal(18, 2)
+        ) as open_change_amount,
+        case when balance_amount > 0 then 1 else 0 end
+        - case when balance_amount - net_amount > 0 then 1 else 0 end
+            as open_count_change
     from running
 )
 

@@ -56,6 +56,7 @@ with_rate as (
 final as (
     select
         with_rate.invoice_id,
+        with_rate.invoice_key,
         with_rate.customer_id,
         customers.segment,
         with_rate.issue_date,

@@ -31,7 +31,7 @@ final as (
             as decimal(18, 2)
         ) as net_sales_amount
     from movements
-    inner join invoices on movements.invoice_id = invoices.invoice_id
+    inner join invoices on movements.invoice_key = invoices.invoice_key
     where movements.invoiced_amount <> 0 or movements.credited_amount <> 0
     group by invoices.segment, movements.movement_date
 )

@@ -1,7 +1,7 @@
 -- model: int_stage_entries
 -- grain: one row per invoice per dunning stage it reached
--- keys: invoice_id, stage_number
--- depends_on: stg_dunning_events, int_invoice_outcomes,
+-- keys: invoice_key, stage_number
+-- depends_on: int_dunning_events, int_invoice_facts,
 --   int_invoice_balance_intervals
 -- notes: sent_date = s_k, the first event of the stage (a repeated reminder
 --   of the same stage counts once; count_events counts them all).
@@ -19,15 +19,17 @@
 --   is_closed_by_write_off: the invoice's settlement was a write-off.
 --   experiment_variant = the smallest arm named on the stage's events (arms
 --   are assigned per customer, so there is one).
+--   count_events_after_settlement = the stage's events sent after the
+--   settled date.
 
 with
 
 events as (
-    select * from stg_dunning_events
+    select * from int_dunning_events
 ),
 
-outcomes as (
-    select * from int_invoice_outcomes
+facts as (
+    select * from int_invoice_facts
 ),
 
 intervals as (
@@ -36,17 +38,21 @@ intervals as (
 
 by_stage as (
     select
-        invoice_id,
-        stage_number,
-        min(sent_date) as sent_date,
-        max(sent_date) as last_sent_date,
+        events.invoice_key,
+        events.stage_number,
+        min(events.sent_date) as sent_date,
+        max(events.sent_date) as last_sent_date,
         count(*) as count_events,
-        sum(document_fee_amount) as document_fee_amount,
-        min(sent_date) filter (where channel = 'collection_agency')
-            as first_agency_sent_date,
-        min(experiment_variant) as experiment_variant
+        count(*) filter (where events.sent_date > facts.settled_date)
+            as count_events_after_settlement,
+        sum(events.document_fee_amount) as document_fee_amount,
+        min(events.sent_date) filter (
+            where events.channel = 'collection_agency'
+        ) as first_agency_sent_date,
+        min(events.experiment_variant) as experiment_variant
     from events
-    group by invoice_id, stage_number
+    inner join facts on events.invoice_key = facts.invoice_key
+    group by events.invoice_key, events.stage_number
 ),
 
 sequenced as (
@@ -54,30 +60,30 @@ sequenced as (
         *,
         lead(stage_number) over by_invoice as next_stage_number,
         min(sent_date) over (
-            partition by invoice_id
+            partition by invoice_key
             order by stage_number
             rows between 1 following and unbounded following
         ) as next_stage_sent_date,
         lag(sent_date) over by_invoice as previous_stage_sent_date
     from by_stage
-    window by_invoice as (partition by invoice_id order by stage_number)
+    window by_invoice as (partition by invoice_key order by stage_number)
 ),
 
 joined as (
     select
         sequenced.*,
-        outcomes.customer_id,
-        outcomes.segment,
-        outcomes.invoice_amount,
-        outcomes.settled_date,
-        coalesce(outcomes.settled_by = 'write_off', false)
+        facts.customer_id,
+        facts.segment,
+        facts.invoice_amount,
+        facts.settled_date,
+        coalesce(facts.settled_by = 'write_off', false)
             as is_closed_by_write_off,
-        outcomes.as_of_date,
+        facts.as_of_date,
         cast(
-            round(sequenced.document_fee_amount * outcomes.fx_rate, 2)
+            round(sequenced.document_fee_amount * facts.fx_rate, 2)
             as decimal(18, 2)
         ) as fee_amount,
-        coalesce(outcomes.settled_date >= sequenced.sent_date, true)
+        coalesce(facts.settled_date >= sequenced.sent_date, true)
             as is_open_at_send,
         coalesce(
             sequenced.next_stage_sent_date,
@@ -87,7 +93,7 @@ joined as (
             )
         ) as conversion_end_date
     from sequenced
-    inner join outcomes on sequenced.invoice_id = outcomes.invoice_id
+    inner join facts on sequenced.invoice_key = facts.invoice_key
 ),
 
 with_open_amount as (
@@ -98,14 +104,14 @@ with_open_amount as (
     from joined
     left join intervals
         on
-            joined.invoice_id = intervals.invoice_id
+            joined.invoice_key = intervals.invoice_key
             and joined.sent_date > intervals.valid_from_date
             and joined.sent_date <= intervals.valid_to_date
 ),
 
 final as (
     select
-        invoice_id,
+        invoice_key,
         stage_number,
         customer_id,
         segment,
@@ -113,6 +119,7 @@ final as (
         sent_date,
         last_sent_date,
         count_events,
+        count_events_after_settlement,
         experiment_variant,
         fee_amount,
         first_agency_sent_date,

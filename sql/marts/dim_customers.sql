@@ -1,25 +1,36 @@
 -- model: dim_customers
--- grain: one row per customer per month end at which the customer existed
---   (from the month of start_date, or the first month end, to the month of
---   churned_date, or the last month end)
--- keys: customer_id, month_end_date
+-- grain: one row per customer per change point: a run of month ends over
+--   which the customer's behaviour segment, highest stage reached and
+--   month flags stay the same
+-- keys: customer_id, valid_from_date
 -- depends_on: int_customer_lifespans, int_customer_history_deltas,
 --   int_month_ends
--- notes: master-data segment is today's; behaviour is scored from history
---   up to the month end only (no look-ahead). Scored invoices = settled on
---   or before due (on time), or past due at t (late, paid since or not).
---   late_ratio = late / scored (0-1); weighted_days_late = sum(amount *
---   (min(settled, t) - due)) over late invoices / sum(amount) over scored
---   ones; highest_stage_number = highest dunning stage >= 1 reached by t
---   (0 = never dunned; pre-due reminders are not dunning).
---   behaviour_segment: unscored (fewer than
+-- notes: the row holds at every month end t with valid_from_date <= t <
+--   valid_to_date (both month ends; valid_to_date is 9999-12-31 while the
+--   row is current, else the month end after the run). Join by date: the
+--   state at any day d is the row holding at the last month end on or
+--   before d (arinsight.metrics.customers does this). A customer has rows
+--   from the month of start_date (or the first month end) to the month of
+--   churned_date (or the last month end). Master-data segment is today's;
+--   behaviour is scored from history up to each month end only (no
+--   look-ahead). Scored invoices = settled on or before due (on time), or
+--   past due at t (late, paid since or not). late_ratio = late / scored
+--   (0-1); weighted_days_late = sum(amount * (min(settled, t) - due)) over
+--   late invoices / sum(amount) over scored ones; highest_stage_number =
+--   highest dunning stage >= 1 reached by t (0 = never dunned; pre-due
+--   reminders are not dunning). count_scored_invoices,
+--   count_late_invoices, late_ratio and weighted_days_late are the figures
+--   at valid_from_date (they move month by month without changing the
+--   segment). behaviour_segment: unscored (fewer than
 --   behaviour_scoring.min_scored_invoices), chronic (any chronic_min_*
 --   reached), reliable (every reliable_max_* held), else occasional; the
 --   thresholds are settings. is_active_at_month_start: started before the
---   month and not churned before it. is_involuntary_churn is the
---   customer's (DESIGN.md rule), null unless churned. Built by expanding
---   each customer's running history state over the months it holds (no
---   customer x month join).
+--   month and not churned before it. is_churned_in_month: churned in the
+--   month (the customer's last row). is_involuntary_churn is the
+--   customer's rule, null unless churned. is_current: the row holds at the
+--   last complete month end. A new row starts whenever behaviour_segment,
+--   highest_stage_number, is_active_at_month_start or is_churned_in_month
+--   changes.
 
 with
 
@@ -157,7 +168,7 @@ measures as (
     from expanded
 ),
 
-final as (
+monthly as (
     select
         measures.customer_id,
         measures.month_end_date,
@@ -202,10 +213,65 @@ final as (
         measures.weighted_days_late,
         cast(measures.highest_stage_number as integer)
             as highest_stage_number,
-        measures.month_end_date = calendar.last_month_end_date as is_current
+        measures.month_end_date = calendar.last_month_end_date as is_current,
+        calendar.last_month_end_date
     from measures
     inner join lifespans on measures.customer_id = lifespans.customer_id
     cross join calendar
+),
+
+flagged as (
+    select
+        *,
+        coalesce(
+            lag(behaviour_segment) over by_customer <> behaviour_segment
+            or lag(highest_stage_number) over by_customer
+            <> highest_stage_number
+            or lag(is_active_at_month_start) over by_customer
+            <> is_active_at_month_start
+            or lag(is_churned_in_month) over by_customer
+            <> is_churned_in_month,
+            true
+        ) as is_change_point,
+        max(month_end_date) over (partition by customer_id)
+            as last_row_month_end_date
+    from monthly
+    window by_customer as (partition by customer_id order by month_end_date)
+),
+
+change_points as (
+    select
+        *,
+        lead(month_end_date) over (
+            partition by customer_id order by month_end_date
+        ) as next_change_date
+    from flagged
+    where is_change_point
+),
+
+final as (
+    select
+        customer_id,
+        month_end_date as valid_from_date,
+        case
+            when next_change_date is not null then next_change_date
+            when last_row_month_end_date = last_month_end_date
+                then date '9999-12-31'
+            else cast(last_day(last_row_month_end_date + 1) as date)
+        end as valid_to_date,
+        segment,
+        behaviour_segment,
+        is_active_at_month_start,
+        is_churned_in_month,
+        is_involuntary_churn,
+        count_scored_invoices,
+        count_late_invoices,
+        late_ratio,
+        weighted_days_late,
+        highest_stage_number,
+        next_change_date is null
+        and last_row_month_end_date = last_month_end_date as is_current
+    from change_points
 )
 
 select * from final

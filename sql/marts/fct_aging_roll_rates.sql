@@ -4,7 +4,7 @@
 --   has no row (no earlier snapshot)
 -- keys: month_end_date, segment, from_aging_bucket
 -- depends_on: int_ar_month_end, int_month_ends, int_aging_buckets,
---   int_invoice_balance_intervals, stg_customers
+--   int_invoice_facts, int_invoice_balance_intervals, stg_customers
 -- notes: every invoice open at the previous month end t0 (in from bucket b)
 --   has exactly one state at month end t1: rolled (still open, older
 --   bucket), stayed (still open, same bucket: month lengths differ, and
@@ -13,7 +13,9 @@
 --   (t0, t1]). Counts and opening amounts (open amount at t0) per state
 --   sum to the bucket's count and amount, so the four *_rate_pct (amount
 --   weighted) add up to 100 (assert_roll_rates_reconcile). Invoices never
---   move to a younger bucket: the due date is fixed.
+--   move to a younger bucket: the due date is fixed. Computed per segment
+--   and due date (what stays open rolls or stays by its due date alone);
+--   only the invoices that close in the month are looked at one by one.
 
 with
 
@@ -29,11 +31,12 @@ buckets as (
     select * from int_aging_buckets
 ),
 
-movements as (
-    select
-        *,
-        valid_from_date as movement_date
-    from int_invoice_balance_intervals
+facts as (
+    select * from int_invoice_facts
+),
+
+intervals as (
+    select * from int_invoice_balance_intervals
 ),
 
 segments as (
@@ -49,40 +52,115 @@ transitions as (
         on month_ends.previous_month_end_date = previous.month_end_date
 ),
 
-write_off_months as (
-    select distinct
-        invoice_id,
-        cast(last_day(movement_date) as date) as month_end_date
-    from movements
-    where written_off_amount > 0
+opening as (
+    -- what was open at t0, per segment and due date
+    select
+        transitions.previous_month_end_date,
+        transitions.month_end_date,
+        ar.segment,
+        ar.due_date,
+        ar.aging_bucket as from_aging_bucket,
+        ar.bucket_order as from_bucket_order,
+        ar.open_amount,
+        ar.count_open_invoices
+    from transitions
+    inner join ar_month_end as ar
+        on transitions.previous_month_end_date = ar.month_end_date
 ),
 
-states as (
+closing_invoices as (
+    -- invoices open at t0 with nothing open at t1 (closed in (t0, t1]):
+    -- their open amount at t0 and whether a write-off was booked in (t0, t1]
     select
         transitions.month_end_date,
-        opening.segment,
-        opening.aging_bucket as from_aging_bucket,
-        opening.open_amount as opening_amount,
+        facts.invoice_key,
+        any_value(facts.segment) as segment,
+        any_value(facts.due_date) as due_date,
+        arg_max(intervals.open_amount, intervals.valid_from_date) filter (
+            where
+            intervals.valid_from_date <= transitions.previous_month_end_date
+        ) as opening_amount,
+        coalesce(
+            bool_or(intervals.written_off_amount > 0) filter (
+                where
+                intervals.valid_from_date
+                > transitions.previous_month_end_date
+            ),
+            false
+        ) as is_written_off
+    from facts
+    inner join transitions
+        on
+            cast(last_day(facts.closed_date) as date)
+            = transitions.month_end_date
+    inner join intervals
+        on
+            facts.invoice_key = intervals.invoice_key
+            and transitions.month_end_date >= intervals.valid_from_date
+            and transitions.previous_month_end_date < intervals.valid_to_date
+    group by transitions.month_end_date, facts.invoice_key
+),
+
+closing as (
+    select
+        month_end_date,
+        segment,
+        due_date,
+        count(*) filter (where not is_written_off) as count_cured,
+        count(*) filter (where is_written_off) as count_written_off,
+        coalesce(sum(opening_amount) filter (where not is_written_off), 0)
+            as cured_amount,
+        coalesce(sum(opening_amount) filter (where is_written_off), 0)
+            as written_off_amount
+    from closing_invoices
+    where opening_amount > 0
+    group by month_end_date, segment, due_date
+),
+
+by_due_date as (
+    -- what was not closed is still open at t1: rolled into an older bucket
+    -- or stayed (the bucket follows from the due date alone)
+    select
+        opening.*,
+        coalesce(closing.count_cured, 0) as count_cured,
+        coalesce(closing.count_written_off, 0) as count_written_off,
+        coalesce(closing.cured_amount, 0) as cured_amount,
+        coalesce(closing.written_off_amount, 0) as written_off_amount,
         case
             when
-                closing.invoice_id is null and write_off_months.invoice_id
-                is not null
-                then 'written_off'
-            when closing.invoice_id is null then 'cured'
-            when closing.bucket_order > opening.bucket_order then 'rolled'
-            else 'stayed'
-        end as transition_state
-    from transitions
-    inner join ar_month_end as opening
-        on transitions.previous_month_end_date = opening.month_end_date
-    left join ar_month_end as closing
+                date_diff('day', opening.due_date, opening.month_end_date)
+                <= 0
+                then 1
+            when
+                date_diff('day', opening.due_date, opening.month_end_date)
+                > 120
+                then 6
+            else
+                2
+                + (
+                    date_diff(
+                        'day', opening.due_date, opening.month_end_date
+                    )
+                    - 1
+                )
+                // 30
+        end as to_bucket_order
+    from opening
+    left join closing
         on
-            transitions.month_end_date = closing.month_end_date
-            and opening.invoice_id = closing.invoice_id
-    left join write_off_months
-        on
-            opening.invoice_id = write_off_months.invoice_id
-            and transitions.month_end_date = write_off_months.month_end_date
+            opening.month_end_date = closing.month_end_date
+            and opening.segment = closing.segment
+            and opening.due_date = closing.due_date
+),
+
+by_due_date_state as (
+    select
+        *,
+        count_open_invoices - count_cured - count_written_off
+            as count_still_open,
+        open_amount - cured_amount - written_off_amount as still_open_amount,
+        to_bucket_order > from_bucket_order as is_rolled
+    from by_due_date
 ),
 
 by_state as (
@@ -90,31 +168,21 @@ by_state as (
         month_end_date,
         segment,
         from_aging_bucket,
-        count(*) as count_open_invoices,
-        sum(opening_amount) as open_amount,
-        count(*) filter (where transition_state = 'rolled')
+        sum(count_open_invoices) as count_open_invoices,
+        sum(open_amount) as open_amount,
+        coalesce(sum(count_still_open) filter (where is_rolled), 0)
             as count_rolled,
-        count(*) filter (where transition_state = 'stayed')
+        coalesce(sum(count_still_open) filter (where not is_rolled), 0)
             as count_stayed,
-        count(*) filter (where transition_state = 'cured') as count_cured,
-        count(*) filter (where transition_state = 'written_off')
-            as count_written_off,
-        coalesce(
-            sum(opening_amount) filter (where transition_state = 'rolled'), 0
-        ) as rolled_amount,
-        coalesce(
-            sum(opening_amount) filter (where transition_state = 'stayed'), 0
-        ) as stayed_amount,
-        coalesce(
-            sum(opening_amount) filter (where transition_state = 'cured'), 0
-        ) as cured_amount,
-        coalesce(
-            sum(opening_amount) filter (
-                where transition_state = 'written_off'
-            ),
-            0
-        ) as written_off_amount
-    from states
+        sum(count_cured) as count_cured,
+        sum(count_written_off) as count_written_off,
+        coalesce(sum(still_open_amount) filter (where is_rolled), 0)
+            as rolled_amount,
+        coalesce(sum(still_open_amount) filter (where not is_rolled), 0)
+            as stayed_amount,
+        sum(cured_amount) as cured_amount,
+        sum(written_off_amount) as written_off_amount
+    from by_due_date_state
     group by month_end_date, segment, from_aging_bucket
 ),
 

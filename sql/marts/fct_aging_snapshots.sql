@@ -48,7 +48,7 @@ open_by_bucket as (
         segment,
         aging_bucket,
         sum(open_amount) as open_amount,
-        count(*) as count_open_invoices
+        sum(count_open_invoices) as count_open_invoices
     from ar_month_end
     group by month_end_date, segment, aging_bucket
 ),

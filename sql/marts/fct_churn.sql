@@ -1,7 +1,7 @@
 -- model: fct_churn
 -- grain: one row per month end per segment, plus segment 'all'
 -- keys: month_end_date, segment
--- depends_on: dim_customers
+-- depends_on: dim_customers, int_month_ends
 -- notes: base = customers active at the month start (started before it,
 --   not churned before it). churned = those of them whose churned_date
 --   falls in the month; churn_rate_pct = churned / base * 100.
@@ -12,8 +12,24 @@
 
 with
 
-customers as (
+change_points as (
     select * from dim_customers
+),
+
+month_ends as (
+    select * from int_month_ends
+),
+
+customers as (
+    -- dim_customers holds change points: the row at each month end
+    select
+        change_points.*,
+        month_ends.month_end_date
+    from change_points
+    inner join month_ends
+        on
+            change_points.valid_from_date <= month_ends.month_end_date
+            and change_points.valid_to_date > month_ends.month_end_date
 ),
 
 by_segment as (

@@ -3,7 +3,7 @@
 --   reached (0 = never dunned), plus segment 'all'; only groups with
 --   customers active at the month start
 -- keys: month_end_date, segment, highest_stage_number
--- depends_on: dim_customers
+-- depends_on: dim_customers, int_month_ends
 -- notes: customers active at the month start, grouped by the highest stage
 --   >= 1 any of their invoices reached by the month end (events after a
 --   churn date ignored; 0 = never dunned, pre-due reminders only or none).
@@ -14,8 +14,24 @@
 
 with
 
-customers as (
+change_points as (
     select * from dim_customers
+),
+
+month_ends as (
+    select * from int_month_ends
+),
+
+customers as (
+    -- dim_customers holds change points: the row at each month end
+    select
+        change_points.*,
+        month_ends.month_end_date
+    from change_points
+    inner join month_ends
+        on
+            change_points.valid_from_date <= month_ends.month_end_date
+            and change_points.valid_to_date > month_ends.month_end_date
 ),
 
 active as (

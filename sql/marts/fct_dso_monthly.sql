@@ -3,7 +3,7 @@
 --   segment together)
 -- keys: month_end_date, segment
 -- depends_on: int_ar_month_end, int_sales_daily, int_month_ends,
---   int_invoice_outcomes, stg_customers
+--   int_invoice_facts, stg_customers
 -- notes: DESIGN.md definitions. AR(t) = sum of open amounts at the end of
 --   month-end day t; current AR = the part with due_date >= t.
 --   S(t-D, t] = invoiced by issue date minus credit notes by date in the
@@ -13,8 +13,10 @@
 --   while the configured window reaches back before the first activity.
 --   Countback DSO walks back calendar months from t's month: a month whose
 --   net sales the remaining AR covers adds its calendar days, the first one
---   it does not cover adds remaining / sales * days and ends the walk; when
---   the history runs out first, the walk ends there (all months counted).
+--   it does not cover adds remaining / sales * days and ends the walk.
+--   Countback is 0 when AR is 0, and null when AR > 0 is not covered by all
+--   the sales since the first activity (the walk runs out of history, so
+--   the days outstanding are unknown rather than the history's length).
 --   CEI = (AR(begin) + S(month) - AR(end)) / (AR(begin) + S(month) -
 --   currentAR(end)) * 100 with AR(begin) = AR at the previous month end (0
 --   before the first activity); null when the denominator is 0.
@@ -35,8 +37,8 @@ month_ends as (
     select * from int_month_ends
 ),
 
-outcomes as (
-    select * from int_invoice_outcomes
+facts as (
+    select * from int_invoice_facts
 ),
 
 segments as (
@@ -62,7 +64,7 @@ ar as (
         coalesce(
             sum(open_amount) filter (where due_date >= month_end_date), 0
         ) as current_ar_amount,
-        count(*) as count_open_invoices
+        sum(count_open_invoices) as count_open_invoices
     from ar_month_end
     group by month_end_date, segment
 ),
@@ -106,7 +108,7 @@ settled as (
         count(*) as count_settled_invoices,
         sum(invoice_amount) as settled_invoice_amount,
         sum(invoice_amount * days_late) as settled_days_late_weight
-    from outcomes
+    from facts
     where settled_date is not null
     group by all
 ),
@@ -218,11 +220,11 @@ countback as (
     select
         countback_walk.month_end_date,
         countback_walk.segment,
+        any_value(countback_stop.stop_month_end_date) as stop_month_end_date,
         sum(
             case
                 when
-                    countback_stop.stop_month_end_date is null
-                    or countback_walk.sales_month_end_date
+                    countback_walk.sales_month_end_date
                     > countback_stop.stop_month_end_date
                     then countback_walk.days_in_month
                 when
@@ -291,7 +293,13 @@ final as (
         * getvariable('dso_window_days') as add_days,
         combined.month_end_date - getvariable('dso_window_days')
         >= combined.first_activity_date - 1 as is_window_complete,
-        countback.countback_dso_days,
+        case
+            -- nothing owed: no days outstanding
+            when combined.ar_amount = 0 then cast(0 as double)
+            -- AR that all the sales since the first activity do not cover
+            when countback.stop_month_end_date is null then cast(null as double)
+            else countback.countback_dso_days
+        end as countback_dso_days,
         cast(combined.ar_begin_amount as decimal(18, 2)) as ar_begin_amount,
         cast(combined.sales_month_amount as decimal(18, 2))
             as sales_month_amount,

@@ -1,7 +1,7 @@
 -- model: fct_guardrail_findings
 -- grain: one row per dunning event per finding about it
 -- keys: event_id, finding_kind
--- depends_on: stg_dunning_events, int_invoice_outcomes, int_stage_entries
+-- depends_on: int_dunning_events, int_invoice_facts, int_stage_entries
 -- notes: finding_kind: reminder_after_settlement (sent after the settled
 --   date; the same day is not flagged - order within a day is unknown),
 --   reminder_on_disputed_invoice (any event on an invoice flagged
@@ -12,11 +12,11 @@
 with
 
 events as (
-    select * from stg_dunning_events
+    select * from int_dunning_events
 ),
 
-outcomes as (
-    select * from int_invoice_outcomes
+facts as (
+    select * from int_invoice_facts
 ),
 
 entries as (
@@ -26,16 +26,17 @@ entries as (
 events_joined as (
     select
         events.event_id,
-        events.invoice_id,
+        events.invoice_key,
+        facts.invoice_id,
         events.stage_number,
         events.sent_date,
         events.channel,
-        outcomes.customer_id,
-        outcomes.segment,
-        outcomes.settled_date,
-        outcomes.is_disputed
+        facts.customer_id,
+        facts.segment,
+        facts.settled_date,
+        facts.is_disputed
     from events
-    inner join outcomes on events.invoice_id = outcomes.invoice_id
+    inner join facts on events.invoice_key = facts.invoice_key
 ),
 
 after_settlement as (
@@ -60,16 +61,16 @@ on_disputed as (
 
 skipped_entries as (
     select
-        entries.invoice_id,
+        entries.invoice_key,
         entries.stage_number,
         entries.sent_date
     from entries
     left join entries as previous
         on
-            entries.invoice_id = previous.invoice_id
+            entries.invoice_key = previous.invoice_key
             and entries.stage_number - 1 = previous.stage_number
             and entries.sent_date >= previous.sent_date
-    where entries.stage_number >= 2 and previous.invoice_id is null
+    where entries.stage_number >= 2 and previous.invoice_key is null
 ),
 
 skipped as (
@@ -84,14 +85,14 @@ skipped as (
             events_joined.*,
             row_number() over (
                 partition by
-                    events_joined.invoice_id,
+                    events_joined.invoice_key,
                     events_joined.stage_number
                 order by events_joined.sent_date, events_joined.event_id
             ) as event_rank
         from events_joined
         inner join skipped_entries
             on
-                events_joined.invoice_id = skipped_entries.invoice_id
+                events_joined.invoice_key = skipped_entries.invoice_key
                 and events_joined.stage_number = skipped_entries.stage_number
     ) as first_events
     where first_events.event_rank = 1

@@ -2,7 +2,7 @@
 -- grain: one row per month end (of the send) per segment per finding kind,
 --   plus segment 'all'; every kind appears for every month end and segment
 -- keys: month_end_date, segment, finding_kind
--- depends_on: fct_guardrail_findings, stg_dunning_events,
+-- depends_on: fct_guardrail_findings, int_dunning_events,
 --   int_invoices_converted, int_month_ends, stg_customers
 -- notes: counts of fct_guardrail_findings; count_events_sent = all dunning
 --   events sent in the month and segment; finding_pct = findings / events
@@ -15,7 +15,7 @@ findings as (
 ),
 
 events as (
-    select * from stg_dunning_events
+    select * from int_dunning_events
 ),
 
 invoices as (
@@ -56,7 +56,7 @@ events_sent as (
         invoices.segment,
         count(*) as count_events_sent
     from events
-    inner join invoices on events.invoice_id = invoices.invoice_id
+    inner join invoices on events.invoice_key = invoices.invoice_key
     group by all
 ),
 

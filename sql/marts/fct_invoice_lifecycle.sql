@@ -1,8 +1,7 @@
 -- model: fct_invoice_lifecycle
 -- grain: one row per invoice
 -- keys: invoice_id
--- depends_on: int_invoice_outcomes, int_stage_entries,
---   fct_guardrail_findings
+-- depends_on: int_invoice_facts, int_stage_entries
 -- notes: settled_date = first day the open amount is at most 0.01 (null:
 --   open at as_of_date); days_to_settle = settled - issue; days_late =
 --   max(0, settled - due); settled_by = write_off / payment / credit_note
@@ -13,35 +12,26 @@
 --   stage_<k>_sent_date = first send of stage k for k = 0..5 (higher stages
 --   only via highest_stage_number and marts.fct_stage_conversion).
 --   count_reminders_after_settlement: events sent after the settled date
---   (fct_guardrail_findings kind reminder_after_settlement).
+--   (the same events as fct_guardrail_findings kind
+--   reminder_after_settlement). A projection of int_invoice_facts and the
+--   stage entries: nothing is re-derived here.
 
 with
 
-outcomes as (
-    select * from int_invoice_outcomes
+facts as (
+    select * from int_invoice_facts
 ),
 
 entries as (
     select * from int_stage_entries
 ),
 
-findings as (
-    select * from fct_guardrail_findings
-),
-
-after_settlement as (
-    select
-        invoice_id,
-        count(*) as count_reminders_after_settlement
-    from findings
-    where finding_kind = 'reminder_after_settlement'
-    group by invoice_id
-),
-
 dunning as (
     select
-        invoice_id,
+        invoice_key,
         max(stage_number) as highest_stage_number,
+        sum(count_events_after_settlement)
+            as count_reminders_after_settlement,
         sum(count_events) as count_dunning_events,
         min(sent_date) as first_dunning_date,
         max(last_sent_date) as last_dunning_date,
@@ -54,29 +44,29 @@ dunning as (
         min(sent_date) filter (where stage_number = 4) as stage_4_sent_date,
         min(sent_date) filter (where stage_number = 5) as stage_5_sent_date
     from entries
-    group by invoice_id
+    group by invoice_key
 ),
 
 final as (
     select
-        outcomes.invoice_id,
-        outcomes.customer_id,
-        outcomes.segment,
-        outcomes.issue_date,
-        outcomes.due_date,
-        outcomes.is_disputed,
-        outcomes.invoice_amount,
-        outcomes.is_settled,
-        outcomes.settled_date,
-        outcomes.settled_by,
-        outcomes.days_to_settle,
-        outcomes.days_late,
-        outcomes.paid_amount,
-        outcomes.credited_amount,
-        outcomes.written_off_amount,
-        outcomes.unapplied_amount,
-        outcomes.open_amount,
-        outcomes.open_at_due_amount,
+        facts.invoice_id,
+        facts.customer_id,
+        facts.segment,
+        facts.issue_date,
+        facts.due_date,
+        facts.is_disputed,
+        facts.invoice_amount,
+        facts.is_settled,
+        facts.settled_date,
+        facts.settled_by,
+        facts.days_to_settle,
+        facts.days_late,
+        facts.paid_amount,
+        facts.credited_amount,
+        facts.written_off_amount,
+        facts.unapplied_amount,
+        facts.open_amount,
+        facts.open_at_due_amount,
         dunning.highest_stage_number,
         coalesce(dunning.count_dunning_events, 0) as count_dunning_events,
         dunning.first_dunning_date,
@@ -90,15 +80,13 @@ final as (
         dunning.agency_handover_date,
         cast(coalesce(dunning.fee_amount, 0) as decimal(18, 2))
             as fee_amount,
-        coalesce(after_settlement.count_reminders_after_settlement, 0)
+        cast(coalesce(dunning.count_reminders_after_settlement, 0) as bigint)
             as count_reminders_after_settlement,
-        after_settlement.invoice_id is not null
+        coalesce(dunning.count_reminders_after_settlement, 0) > 0
             as has_reminder_after_settlement,
-        outcomes.as_of_date
-    from outcomes
-    left join dunning on outcomes.invoice_id = dunning.invoice_id
-    left join after_settlement
-        on outcomes.invoice_id = after_settlement.invoice_id
+        facts.as_of_date
+    from facts
+    left join dunning on facts.invoice_key = dunning.invoice_key
 )
 
 select * from final

@@ -2,7 +2,7 @@
 -- grain: one row per month end of the due date (the cohort) per segment,
 --   plus segment 'all'
 -- keys: month_end_date, segment
--- depends_on: int_invoice_outcomes, int_invoice_balance_intervals,
+-- depends_on: int_invoice_facts, int_invoice_balance_intervals,
 --   int_stage_entries, int_month_ends, stg_customers
 -- notes: overdue case = invoice still open the day after its due date
 --   (not settled on or before due), with due_date in the cohort month and
@@ -24,8 +24,8 @@
 
 with
 
-outcomes as (
-    select * from int_invoice_outcomes
+facts as (
+    select * from int_invoice_facts
 ),
 
 movements as (
@@ -53,33 +53,33 @@ segments as (
 
 cases as (
     select
-        outcomes.invoice_id,
-        outcomes.segment,
-        cast(last_day(outcomes.due_date) as date) as month_end_date,
-        outcomes.due_date,
-        outcomes.settled_date,
-        outcomes.settled_by,
-        outcomes.invoice_amount,
-        outcomes.open_at_due_amount as overdue_amount
-    from outcomes
+        facts.invoice_key,
+        facts.segment,
+        cast(last_day(facts.due_date) as date) as month_end_date,
+        facts.due_date,
+        facts.settled_date,
+        facts.settled_by,
+        facts.invoice_amount,
+        facts.open_at_due_amount as overdue_amount
+    from facts
     where
-        outcomes.due_date < outcomes.as_of_date
-        and coalesce(outcomes.settled_date > outcomes.due_date, true)
+        facts.due_date < facts.as_of_date
+        and coalesce(facts.settled_date > facts.due_date, true)
 ),
 
 dunning as (
     select
-        entries.invoice_id,
+        entries.invoice_key,
         min(entries.first_agency_sent_date) as handover_date,
         sum(entries.fee_amount) as fee_amount
     from entries
-    inner join cases on entries.invoice_id = cases.invoice_id
-    group by entries.invoice_id
+    inner join cases on entries.invoice_key = cases.invoice_key
+    group by entries.invoice_key
 ),
 
 case_movements as (
     select
-        cases.invoice_id,
+        cases.invoice_key,
         coalesce(sum(movements.paid_amount) filter (
             where movements.movement_date <= cases.due_date + 30
         ), 0) as paid_30d_amount,
@@ -115,22 +115,22 @@ case_movements as (
     from cases
     inner join movements
         on
-            cases.invoice_id = movements.invoice_id
+            cases.invoice_key = movements.invoice_key
             and cases.due_date < movements.movement_date
-    left join dunning on cases.invoice_id = dunning.invoice_id
-    group by cases.invoice_id
+    left join dunning on cases.invoice_key = dunning.invoice_key
+    group by cases.invoice_key
 ),
 
 handed_over as (
     select
-        cases.invoice_id,
+        cases.invoice_key,
         coalesce(intervals.open_amount, cases.invoice_amount)
             as handed_over_amount
     from cases
-    inner join dunning on cases.invoice_id = dunning.invoice_id
+    inner join dunning on cases.invoice_key = dunning.invoice_key
     left join intervals
         on
-            cases.invoice_id = intervals.invoice_id
+            cases.invoice_key = intervals.invoice_key
             and dunning.handover_date > intervals.valid_from_date
             and dunning.handover_date <= intervals.valid_to_date
     where dunning.handover_date is not null
@@ -182,9 +182,9 @@ per_case as (
             coalesce(handed_over.handed_over_amount, 0)
         ) as agency_recovered_amount
     from cases
-    left join case_movements as m on cases.invoice_id = m.invoice_id
-    left join dunning on cases.invoice_id = dunning.invoice_id
-    left join handed_over on cases.invoice_id = handed_over.invoice_id
+    left join case_movements as m on cases.invoice_key = m.invoice_key
+    left join dunning on cases.invoice_key = dunning.invoice_key
+    left join handed_over on cases.invoice_key = handed_over.invoice_key
 ),
 
 by_segment_cases as (

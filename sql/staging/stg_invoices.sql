@@ -3,7 +3,9 @@
 -- keys: invoice_id
 -- depends_on: raw.invoices
 -- notes: amounts stay in the document currency here (document_amount);
---   a missing currency means the reporting currency.
+--   a missing currency means the reporting currency. invoice_key = an
+--   integer surrogate (1, 2, ... in invoice_id order) that the intermediate
+--   layer joins and groups on; invoice_id stays the key people read.
 
 with
 
@@ -14,6 +16,7 @@ source as (
 final as (
     select
         invoice_id,
+        row_number() over (order by invoice_id) as invoice_key,
         customer_id,
         issue_date,
         due_date,

@@ -1,7 +1,8 @@
 -- open invoices lie within their aging bucket's bounds
 select
     ar.month_end_date,
-    ar.invoice_id,
+    ar.segment,
+    ar.due_date,
     ar.days_past_due,
     ar.aging_bucket
 from intermediate.int_ar_month_end as ar

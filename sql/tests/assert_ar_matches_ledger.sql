@@ -17,7 +17,7 @@ month_ends as (
 balances as (
     select
         month_ends.month_end_date,
-        movements.invoice_id,
+        movements.invoice_key,
         greatest(
             sum(
                 movements.invoiced_amount - movements.paid_amount
@@ -28,7 +28,7 @@ balances as (
     from movements
     inner join month_ends
         on movements.movement_date <= month_ends.month_end_date
-    group by month_ends.month_end_date, movements.invoice_id
+    group by month_ends.month_end_date, movements.invoice_key
 ),
 
 expected as (

@@ -1,6 +1,6 @@
 -- a higher dunning stage is never first sent before a lower one
 select
-    invoice_id,
+    invoice_key,
     previous_stage_sent_date,
     stage_number,
     sent_date

@@ -61,7 +61,7 @@ class Settings(_Frozen):
     behaviour_scoring: BehaviourScoring = BehaviourScoring()
     max_quarantine_pct: float = Field(1.0, ge=0, le=100)
     duckdb_memory_limit: str | None = Field(
-        "3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+        "auto", pattern=r"^(auto|\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))$"
     )
     net_value: NetValue
 
@@ -75,6 +75,9 @@ class Stage(_Frozen):
     anchor: Literal["due_date", "previous_stage"] = "due_date"
     channel: Channel
     fee: float = Field(0.0, ge=0)
+    #: Default interest charged from this stage on, in percentage points over the
+    #: base rate (§247 BGB); ``None``: not stated (the ladder's value applies).
+    interest_rate_pct_over_base: float | None = Field(None, ge=0)
 
 
 class Ladder(_Frozen):
@@ -83,6 +86,8 @@ class Ladder(_Frozen):
     name: str = "ladder"
     default: tuple[Stage, ...]
     segments: dict[str, tuple[Stage, ...]] = Field(default_factory=dict)
+    #: Default interest in points over the base rate for every stage that states none.
+    interest_rate_pct_over_base: float | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _check_order(self) -> Ladder:
@@ -187,8 +192,9 @@ def load_ladder(path: Path | str | None = None) -> Ladder:
 
 
 def dump_ladder(ladder: Ladder) -> str:
-    """Ladder as YAML text (round-trips through ``load_ladder``)."""
-    return yaml.safe_dump(ladder.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    """Ladder as YAML text (round-trips through ``load_ladder``; unset optional keys left out)."""
+    data = ladder.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

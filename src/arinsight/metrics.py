@@ -175,20 +175,39 @@ def customers(
     """``marts.dim_customers`` at one month end: one row per customer.
 
     ``as_of`` picks the latest month end on or before it (default: the
-    latest). Behaviour segment (reliable / occasional / chronic / unscored),
-    ``late_ratio`` (0-1), ``weighted_days_late`` (days), highest stage reached,
-    churn flags; all scored from history up to that month end.
+    latest); ``month_end_date`` says which. ``dim_customers`` stores change
+    points; this returns the one holding at that month end
+    (``valid_from_date <= month_end_date < valid_to_date``). Behaviour segment
+    (reliable / occasional / chronic / unscored), highest stage reached, the
+    month flags and ``is_involuntary_churn`` hold at that month end;
+    ``count_scored_invoices``, ``count_late_invoices``, ``late_ratio`` (0-1)
+    and ``weighted_days_late`` (days) are the figures at the change point
+    (``valid_from_date``). Scored from history only (no look-ahead).
 
     Raises:
         ArinsightError: no marts, or ``as_of`` before the data.
     """
     month_end = resolve_month_end(wh, as_of)
-    return _read(wh, "dim_customers", "customer_id", month_end_date=month_end, segment=segment)
+    is_latest = month_end == resolve_month_end(wh, None)
+    return wh.sql(
+        "select customer_id, cast(? as date) as month_end_date, segment, behaviour_segment, "
+        "is_active_at_month_start, is_churned_in_month, is_involuntary_churn, "
+        "count_scored_invoices, count_late_invoices, late_ratio, weighted_days_late, "
+        "highest_stage_number, is_current and ? as is_current, valid_from_date, valid_to_date "
+        "from marts.dim_customers "
+        "where valid_from_date <= ? and valid_to_date > ? and (? is null or segment = ?) "
+        "order by customer_id",
+        [month_end, is_latest, month_end, month_end, segment, segment],
+    )
 
 
 def customer_history(wh: Warehouse, customer_id: str) -> pl.DataFrame:
-    """``marts.dim_customers`` rows of one customer, one per month end."""
-    return _read(wh, "dim_customers", "month_end_date", customer_id=customer_id)
+    """``marts.dim_customers`` rows of one customer: its change points in date order.
+
+    Each row holds from ``valid_from_date`` to the day before ``valid_to_date``
+    (month ends; 9999-12-31 while current).
+    """
+    return _read(wh, "dim_customers", "valid_from_date", customer_id=customer_id)
 
 
 def guardrails(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
@@ -280,6 +299,75 @@ def _extras(wh: Warehouse, month_end: dt.date) -> dict[str, dict[str, Any]]:
     return out
 
 
+def quarantine_share(wh: Warehouse) -> pl.DataFrame:
+    """How much of each raw table's input sits in the quarantine: one row per table.
+
+    Counts come from ``meta.loads``, the latest load of each file (a reloaded,
+    repaired file replaces its earlier count); rows released from the
+    quarantine later (a payment whose invoice arrived) count as loaded.
+    Columns: ``table_name``, ``count_rows_read``, ``count_rows_quarantined``,
+    ``quarantine_pct`` (0-100), ``max_quarantine_pct`` (the setting) and
+    ``is_accepted_quarantine``: some file's share is above the setting, so marts
+    built on it were published with ``build --accept-quarantine``.
+    """
+    from arinsight.config import load_settings
+
+    limit = load_settings().max_quarantine_pct
+    return wh.sql(
+        """
+        with latest as (
+            select *
+            from meta.loads
+            qualify load_id = max(load_id) over (partition by file, table_name)
+        )
+        select
+            table_name,
+            sum(rows_read) as count_rows_read,
+            sum(rows_quarantined) as count_rows_quarantined,
+            coalesce(100.0 * sum(rows_quarantined) / nullif(sum(rows_read), 0), 0)
+                as quarantine_pct,
+            ? as max_quarantine_pct,
+            bool_or(rows_read > 0 and 100.0 * rows_quarantined / rows_read > ?)
+                as is_accepted_quarantine
+        from latest
+        group by table_name
+        order by table_name
+        """,
+        [limit, limit],
+    )
+
+
+def _provenance(wh: Warehouse, currency: str) -> dict[str, Any]:
+    """Quarantine share and currency provenance for the headline (see ``headline``)."""
+    share = quarantine_share(wh)
+    quarantine = {
+        r["table_name"]: {
+            "rows_read": int(r["count_rows_read"]),
+            "rows_quarantined": int(r["count_rows_quarantined"]),
+            "quarantine_pct": float(r["quarantine_pct"]),
+            "is_accepted_quarantine": bool(r["is_accepted_quarantine"]),
+        }
+        for r in share.to_dicts()
+    }
+    warnings = [
+        f"figures rest on accepted quarantine: {v['quarantine_pct']:.1f} % of {t} rows "
+        f"({v['rows_quarantined']:,} of {v['rows_read']:,}) were not loaded"
+        for t, v in quarantine.items()
+        if v["is_accepted_quarantine"]
+    ]
+    no_currency = int(
+        wh.con.execute("select count(*) from raw.invoices where currency is null").fetchall()[0][0]
+    )
+    if no_currency:
+        source = (
+            f"assumed: {no_currency:,} invoice(s) carry no currency and count as {currency} "
+            "(settings reporting_currency; name it with currency: in the load profile)"
+        )
+    else:
+        source = "invoice currencies, converted with fx_rates where they differ"
+    return {"quarantine": quarantine, "warnings": warnings, "currency_source": source}
+
+
 def headline(
     wh: Warehouse, as_of: dt.date | dt.datetime | None = None, segment: str | None = None
 ) -> dict[str, Any]:
@@ -296,7 +384,12 @@ def headline(
         "count_guardrail_findings"}}}``. Amounts are floats in the reporting
         currency; ``*_days`` in days; ``*_pct`` 0-100. Recovery is that of the
         latest due-month cohort whose 90-day horizon ended by the month end
-        (absent when there is none).
+        (absent when there is none). Provenance: ``"quarantine": {table:
+        {"rows_read", "rows_quarantined", "quarantine_pct",
+        "is_accepted_quarantine"}}`` (see :func:`quarantine_share`),
+        ``"warnings"`` (one line per table whose quarantine was accepted above
+        ``max_quarantine_pct``) and ``"currency_source"`` (where the currency
+        label comes from: invoice currencies, or assumed for invoices without one).
 
     Raises:
         ArinsightError: no marts, unknown segment, or ``as_of`` before the data.
@@ -341,9 +434,105 @@ def headline(
         seg = r.pop("segment")
         r.pop("dso_window_days")
         segments[seg] = {**r, **extras.get(seg, {})}
+    currency = load_settings().reporting_currency
     return {
         "as_of": month_end.isoformat(),
-        "reporting_currency": load_settings().reporting_currency,
+        "reporting_currency": currency,
         "dso_window_days": window,
         "segments": segments,
+        **_provenance(wh, currency),
     }
+
+
+# --- ladder: legal-check inputs and response analysis (docs/ladder.md) ---
+
+
+def segment_terms(wh: Warehouse) -> pl.DataFrame:
+    """``marts.dim_segment_terms``: customers per segment x customer type x payment terms.
+
+    ``customer_type`` is b2b / b2c / unknown; ``payment_terms_days`` -1 = not given.
+    """
+    return _read(wh, "dim_segment_terms", "segment, customer_type, payment_terms_days")
+
+
+def stage_response_cases(
+    wh: Warehouse, segment: str | None = None, stage: int | None = None
+) -> pl.DataFrame:
+    """``marts.fct_stage_response_cases``: one row per invoice x stage in the response cohort.
+
+    Planned vs sent offset (``planned_due_offset_days``, ``sent_due_offset_days``,
+    ``send_delay_days``), the ladder version in force, the observation window.
+    """
+    return _read(
+        wh,
+        "fct_stage_response_cases",
+        "invoice_id, stage_number",
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def stage_response_daily(
+    wh: Warehouse,
+    segment_type: str | None = None,
+    segment: str | None = None,
+    stage: int | None = None,
+) -> pl.DataFrame:
+    """``marts.fct_stage_response_daily``: settlement hazard per day around a stage's send.
+
+    ``hazard_ratio`` (0-1) with Wilson interval, ``lift_ratio`` vs the days -7..-1
+    baseline with its interval; ``segment_type`` is segment / behaviour / all.
+    """
+    return _read(
+        wh,
+        "fct_stage_response_daily",
+        "segment_type, segment, stage_number, channel, days_from_send",
+        segment_type=segment_type,
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def stage_response(
+    wh: Warehouse, segment_type: str | None = None, segment: str | None = None
+) -> pl.DataFrame:
+    """``marts.fct_stage_response``: lift, decay half-life and died-out day per stage x channel."""
+    return _read(
+        wh,
+        "fct_stage_response",
+        "segment_type, segment, stage_number, channel",
+        segment_type=segment_type,
+        segment=segment,
+    )
+
+
+def stage_competing(
+    wh: Warehouse,
+    segment_type: str | None = None,
+    segment: str | None = None,
+    stage: int | None = None,
+) -> pl.DataFrame:
+    """``marts.fct_stage_competing``: cumulative incidence of settlement vs the next stage."""
+    return _read(
+        wh,
+        "fct_stage_competing",
+        "segment_type, segment, stage_number, channel, days_since_send",
+        segment_type=segment_type,
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def stage_reached(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_stage_reached``: fee yield and churn by the highest stage reached."""
+    return _read(wh, "fct_stage_reached", "segment, highest_stage_number", segment=segment)
+
+
+def experiment_customers(wh: Warehouse) -> pl.DataFrame:
+    """``marts.fct_experiment_customers``: one row per customer in a ladder experiment."""
+    return _read(wh, "fct_experiment_customers", "customer_id")
+
+
+def experiment_arms(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_experiment_arms``: per-arm outcomes and effects vs control (95 % CIs)."""
+    return _read(wh, "fct_experiment_arms", "segment, experiment_variant", segment=segment)

@@ -16,6 +16,7 @@ from arinsight.models import BuildResult
 
 if TYPE_CHECKING:
     from arinsight.ingest import LoadResult
+    from arinsight.models.runner import OnModel
 
 #: on_model(model name, models done, models in the build, seconds of this model)
 ModelCallback = Callable[[str, int, int, float], None]
@@ -38,9 +39,15 @@ def quarantine_breaches(con: object, max_pct: float) -> list[tuple[str, str, flo
 
 
 def run_build(
-    db: str | Path, *, accept_quarantine: bool = False, on_model: ModelCallback | None = None
+    db: str | Path,
+    *,
+    accept_quarantine: bool = False,
+    on_model: OnModel | None = None,
+    select: tuple[str, ...] = (),
 ) -> BuildResult:
-    """Build the marts of the warehouse at ``db``; ``on_model`` hears of each model built.
+    """Build the marts of the warehouse at ``db`` (``select``: only those models and
+    what they read, see :func:`arinsight.models.runner.select_models`);
+    ``on_model`` hears of each model built.
 
     Raises:
         WarehouseMissing: no warehouse yet.
@@ -61,7 +68,7 @@ def run_build(
                 f"{listed}. Inspect meta.quarantine, fix the source or profile, or run "
                 "`arinsight build --accept-quarantine`"
             )
-        return build(wh.con, settings, on_model=on_model)
+        return build(wh.con, settings, on_model=on_model, select=select or None)
 
 
 def _has_ledger(data_dir: Path) -> bool:

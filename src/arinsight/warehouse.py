@@ -80,6 +80,31 @@ META_DDL = (
         built_at TIMESTAMP
     )
     """,
+    # Ladder versions (arinsight.ladder.store): the YAML as applied, and its
+    # stages resolved to offsets from the due date for the marts (segment '*' =
+    # the ladder's default stages).
+    """
+    create table if not exists meta.ladders (
+        version INTEGER primary key,
+        effective_date DATE not null,
+        name VARCHAR not null,
+        yaml_text VARCHAR not null,
+        sha256 VARCHAR not null,
+        applied_at TIMESTAMP not null
+    )
+    """,
+    """
+    create table if not exists meta.ladder_stages (
+        version INTEGER not null,
+        segment VARCHAR not null,
+        stage_number INTEGER not null,
+        stage_name VARCHAR not null,
+        due_offset_days INTEGER not null,
+        channel VARCHAR not null,
+        fee_amount DECIMAL(18, 2) not null,
+        primary key (version, segment, stage_number)
+    )
+    """,
 )
 
 
@@ -258,6 +283,10 @@ class Warehouse:
             from arinsight.config import load_settings
 
             limit = load_settings().duckdb_memory_limit
+            if limit == "auto":
+                from arinsight.models.memory import auto_memory_limit
+
+                limit = auto_memory_limit()
             if limit:
                 con.execute("set memory_limit = ?", [limit])
         if create:

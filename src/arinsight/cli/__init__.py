@@ -21,6 +21,10 @@ COMMANDS: dict[str, str] = {
     "build": "arinsight.cli.build",
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
+    "ladder": "arinsight.cli.ladder",
+    "recommend": "arinsight.cli.recommend",
+    "score": "arinsight.cli.score",
+    "worklist": "arinsight.cli.worklist",
 }
 
 

@@ -323,9 +323,14 @@ def print_headline(data: dict[str, Any]) -> None:
         ]
         for seg, vals in data["segments"].items()
     ]
+    # figures resting on accepted quarantine say so, above the figures
+    for warning in data.get("warnings", []):
+        say(f"[bold red]warning:[/bold red] {warning}")
     print_table(
         f"headline figures at {data['as_of']} (DSO window "
         f"{data['dso_window_days']} d, {data['reporting_currency']})",
         cols,
         rows,
     )
+    if str(data.get("currency_source", "")).startswith("assumed"):
+        say(f"currency {data['reporting_currency']}: {data['currency_source']}")

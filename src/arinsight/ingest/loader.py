@@ -24,13 +24,14 @@ file, derived rows are extra outputs of the same rows.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,10 @@ class _Output:
     when: list[Src] = field(default_factory=list)  # rows yield a row only where these are set
     post_where: str | None = None
     distinct_on: list[str] | None = None
+    #: conflict rule for distinct_on ("latest", "most_frequent", "last_row") and
+    #: the source table's date the "latest" row is chosen by
+    on_conflict: str = "last_row"
+    order_src: Src | None = None
 
 
 def _exec(con: duckdb.DuckDBPyConnection, sql: str, p: Params) -> Any:
@@ -182,6 +187,32 @@ def expand_sources(sources: Iterable[Path | str], profile: Profile) -> list[tupl
     order = list(TABLES)
     unique = [(f, t) for (_, t, _), f in best.items()]
     return sorted(unique, key=lambda ft: (order.index(ft[1]), str(ft[0])))
+
+
+def ignored_files(sources: Iterable[Path | str], profile: Profile) -> list[tuple[Path, str]]:
+    """Files inside the given directories that a load leaves out, with the reason:
+    no table pattern of the profile matches, or a Parquet file of the same name
+    is loaded instead."""
+    out: list[tuple[Path, str]] = []
+    for src in sources:
+        p = Path(src)
+        if not p.is_dir():
+            continue
+        files = sorted(f for f in p.iterdir() if f.is_file())
+        stems = {
+            (profile.table_for(f), f.stem.lower())
+            for f in files
+            if f.suffix.lower() == ".parquet" and profile.table_for(f)
+        }
+        for f in files:
+            table = profile.table_for(f)
+            if table is None:
+                out.append(
+                    (f, f"matches no tables.<table>.files pattern of profile {profile.name}")
+                )
+            elif f.suffix.lower() != ".parquet" and (table, f.stem.lower()) in stems:
+                out.append((f, f"{f.stem}.parquet in the same folder is loaded instead"))
+    return out
 
 
 # ---------------------------------------------------------------- column map
@@ -268,6 +299,7 @@ def _work_src(
             constant=None if const is None else _as_text(const),
             value_map=_value_map(mapping, target),
             negate=negate,
+            key=target,
         )
     idx, header = hit
     return Src(
@@ -277,6 +309,8 @@ def _work_src(
         constant=None if const is None else _as_text(const),
         value_map=_value_map(mapping, target),
         negate=negate,
+        key=target,
+        date_cell=staged.date_cells.get(idx),
     )
 
 
@@ -337,6 +371,13 @@ def _outputs(
             col.name,
             negate=col.name == "amount" and mapping.amount_sign == "negate",
         )
+        if (
+            table.name == "invoices"
+            and col.name == "currency"
+            and profile.currency
+            and src.constant is None
+        ):
+            src = replace(src, constant=profile.currency.upper())
         if _provided(src):
             primary[col.name] = src
         elif col.required:
@@ -377,6 +418,8 @@ def _outputs(
             dsources[dcol] = src
         for dcol, const in spec.constants.items():
             dsources.setdefault(dcol, Src(label="constant", constant=_as_text(const)))
+        if spec.amount_sign == "negate" and "amount" in dsources:
+            dsources["amount"] = replace(dsources["amount"], negate=True)
         for req in dtable.required:
             if not _provided(dsources[req]):
                 read = spec.columns.get(req)
@@ -393,6 +436,15 @@ def _outputs(
                 "derived",
                 when=[_work_src(cols, mapping, staged, w) for w in spec.when],
                 distinct_on=list(dtable.key),
+                on_conflict=spec.on_conflict,
+                order_src=next(
+                    (
+                        primary[c.name]
+                        for c in table.columns
+                        if c.type == "date" and c.name in primary
+                    ),
+                    None,
+                ),
             )
         )
     order = list(TABLES)
@@ -563,16 +615,266 @@ def _flag_references(
         label = labels.get(col, col)
         pre = p(f"{label} '")
         post = p(
-            f"' is not in {ref_table}: load {ref_table} first (or in the same call), "
-            f"or fix the {col}"
+            f"' is not in {ref_table}: load {ref_table} (the row is held and retried by "
+            f"every later `arinsight load`, even of unchanged files), or fix the {col}"
         )
         _exec(
             con,
-            f"update {_TYPED} set _field = {p(label)}, _reason = {pre} || {col} || {post} "
-            f"where _reason is null and {col} is not null and not exists "
+            f"update {_TYPED} set _field = {p(label)}, _reason = {pre} || {col} || {post}, "
+            f"_held = true where _reason is null and {col} is not null and not exists "
             f"(select 1 from raw.{ref_table} r where r.{ref_col} = {_TYPED}.{col})",
             p,
         )
+
+
+BEFORE_ISSUE_HINT = "): a typo in the date, or the payment belongs to another invoice"
+#: the date column of each table checked against the export date
+_DATED = {
+    "invoices": "issue_date",
+    "payments": "paid_at",
+    "adjustments": "adjusted_at",
+    "dunning_events": "sent_at",
+}
+
+
+@dataclass(frozen=True)
+class ExportDate:
+    """The day the export was taken, given or inferred (see ``Plausibility``)."""
+
+    day: datetime.date | None
+    explicit: bool
+    margin_days: int
+    source: str
+
+    def bound(self) -> datetime.date | None:
+        """Rows dated after this are quarantined."""
+        if self.day is None:
+            return None
+        return self.day if self.explicit else self.day + timedelta(days=self.margin_days)
+
+
+def _export_date(
+    con: duckdb.DuckDBPyConnection,
+    profile: Profile,
+    explicit: datetime.date | None,
+    with_typed: bool = False,
+) -> ExportDate:
+    """The export date: ``explicit`` (``--export-date``), the profile's, or inferred.
+
+    Inferred: the latest invoice issue date, leaving out issue dates that lie
+    more than ``max_days_after_last_issue`` beyond the next-earlier one when at
+    most 1 % of the invoices (at least one) are that far out: one invoice typed
+    2031 in a 2013 ledger does not move the export date to 2031.
+    """
+    rules = profile.plausibility
+    margin = rules.max_days_after_last_issue
+    if explicit is not None:
+        return ExportDate(explicit, True, 0, "--export-date")
+    if rules.export_date is not None:
+        return ExportDate(
+            rules.export_date, True, 0, f"plausibility.export_date of profile {profile.name}"
+        )
+    typed = (
+        f" union all select issue_date from {_TYPED} where _reason is null" if with_typed else ""
+    )
+    rows = con.execute(
+        "select issue_date, count(*) from (select issue_date from raw.invoices"
+        f"{typed}) where issue_date is not null group by 1 order by 1"
+    ).fetchall()
+    if not rows:
+        return ExportDate(None, False, margin, "no invoices")
+    total = sum(n for _, n in rows)
+    allowed = max(1, total // 100)
+    end = len(rows) - 1
+    above = 0
+    for i in range(len(rows) - 1, 0, -1):
+        above += rows[i][1]
+        if above > allowed:
+            break
+        if (rows[i][0] - rows[i - 1][0]).days > margin:
+            end = i - 1
+    return ExportDate(rows[end][0], False, margin, "the latest invoice issue date")
+
+
+def _flag_plausibility(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    labels: dict[str, str],
+    p: Params,
+    export: ExportDate,
+    profile: Profile,
+    rel: str = _TYPED,
+) -> list[str]:
+    """Quarantine rows of ``rel`` dated after the export date, and payments dated
+    before their invoice's issue date. Returns notes (rows dated after an inferred
+    export date but within the margin, which are loaded)."""
+    notes: list[str] = []
+    col = _DATED.get(table.name)
+    bound = export.bound()
+    if col is not None and bound is not None:
+        label = labels.get(col, col)
+        if export.explicit:
+            why = f"the export date {export.day} ({export.source})"
+        else:
+            why = (
+                f"the latest plausible date {bound}: {export.source} {export.day} plus "
+                f"plausibility.max_days_after_last_issue = {export.margin_days} days of "
+                f"profile {profile.name}"
+            )
+        msg = p(
+            f" is after {why}: a typo in the year? Fix the row, or set "
+            f"plausibility.export_date in profile {profile.name} (or pass --export-date) if "
+            "the export really is that recent"
+        )
+        _exec(
+            con,
+            f"update {rel} set _field = {p(label)}, _reason = {p(label + ' ')} || "
+            f"cast({col} as varchar) || {msg} where _reason is null and {col} > {p(bound)}",
+            p,
+        )
+        if not export.explicit and table.name != "invoices" and export.day is not None:
+            n, last = con.execute(
+                f"select count(*), max({col}) from {rel} where _reason is null and {col} > $d",
+                {"d": export.day},
+            ).fetchall()[0]
+            if n:
+                notes.append(
+                    f"{n:,} {label} date(s) after {export.source} {export.day} (up to {last}),"
+                    f" within plausibility.max_days_after_last_issue = {export.margin_days}: "
+                    "loaded; the build's default as-of date follows them (set "
+                    "plausibility.export_date or pass --export-date to check strictly)"
+                )
+    if table.name == "payments":
+        label, inv = labels.get("paid_at", "paid_at"), labels.get("invoice_id", "invoice_id")
+        _exec(
+            con,
+            f"update {rel} set _field = {p(label)}, _reason = {p(label + ' ')} || "
+            f"cast({rel}.paid_at as varchar) || {p(' is before the issue date ')} || "
+            f"cast(i.issue_date as varchar) || {p(f' of its invoice ({inv} ')} || "
+            f"{rel}.invoice_id || {p(BEFORE_ISSUE_HINT)}"
+            f" from raw.invoices i where i.invoice_id = {rel}.invoice_id and "
+            f"{rel}._reason is null and {rel}.paid_at < i.issue_date",
+            p,
+        )
+    return notes
+
+
+# ------------------------------------------------------- held rows, retried
+
+
+def _held_table(table: str) -> str:
+    return f"meta.held_{table}"
+
+
+def _hold(con: duckdb.DuckDBPyConnection, table: Table, load_id: int, line: str) -> None:
+    """Keep the typed rows quarantined only for a missing reference in
+    ``meta.held_<table>``, so that a later load can release them."""
+    if not table.references:
+        return
+    if not _scalar(con, f"select count(*) from {_TYPED} where _held"):
+        return
+    cols = ", ".join(table.column_names)
+    con.execute(
+        f"{table.ddl('meta', lineage=True).replace(f'meta.{table.name}', _held_table(table.name))}"
+    )
+    con.execute(
+        f"insert into {_held_table(table.name)} ({cols}, _load_id, _source_line) "
+        f"select {cols}, $lid, {line} from {_TYPED} where _held",
+        {"lid": load_id},
+    )
+
+
+@dataclass(frozen=True)
+class Released:
+    """Rows of an earlier load that were held for a missing reference and are now loaded."""
+
+    file: str
+    table: str
+    load_id: int
+    rows: int
+    #: rows whose reference arrived but that fail another check now (still quarantined)
+    requarantined: int = 0
+
+
+def retry_held(
+    con: duckdb.DuckDBPyConnection, profile: Profile, export_day: datetime.date | None = None
+) -> list[Released]:
+    """Load held rows whose missing reference has arrived (in contract order).
+
+    A held row is released when every reference exists and no row of its key
+    is in ``raw`` (a newer export of the key wins; the held row is dropped).
+    Released rows pass the export-date and payment-date checks first; a row
+    failing one stays quarantined with the new reason. ``meta.loads`` and
+    ``meta.quarantine`` of the original load are updated, so rows read =
+    loaded + quarantined keeps holding per load.
+    """
+    existing = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'meta' "
+            "and table_name like 'held_%'"
+        ).fetchall()
+    }
+    out: list[Released] = []
+    for table in TABLES.values():
+        held = _held_table(table.name)
+        if f"held_{table.name}" not in existing:
+            continue
+        key = list(table.key)
+        on_raw = " and ".join(f"r.{k} = h.{k}" for k in key)
+        con.execute(
+            f"delete from {held} h where exists (select 1 from raw.{table.name} r where {on_raw})"
+        )
+        refs = " and ".join(
+            f"exists (select 1 from raw.{rt} r where r.{rc} = h.{c})"
+            for c, (rt, rc) in table.references.items()
+        )
+        cols = ", ".join(table.column_names)
+        con.execute(
+            f"create or replace temp table _retry as select {cols}, h._load_id, h._source_line, "
+            "NULL::VARCHAR as _field, NULL::VARCHAR as _reason from "
+            f"{held} h where {refs} qualify row_number() over (partition by "
+            f"{', '.join(f'h.{k}' for k in key)} order by h._load_id desc, h._source_line desc) = 1"
+        )
+        if not _scalar(con, "select count(*) from _retry"):
+            con.execute("drop table _retry")
+            continue
+        labels: dict[str, str] = {}  # held rows keep canonical names only
+        if table.name in _DATED:
+            export = _export_date(con, profile, export_day)
+            _flag_plausibility(con, table, labels, Params(), export, profile, rel="_retry")
+        con.execute(
+            f"insert into raw.{table.name} ({cols}, _load_id, _source_line) "
+            f"select {cols}, _load_id, _source_line from _retry where _reason is null"
+        )
+        con.execute(
+            "update meta.quarantine q set field = r._field, reason = r._reason from _retry r "
+            "where r._reason is not null and q.load_id = r._load_id and q.table_name = $t and "
+            "q.line_number is not distinct from r._source_line",
+            {"t": table.name},
+        )
+        con.execute(
+            "delete from meta.quarantine q using _retry r where r._reason is null and "
+            "q.load_id = r._load_id and q.table_name = $t and q.line_number is not distinct "
+            "from r._source_line",
+            {"t": table.name},
+        )
+        counts = con.execute(
+            "select r._load_id, any_value(l.file), count(*) filter (where r._reason is null), "
+            "count(*) filter (where r._reason is not null) from _retry r join meta.loads l on "
+            "l.load_id = r._load_id group by r._load_id order by r._load_id"
+        ).fetchall()
+        for lid, file, n_ok, n_bad in counts:
+            con.execute(
+                "update meta.loads set rows_loaded = rows_loaded + $n, rows_quarantined = "
+                "rows_quarantined - $n where load_id = $lid",
+                {"n": int(n_ok), "lid": lid},
+            )
+            out.append(Released(str(file), table.name, int(lid), int(n_ok), int(n_bad)))
+        on_retry = " and ".join(f"r.{k} = h.{k}" for k in key)
+        con.execute(f"delete from {held} h using _retry r where {on_retry}")
+        con.execute("drop table _retry")
+    return out
 
 
 def _quarantine(
@@ -652,6 +954,7 @@ def _typed_table(
         ``row_offset`` set when the rows are numbered by position).
     """
     conds = [f"({text_expr(src, ctx.p, ctx.trim)}) is not null" for src in out.when]
+    by_date = out.distinct_on and out.on_conflict != "last_row" and out.order_src is not None
     query = typed_query(
         out.table,
         out.sources,
@@ -660,6 +963,8 @@ def _typed_table(
         where=" and ".join(conds) if conds else None,
         post_where=out.post_where,
         distinct_on=out.distinct_on,
+        distinct_order=_date_of(out.order_src, ctx) if by_date and out.order_src else None,
+        most_frequent=bool(out.distinct_on) and out.on_conflict == "most_frequent",
     )
     create = f"create or replace temp table {_TYPED} as {query}"
     params = {**staged.from_params, **ctx.p.used_in(query)}
@@ -690,12 +995,67 @@ def _typed_table(
 
 def _fresh(ctx: Ctx) -> Ctx:
     """``ctx`` with no parameters collected yet (for a second typing query)."""
-    return Ctx(
-        profile=ctx.profile,
-        table=ctx.table,
-        date_formats=ctx.date_formats,
-        mixed_dates=ctx.mixed_dates,
-        trim=ctx.trim,
+    return replace(ctx, p=Params())
+
+
+def _date_of(src: Src, ctx: Ctx) -> str:
+    """SQL: the date ``src`` holds, read with the file's date formats (NULL if none fits)."""
+    if src.is_typed and (src.dtype == "DATE" or src.dtype.startswith("TIMESTAMP")):
+        return f"cast({src.ident} as date)"
+    text = text_expr(src, ctx.p, ctx.trim)
+    parts = [date_parse(text, fmt, ctx.p) for fmt in ctx.date_formats]
+    return parts[0] if len(parts) == 1 else "coalesce(" + ", ".join(parts) + ")"
+
+
+def _conflict_note(
+    con: duckdb.DuckDBPyConnection, staged: Staged, out: _Output, ctx: Ctx, mapping_key: str
+) -> str | None:
+    """For a derived table with a key (customers from invoice rows): how many keys
+    come with different attributes on different rows, with examples, and which
+    rule chose (None when every key's rows agree)."""
+    if not out.distinct_on:
+        return None
+    p = Params()
+    key = out.distinct_on
+    attrs = [c for c in out.sources if c not in key and _provided(out.sources[c])]
+    if not attrs:
+        return None
+    exprs = {c: text_expr(out.sources[c], p, ctx.trim) for c in [*key, *attrs]}
+    conds = [f"({text_expr(src, p, ctx.trim)}) is not null" for src in out.when]
+    conds += [f"({exprs[k]}) is not null" for k in key]
+    ktext = " || '/' || ".join(f"k{i}" for i in range(len(key)))
+    shown = " || ', ' || ".join(
+        f"{p(out.sources[c].label + ' ')} || coalesce('''' || a{i} || '''', 'empty')"
+        for i, c in enumerate(attrs)
+    )
+    sql = (
+        "with r as (select "
+        + ", ".join(
+            [f"{exprs[k]} as k{i}" for i, k in enumerate(key)]
+            + [f"{exprs[c]} as a{i}" for i, c in enumerate(attrs)]
+        )
+        + f" from {staged.from_sql} where {' and '.join(conds)}), "
+        f"v as (select {ktext} as _k, {shown} as _v, count(*) as _n from r group by all), "
+        "c as (select _k, count(*) as _variants, "
+        "string_agg(_v || ' (' || _n || ' row(s))', ' vs ' order by _n desc, _v) as _txt "
+        "from v group by _k having count(*) > 1) "
+        "select (select count(distinct _k) from v), (select count(*) from c), "
+        "(select list(_k || ': ' || _txt order by _k) from (select * from c order by _k limit 3))"
+    )
+    n_keys, n_conflicts, examples = con.execute(
+        sql, {**staged.from_params, **p.used_in(sql)}
+    ).fetchall()[0]
+    if not n_conflicts:
+        return None
+    rule = {
+        "latest": "the row with the latest date wins",
+        "most_frequent": "the values most rows give win (ties: the latest row)",
+        "last_row": "the last row in the file wins",
+    }[out.on_conflict]
+    return (
+        f"{out.table.name}: {n_conflicts:,} of {n_keys:,} {'+'.join(key)} come with different "
+        f"values on different rows; {rule} ({mapping_key}.on_conflict: {out.on_conflict}; "
+        f"latest | most_frequent | last_row). E.g. {'; '.join(examples)}"
     )
 
 
@@ -709,6 +1069,7 @@ def _write_output(
     primary: str,
     notes: list[str],
     text: TextFile | None,
+    export_day: datetime.date | None = None,
 ) -> tuple[LoadResult, Staged]:
     started = time.perf_counter()
     table = out.table
@@ -717,20 +1078,42 @@ def _write_output(
     p = Params()
     _flag_duplicates(con, table, labels, p, staged)
     _flag_references(con, table, labels, p)
-    n_good, n_bad = con.execute(
+    notes = list(notes)
+    if table.name in _DATED:
+        export = _export_date(con, profile, export_day, with_typed=table.name == "invoices")
+        notes += _flag_plausibility(con, table, labels, p, export, profile)
+    no_currency = (
+        "count(*) filter (where _reason is null and currency is null)"
+        if table.name == "invoices"
+        else "0"
+    )
+    n_good, n_bad, n_no_currency = con.execute(
         f"select count(*) filter (where _reason is null), count(*) filter (where _reason is not "
-        f"null) from {_TYPED}"
+        f"null), {no_currency} from {_TYPED}"
     ).fetchall()[0]
+    if n_no_currency:
+        notes.append(
+            f"{n_no_currency:,} invoice(s) without a currency: counted in the reporting currency "
+            "(settings reporting_currency); name their currency with currency: in the profile"
+        )
     load_id = int(_scalar(con, "select nextval('meta.load_seq')"))
     key = list(table.key)
     replaced = 0
     if _scalar(con, f"select exists (select 1 from raw.{table.name})"):
+        on = " and ".join(f"r.{k} = k.{k}" for k in key)
+        same = " and ".join(f"r.{c} is not distinct from k.{c}" for c in table.column_names)
+        replaced = int(
+            _scalar(
+                con,
+                f"select count(*) from raw.{table.name} r join (select * from {_TYPED} where "
+                f"_reason is null) k on {on} where not ({same})",
+            )
+        )
         cond = " and ".join(f"raw.{table.name}.{k} = k.{k}" for k in key)
-        res = con.execute(
+        con.execute(
             f"delete from raw.{table.name} using (select distinct {', '.join(key)} from {_TYPED}"
             f" where _reason is null) k where {cond}"
-        ).fetchall()
-        replaced = int(res[0][0]) if res else 0
+        )
     cols = ", ".join(table.column_names)
     # Rows keep their line in _source_line; an ordered insert would leave a partial
     # row group per read buffer, which the next checkpoint rewrites (≈ 1 s at 1M).
@@ -744,6 +1127,7 @@ def _write_output(
     if out.role == "primary":
         extra = [(r.line, r.raw, "(line)", r.reason) for r in staged.rejects]
     _quarantine(con, staged, load_id, table.name, extra)
+    _hold(con, table, load_id, staged.line_of(_TYPED))
     rows_read = int(n_good) + int(n_bad) + len(extra)
     result = LoadResult(
         file=str(staged.path),
@@ -770,7 +1154,7 @@ def _write_output(
             result.rows_loaded,
             result.rows_quarantined,
             result.rows_replaced,
-            datetime.now(),
+            datetime.datetime.now(),
             result.seconds,
         ],
     )
@@ -856,6 +1240,7 @@ def _load_file(
     table_name: str,
     profile: Profile,
     prepared: _Prepared | None = None,
+    export_day: datetime.date | None = None,
 ) -> list[LoadResult]:
     started = time.perf_counter()
     mapping = profile.tables[table_name]
@@ -907,12 +1292,18 @@ def _load_file(
                 date_formats=formats,
                 mixed_dates=mixed,
                 trim=staged.needs_trim,
+                mapping_table=table_name,
+                derived=out.role == "derived",
             )
             file_notes: list[str] = []
             if out.role == "primary":
                 file_notes = staged.notes + notes + date_notes
+            if out.distinct_on:
+                conflict = _conflict_note(con, staged, out, ctx, ctx.mapping_key())
+                if conflict:
+                    file_notes = [*file_notes, conflict]
             res, staged = _write_output(
-                con, staged, out, ctx, digest, profile, table_name, file_notes, text
+                con, staged, out, ctx, digest, profile, table_name, file_notes, text, export_day
             )
             if out.role == "primary" and staged.n_rows == 0 and not staged.rejects:
                 res = replace(res, notes=(*res.notes, "no data rows (header only)"))
@@ -962,26 +1353,49 @@ def load_sources(
     sources: Iterable[Path | str],
     profile: Profile | str = "canonical",
     on_file: Callable[[LoadResult], None] | None = None,
+    *,
+    export_date: datetime.date | None = None,
+    strict: bool = False,
+    on_release: Callable[[Released], None] | None = None,
 ) -> list[LoadResult]:
     """Load every file under ``sources`` in one transaction.
+
+    After the files, rows held in quarantine by earlier loads for a missing
+    reference (a payment whose invoice was not loaded yet) are loaded when the
+    reference now exists (:func:`retry_held`), even when every file was skipped
+    as unchanged.
 
     Args:
         con: read-write connection to the warehouse.
         sources: files or directories.
         profile: a Profile, the name of a built-in one, or a YAML path.
         on_file: called after each table of each file (progress, printing).
+        export_date: the day the export was taken (overrides the profile's
+            ``plausibility.export_date``); rows dated after it are quarantined.
+        strict: refuse files in a directory that match no table of the profile.
+        on_release: called for each earlier load whose held rows were loaded.
 
     Returns:
         One LoadResult per file and table, in load order.
 
     Raises:
-        InputError: a file cannot be read as a whole, or invoices in a currency
-            without rates; nothing is loaded then.
+        InputError: a file cannot be read as a whole, invoices in a currency
+            without rates, or (``strict``) unmatched files; nothing is loaded then.
         ConfigError: the profile is invalid.
     """
     from arinsight.config import load_settings
 
     prof = resolve_profile(profile)
+    sources = list(sources)
+    if strict:
+        ignored = ignored_files(sources, prof)
+        if ignored:
+            listed = "; ".join(f"{f}: {why}" for f, why in ignored)
+            raise InputError(
+                f"--strict: {len(ignored)} file(s) would not be loaded ({listed}). Add a pattern "
+                f"to tables.<table>.files of profile {prof.name}, move them away, or leave out "
+                "--strict. Nothing was loaded."
+            )
     init_schema(con)
     files = expand_sources(sources, prof)
     results: list[LoadResult] = []
@@ -989,10 +1403,13 @@ def load_sources(
     try:
         with _setting(con, "force_compression", RAW_COMPRESSION), transaction(con):
             for i, (path, table) in enumerate(files):
-                for res in _load_file(con, path, table, prof, reader.take(i)):
+                for res in _load_file(con, path, table, prof, reader.take(i), export_date):
                     results.append(res)
                     if on_file:
                         on_file(res)
+            for released in retry_held(con, prof, export_date):
+                if on_release:
+                    on_release(released)
             if any(r.table == "invoices" and not r.skipped for r in results):
                 check_currencies(con, load_settings().reporting_currency)
     finally:

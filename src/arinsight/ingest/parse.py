@@ -81,6 +81,10 @@ class Src:
     template: tuple[str | Src, ...] | None = None
     alternatives: tuple[Src, ...] = ()
     negate: bool = False
+    #: the canonical or work column name the profile maps to this value (for hints)
+    key: str | None = None
+    #: staged boolean column, true where the (text) column holds a real Excel date cell
+    date_cell: str | None = None
 
     @property
     def is_typed(self) -> bool:
@@ -114,6 +118,24 @@ class Ctx:
     mixed_dates: bool = False
     trim: bool = True
     p: Params = field(default_factory=Params)
+    #: the profile table that maps this output's columns ("invoices" for rows
+    #: derived from an invoice file) and whether this output is derived
+    mapping_table: str | None = None
+    derived: bool = False
+
+    def mapping_key(self) -> str:
+        """Profile key of this output's mapping (``tables.payments`` or
+        ``tables.invoices.derive.payments``)."""
+        if self.derived and self.mapping_table:
+            return f"tables.{self.mapping_table}.derive.{self.table.name}"
+        return f"tables.{self.table.name}"
+
+    def value_map_key(self, col: str, src: Src | None) -> str:
+        """Profile key of the value map that would fix column ``col``'s values."""
+        if self.derived and self.mapping_table:
+            name = src.key if src is not None and src.key else col
+            return f"tables.{self.mapping_table}.value_maps.{name}"
+        return f"tables.{self.table.name}.value_maps.{col}"
 
 
 def _member(values: str, x: str) -> str:
@@ -264,6 +286,10 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
             )
         else:
             parse = _date_parse(t, ctx)
+            if src.date_cell:
+                # a real date cell, rendered as text: its date is the cell's, whatever
+                # date_formats says
+                parse = f"case when f_{name} then try_cast(left({t}, 10) as date) else {parse} end"
             excel_hint = (
                 p(f"; it looks like an Excel serial day number: add '{EXCEL_DATE}' to date_formats")
                 if EXCEL_DATE not in ctx.date_formats
@@ -290,7 +316,31 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
             f"cast(year({pv}) as varchar)",
             p(f": a two-digit year read with %Y? Use %y in date_formats (profile {prof.name})"),
         )
-        if ctx.mixed_dates and not typed:
+        if src.date_cell and not typed:
+            fmts = _describe_formats(ctx.date_formats)
+            swap = f"f_{name} and {pv} is not null and day({pv}) <= 12 and day({pv}) <> month({pv})"
+            swap_msg = _msg(
+                ctx,
+                label,
+                p(" "),
+                f"strftime({pv}, '%Y-%m-%d')",
+                p(
+                    " is a date cell in a column whose other cells are text: a locale may have "
+                    "read a text date with day and month swapped ("
+                ),
+                f"strftime(make_date(year({pv}), day({pv}), month({pv})), '%Y-%m-%d')",
+                p(
+                    f" is as likely); refusing to guess: export the column as text ({fmts}, "
+                    f"profile {prof.name} date_formats) or fix the cell"
+                ),
+            )
+            value = f"case when {swap} then NULL::DATE else {value} end"
+            err = (
+                f"case when {swap} then {swap_msg} "
+                f"when {t} is not null and {pv} is null then {bad} "
+                f"when {pv} is not null and {value} is null then {year_msg} end"
+            )
+        elif ctx.mixed_dates and not typed:
             cands = _date_candidates(t, ctx)
             amb = f"len(list_distinct(list_filter({cands}, lambda x: x is not null))) > 1"
             amb_msg = _msg(
@@ -319,7 +369,16 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
         scale = _SCALE[col.type]
         dec_type = f"decimal(18, {scale})"
         if typed:
-            if src.dtype.startswith("DECIMAL") or src.dtype in _INTEGER_TYPES | _FLOAT_TYPES:
+            exact = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", src.dtype)
+            if (
+                exact
+                and int(exact.group(2)) <= scale
+                and int(exact.group(1)) - int(exact.group(2)) <= 18 - scale
+            ):
+                # the contract's type or a narrower one (Parquet written to the contract):
+                # every value fits as it is
+                parse = f"cast({t} as {dec_type})"
+            elif src.dtype.startswith("DECIMAL") or src.dtype in _INTEGER_TYPES | _FLOAT_TYPES:
                 parse = (
                     f"case when abs(cast({t} as double) - round(cast({t} as double), "
                     f"{scale})) < 1e-9 then cast(round({t}, {scale}) as {dec_type}) end"
@@ -413,7 +472,7 @@ def column_exprs(col: Column, src: Src, ctx: Ctx) -> tuple[str, str, str, str]:
                 p(
                     f" is not a yes/no value ({examples}, ... expected by profile {prof.name}; "
                     f"profile keys true_values / false_values, or "
-                    f"tables.{ctx.table.name}.value_maps.{name})"
+                    f"{ctx.value_map_key(name, src)})"
                 ),
             )
         err = f"case when {t} is not null and {pv} is null then {bad} end"
@@ -430,6 +489,8 @@ def typed_query(
     where: str | None = None,
     post_where: str | None = None,
     distinct_on: list[str] | None = None,
+    distinct_order: str | None = None,
+    most_frequent: bool = False,
 ) -> str:
     """``select`` returning the typed table with ``_line``, ``_field`` and ``_reason``.
 
@@ -440,7 +501,12 @@ def typed_query(
         from_sql: the staged rows, with ``_line`` (generated SQL only).
         where: filter on the staged rows (generated SQL only).
         post_where: filter on parsed values ``p_<col>`` (generated SQL only).
-        distinct_on: keep one row per these columns' text values (the last line wins).
+        distinct_on: keep one row per these columns' text values: the row with the
+            latest ``distinct_order`` (a date over the staged rows), ties and
+            NULLs to the last line; with ``most_frequent``, the row whose values
+            most rows of the key share first.
+        distinct_order: SQL over the staged rows (generated SQL only).
+        most_frequent: see ``distinct_on``.
     """
     p = ctx.p
     l1, l2, l3, errs = [], [], [], []
@@ -454,6 +520,10 @@ def typed_query(
         labels[col.name] = src.label
         l1.append(f"{text} as t_{col.name}")
         l2 += [f"t_{col.name}", f"{parse} as p_{col.name}"]
+        if src.date_cell and col.type == "date" and not src.is_typed:
+            l1.append(f"{src.date_cell} as f_{col.name}")
+            l2.append(f"f_{col.name}")
+            l3.append(f"f_{col.name}")
         l3 += [f"cast({value} as {col.duckdb_type}) as {col.name}", f"{err} as e_{col.name}"]
         errs.append(col.name)
 
@@ -466,9 +536,20 @@ def typed_query(
     if distinct_on:
         keys = ", ".join(f"t_{k}" for k in distinct_on)
         nonnull = " and ".join(f"t_{k} is not null" for k in distinct_on)
+        order = "_line desc"
+        inner = level1
+        if distinct_order:
+            inner = inner.replace("select _line", f"select _line, {distinct_order} as _ord", 1)
+            order = f"_ord desc nulls last, {order}"
+        if most_frequent:
+            every = ", ".join(f"t_{c}" for c in labels)
+            inner = f"select *, count(*) over (partition by {every}) as _freq from ({inner})"
+            order = f"_freq desc, {order}"
+        drop = [c for c, on in (("_ord", distinct_order), ("_freq", most_frequent)) if on]
+        exclude = f"exclude ({', '.join(drop)}) " if drop else ""
         level1 = (
-            f"select * from ({level1}) where {nonnull} "
-            f"qualify row_number() over (partition by {keys} order by _line desc) = 1"
+            f"select * {exclude}from ({inner}) where {nonnull} "
+            f"qualify row_number() over (partition by {keys} order by {order}) = 1"
         )
     level2 = f"select _line, {', '.join(l2)} from ({level1})" if l2 else level1
     if post_where:
@@ -487,7 +568,7 @@ def typed_query(
         if col.allowed and c in errs:
             msg = (
                 f"' is not one of {', '.join(col.allowed)} (map other spellings with "
-                f"tables.{table.name}.value_maps.{c} in profile {ctx.profile.name})"
+                f"{ctx.value_map_key(c, sources.get(c))} in profile {ctx.profile.name})"
             )
             rules.append(
                 (
@@ -498,7 +579,7 @@ def typed_query(
                 )
             )
         if col.non_negative and col.type in ("amount", "int", "rate") and c in errs:
-            if table.name == "invoices" and c == "amount":
+            if table.name == "invoices" and c == "amount" and not ctx.derived:
                 hint = (
                     " is negative: a credit note? Set tables.invoices.negative_amounts: "
                     f"credit_note in profile {ctx.profile.name} (with a column renamed to "
@@ -508,7 +589,10 @@ def typed_query(
             else:
                 hint = (
                     " is negative; amounts are positive here (if the export books them "
-                    f"negative, set tables.{table.name}.amount_sign: negate)"
+                    f"negative, set {ctx.mapping_key()}.amount_sign: negate in profile "
+                    f"{ctx.profile.name})"
+                    if c == "amount"
+                    else " is negative; it must be zero or more"
                 )
             rules.append(
                 (
@@ -530,6 +614,17 @@ def typed_query(
                 f"' ' || cast(issue_date as varchar) end",
             )
         )
+        terms = ctx.profile.plausibility.max_payment_terms_days
+        rules.append(
+            (
+                "due_date",
+                f"case when due_date > issue_date + {int(terms)} then {due} || ' ' || "
+                f"cast(due_date as varchar) || ' is ' || cast(due_date - issue_date as varchar)"
+                f" || ' days after ' || {issue} || ' ' || cast(issue_date as varchar) || "
+                f"{p(f' (more than plausibility.max_payment_terms_days = {terms} in profile ')}"
+                f" || {p(ctx.profile.name)} || {p('): a typo in the year?')} end",
+            )
+        )
     # Level 4 evaluates each rule once; level 5 joins the messages and names the
     # first failing source column.
     level4 = (
@@ -545,4 +640,7 @@ def typed_query(
         + ", NULL::VARCHAR)"
     )
     cols = ", ".join(table.column_names)
-    return f"select {cols}, _line, {fld} as _field, {reason} as _reason from ({level4})"
+    return (
+        f"select {cols}, _line, {fld} as _field, {reason} as _reason, false as _held "
+        f"from ({level4})"
+    )

@@ -16,6 +16,7 @@ Only the standard library, pydantic and PyYAML are imported here.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import fnmatch
 import hashlib
@@ -94,12 +95,18 @@ class DerivedTable(_Frozen):
     ``"{invoice_id}-settled"``. ``when`` lists columns that must be non-empty
     for a row to yield a derived row. Derived rows are unique by the derived
     table's key; when several rows give the same key, the last one in the
-    file wins.
+    file wins by default, ``on_conflict`` picks another rule (``latest``: the
+    row with the latest date of the source table, e.g. the invoice's issue date;
+    ``most_frequent``: the attributes most rows give, ties to the latest), and
+    the load reports how many keys had conflicting rows, with examples.
     """
 
     columns: dict[str, str | list[str]]
     constants: dict[str, Scalar] = Field(default_factory=dict)
     when: list[str] = Field(default_factory=list)
+    #: which row's attributes a key keeps when its rows disagree (see docs/profiles.md)
+    on_conflict: Literal["latest", "most_frequent", "last_row"] = "latest"
+    amount_sign: Literal["as_is", "negate"] = "as_is"
 
 
 class TableMapping(_Frozen):
@@ -133,6 +140,23 @@ class TableMapping(_Frozen):
         return used
 
 
+class Plausibility(_Frozen):
+    """Dates a real ledger cannot have (``plausibility:``); failing rows are quarantined.
+
+    ``export_date``: the day the export was taken; rows dated after it are
+    quarantined (``arinsight load --export-date`` overrides it). Without it the
+    export date is taken as the latest invoice issue date, ignoring issue
+    dates that lie more than ``max_days_after_last_issue`` beyond the rest
+    (a lone typo must not move it); payments, adjustments and dunning events
+    dated more than ``max_days_after_last_issue`` after it are quarantined,
+    those dated after it within that margin are loaded and counted in a note.
+    """
+
+    export_date: dt.date | None = None
+    max_days_after_last_issue: int = Field(default=366, ge=0)
+    max_payment_terms_days: int = Field(default=365, ge=0)
+
+
 class Profile(_Frozen):
     """A mapping profile (see ``docs/profiles.md``)."""
 
@@ -147,6 +171,9 @@ class Profile(_Frozen):
     false_values: list[str] = Field(
         default_factory=lambda: ["false", "f", "0", "no", "n", "nein", "falsch"]
     )
+    #: currency of invoices whose file has no currency column (or leaves it empty)
+    currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    plausibility: Plausibility = Plausibility()
     tables: dict[str, TableMapping] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -228,6 +255,8 @@ def _check_mapping(table: str, m: TableMapping) -> list[str]:
             errors.append(f"{where}: a table cannot derive itself")
             continue
         dcols = set(TABLES[dname].column_names)
+        if spec.amount_sign == "negate" and "amount" not in dcols:
+            errors.append(f"{where}.amount_sign: {dname} has no amount column")
         for col in [*spec.columns, *spec.constants]:
             if col not in dcols:
                 errors.append(f"{where}: {col!r} is not a column of {dname}{_suggest(col, dcols)}")

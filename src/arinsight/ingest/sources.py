@@ -112,6 +112,9 @@ class Staged:
     #: set after a direct read of a simple file: the line of row k of the typed
     #: table is ``rowid + row_offset`` (its ``_line`` column is NULL)
     row_offset: int | None = None
+    #: XLSX text columns that also hold real date cells: column index → the staged
+    #: boolean column that is true on a date cell (see :func:`stage_xlsx`)
+    date_cells: dict[int, str] = field(default_factory=dict)
 
     def ident(self, i: int) -> str:
         return f"c{i}"
@@ -712,14 +715,29 @@ def _register_lines(con: duckdb.DuckDBPyConnection, lines: np.ndarray) -> None:
 
 
 def _stage_frame(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, frame: Any, first_line: int, unit: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    frame: Any,
+    first_line: int,
+    unit: str,
+    flags: dict[int, Any] | None = None,
 ) -> Staged:
-    """Stage a polars frame (XLSX/Parquet) as ``_src``; fully empty rows are skipped."""
+    """Stage a polars frame (XLSX/Parquet) as ``_src``; fully empty rows are skipped.
+
+    ``flags`` adds hidden boolean columns ``d<i>`` (true or NULL, so they never
+    make an empty row look filled): column index → a boolean series.
+    """
     import polars as pl
 
     df: pl.DataFrame = frame
     columns = [clean_header(c) for c in df.columns]
     df = df.rename({c: f"c{i}" for i, c in enumerate(df.columns)})
+    n_cols = df.width
+    for i, series in (flags or {}).items():
+        df = df.with_columns(
+            pl.when(pl.Series(series, dtype=pl.Boolean)).then(True).otherwise(None).alias(f"d{i}")
+        )
     df = df.with_row_index("_line", offset=first_line).with_columns(pl.col("_line").cast(pl.Int64))
     if df.width > 1:
         empty = pl.all_horizontal(
@@ -744,7 +762,7 @@ def _stage_frame(
         con.execute(f"create temp table {SRC} as select * from _frame")
     finally:
         con.unregister("_frame")
-    types = [str(t) for t in con.sql(f"select * from {SRC} limit 0").types]
+    types = [str(t) for t in con.sql(f"select * from {SRC} limit 0").types][:n_cols]
     _register_lines(con, lines)
     notes = [f"{skipped} empty row(s) skipped"] if skipped else []
     return Staged(
@@ -756,18 +774,70 @@ def _stage_frame(
         unit=unit,
         notes=notes,
         header_line=first_line - 1,
+        date_cells={i: f"d{i}" for i in flags or {}},
     )
 
 
 def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, profile: Profile) -> Staged:
-    """Stage a Parquet file; rows are numbered from 1."""
-    import polars as pl
+    """A Parquet file read in place by the typing query (no staged copy); rows are
+    numbered from 1 by DuckDB's ``file_row_number`` (0-based in the file).
 
+    DuckDB reads the file's row groups in parallel, and columns that already have
+    the contract's types (DATE, DECIMAL(18,2), BIGINT, BOOLEAN) pass the typing
+    query as they are. Rows whose every value is empty are skipped (counted in a
+    note), as in a workbook.
+
+    Raises:
+        InputError: the file cannot be read as Parquet.
+    """
+    drop_staged(con)
+    params = {"pq_path": str(path)}
     try:
-        df = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{path}: cannot be read as Parquet: {exc}") from exc
-    return _stage_frame(con, path, "parquet", df, 1, "row")
+        rel = con.execute("select * from read_parquet($pq_path) limit 0", params)
+        names = [d[0] for d in rel.description or []]
+        types = [
+            str(t)
+            for t in con.sql("select * from read_parquet($pq_path) limit 0", params=params).types
+        ]
+        total = int(
+            con.execute("select count(*) from read_parquet($pq_path)", params).fetchall()[0][0]
+        )
+    except Exception as exc:  # duckdb.Error; keep the import lazy
+        if "duckdb" not in type(exc).__module__:
+            raise
+        raise InputError(f"{path}: cannot be read as Parquet: {str(exc).splitlines()[0]}") from exc
+    idents = [f"c{i}" for i in range(len(names))]
+    empty = " and ".join(
+        f"({c} is null or trim({c}) = '')" if t == "VARCHAR" else f"{c} is null"
+        for c, t in zip(idents, types, strict=True)
+    )
+    source = (
+        f"read_parquet($pq_path, file_row_number = true) as _pq({', '.join(idents)}"
+        f"{', _frn' if idents else '_frn'})"
+    )
+    notes: list[str] = []
+    n_rows = total
+    if len(idents) > 1 and total:
+        skipped = int(
+            con.execute(f"select count(*) from {source} where {empty}", params).fetchall()[0][0]
+        )
+        if skipped:
+            notes.append(f"{skipped} empty row(s) skipped")
+            n_rows -= skipped
+    keep = f" where not ({empty})" if len(idents) > 1 else ""
+    return Staged(
+        path=path,
+        fmt="parquet",
+        columns=[clean_header(n) for n in names],
+        types=types,
+        n_rows=n_rows,
+        unit="row",
+        notes=notes,
+        header_line=0,
+        from_sql=f"(select {', '.join(idents) or '1 as _none'}, _frn + 1 as _line "
+        f"from {source}{keep})",
+        from_params=params,
+    )
 
 
 def stage_xlsx(
@@ -796,4 +866,73 @@ def stage_xlsx(
         ) from exc
     if not isinstance(df, pl.DataFrame):  # pragma: no cover - one sheet asked for
         raise InputError(f"{path}: expected one sheet")
-    return _stage_frame(con, path, "xlsx", df, header_row + 1, "row")
+    flags, notes = _date_cells(path, chosen, header_row, df)
+    staged = _stage_frame(con, path, "xlsx", df, header_row + 1, "row", flags)
+    staged.notes += notes
+    return staged
+
+
+#: how calamine renders a date cell in a column read as text
+_DATE_CELL_TEXT = r"^\d{4}-\d{2}-\d{2}( 00:00:00)?$"
+
+
+def _date_cells(
+    path: Path, sheet: str | int, header_row: int, df: Any
+) -> tuple[dict[int, Any], list[str]]:
+    """Text columns of a sheet that also hold real date cells.
+
+    When a locale opens an m/d/yyyy export, cells whose day is 12 or less become
+    dates (with day and month swapped) and the others stay text: the column then
+    mixes both kinds. Each such column gets a mask of its date cells (read again
+    with fastexcel, cells coerced to datetimes: only real date cells survive).
+
+    Returns:
+        (column index → boolean series, true on a date cell; notes naming the columns)
+    """
+    import polars as pl
+
+    frame: pl.DataFrame = df
+    candidates = []
+    for i, name in enumerate(frame.columns):
+        if frame.schema[name] != pl.String:
+            continue
+        values = frame[name].str.strip_chars()
+        values = values.filter(values.is_not_null() & (values != ""))
+        looks = values.str.contains(_DATE_CELL_TEXT)
+        if looks.any() and not looks.all():
+            candidates.append(i)
+    if not candidates:
+        return {}, []
+    import fastexcel
+
+    reader = fastexcel.read_excel(path)
+    kwargs: dict[str, Any] = {
+        "header_row": header_row - 1,
+        "dtypes": {i: "datetime" for i in candidates},
+        "dtype_coercion": "coerce",
+    }
+    try:
+        typed = reader.load_sheet(sheet, **kwargs).to_polars()
+    except Exception:  # pragma: no cover - the first read worked; keep the text then
+        return {}, []
+    if typed.height != frame.height:  # pragma: no cover - same engine, same rows
+        return {}, []
+    flags: dict[int, Any] = {}
+    notes: list[str] = []
+    for i in candidates:
+        is_date = typed.to_series(i).is_not_null()
+        text = frame.to_series(i)
+        is_text = ~is_date & text.is_not_null() & (text.str.strip_chars() != "")
+        if not is_date.any() or not is_text.any():
+            continue
+        flags[i] = is_date
+        first_date = int(is_date.arg_true()[0]) + header_row + 1
+        first_text = int(is_text.arg_true()[0]) + header_row + 1
+        notes.append(
+            f"column {clean_header(frame.columns[i])!r} mixes date cells ({int(is_date.sum()):,}, "
+            f"e.g. row {first_date}) and text cells ({int(is_text.sum()):,}, e.g. row "
+            f"{first_text} {text[first_text - header_row - 1]!r}): a locale may have turned "
+            "some text dates into dates with day and month swapped; date cells whose day "
+            "and month could be swapped are quarantined"
+        )
+    return flags, notes

@@ -8,13 +8,20 @@ Each model file opens with a header of ``-- key: value`` comment lines::
     -- depends_on: int_ar_month_end, int_sales_daily
     -- notes: ...
 
-The runner refuses a model without ``model``, ``grain`` or ``keys``, orders the
-models from ``depends_on`` (names of models, or ``raw.<table>``), enforces the
+The runner refuses a model without ``model``, ``grain`` or ``keys``. It reads
+each model's dependencies from the SQL itself (sqlglot: every table the query
+reads that is not one of its own CTEs) and refuses a header whose
+``depends_on`` disagrees, or a read of anything that is neither a model nor
+``raw.<table>`` — so a model can never silently read the previous build's
+table. It orders the models from those dependencies, enforces the
 one-direction data flow (staging reads only raw; intermediate and marts never
 read raw), materialises each as ``<layer>.<model>``, checks keys are unique and
 non-null, then runs every ``sql/tests/assert_*.sql`` (a query returning bad
-rows). All of it happens in one transaction: a failure leaves the last good
-build in place.
+rows). Staging and intermediate live in in-memory scratch databases; the
+marts are published in one transaction with the asserts, so a failure leaves
+the last good build in place. ``select`` builds a subset (``MODEL`` and what
+it reads, ``MODEL+`` also everything downstream of it) and publishes only
+those marts.
 
 Settings reach SQL as DuckDB variables (``getvariable('dso_window_days')``),
 never by formatting values into the text.
@@ -33,14 +40,17 @@ from typing import TYPE_CHECKING, Any
 from arinsight.errors import BuildError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     import duckdb
 
     from arinsight.config import Settings
 
+    OnModel = Callable[[str, int, int, float], None]
+
 LAYERS = ("staging", "intermediate", "marts")
 PREFIXES = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("fct_", "dim_")}
 _HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
-_RAW_REF = re.compile(r"\braw\.([a-z_]+)\b")
 
 
 def sql_dir() -> Path:
@@ -111,24 +121,30 @@ def load_model(path: Path, layer: str) -> Model:
             f"{path}: a {layer} model's name starts with {' or '.join(PREFIXES[layer])}"
         )
     sql = path.read_text(encoding="utf-8")
-    deps = _split(h.get("depends_on", ""))
-    raw_refs = set(_RAW_REF.findall(_strip_comments(sql)))
-    raw_deps = {d.split(".", 1)[1] for d in deps if d.startswith("raw.")}
-    if layer != "staging" and (raw_refs or raw_deps):
+    declared = set(_split(h.get("depends_on", "")))
+    reads = sql_reads(sql, path)
+    raw_reads = {r for r in reads if r.startswith(SOURCE_PREFIXES)}
+    if layer != "staging" and raw_reads:
         raise BuildError(
-            f"{path}: only staging models read raw.* (found raw."
-            f"{', raw.'.join(sorted(raw_refs | raw_deps))})"
+            f"{path}: only staging models read raw.* and the stored ladders "
+            f"(found {', '.join(sorted(raw_reads))})"
         )
-    if layer == "staging":
-        other = [d for d in deps if not d.startswith("raw.")]
-        if other:
-            raise BuildError(f"{path}: staging models depend only on raw.* (found {other})")
-        undeclared = raw_refs - raw_deps
-        if undeclared:
-            raise BuildError(
-                f"{path}: reads raw.{', raw.'.join(sorted(undeclared))} "
-                "without declaring it in depends_on"
-            )
+    if layer == "staging" and reads - raw_reads:
+        raise BuildError(
+            f"{path}: staging models read only raw.* and the stored ladders "
+            f"(found {', '.join(sorted(reads - raw_reads))})"
+        )
+    if declared != reads:
+        parts = []
+        if reads - declared:
+            parts.append(f"reads {', '.join(sorted(reads - declared))} without declaring it")
+        if declared - reads:
+            parts.append(f"declares {', '.join(sorted(declared - reads))} but never reads it")
+        raise BuildError(
+            f"{path}: depends_on disagrees with the SQL: {'; '.join(parts)} — make the "
+            f"header say `-- depends_on: {', '.join(sorted(reads))}`"
+        )
+    deps = tuple(sorted(reads))
     return Model(
         name=name,
         layer=layer,
@@ -139,6 +155,52 @@ def load_model(path: Path, layer: str) -> Model:
         sql=sql,
         header=h,
     )
+
+
+#: schemas a model may name explicitly: raw, and the layers (``marts.fct_x`` = ``fct_x``)
+_SCHEMAS = ("raw", *LAYERS)
+#: Inputs besides raw.*: the ladder versions `arinsight ladder apply` records. They are
+#: sources (written by a verb, never by a build), so staging may read them like raw.
+META_SOURCES = ("ladders", "ladder_stages")
+SOURCE_PREFIXES = ("raw.", "meta.")
+
+
+def sql_reads(sql: str, path: Path | str = "<sql>") -> set[str]:
+    """The relations a query reads: model names, and ``raw.<table>`` for raw tables.
+
+    Parsed with sqlglot (DuckDB dialect); a query's own CTE names and table
+    functions are not reads, comments are ignored. A layer-qualified name
+    (``intermediate.int_x``) counts as the model ``int_x``.
+
+    Raises:
+        BuildError: the SQL does not parse, or names a schema other than raw or a layer.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    try:
+        tree = sqlglot.parse_one(_strip_header(sql), read="duckdb")
+    except ParseError as exc:
+        raise BuildError(f"{path}: the SQL does not parse: {exc}") from exc
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    reads: set[str] = set()
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # a table function such as generate_series(...)
+        name, schema = table.name, table.db
+        if not schema and name in ctes:
+            continue
+        if schema == "meta" and name in META_SOURCES and not table.catalog:
+            reads.add(f"meta.{name}")
+            continue
+        if table.catalog or (schema and schema not in _SCHEMAS):
+            raise BuildError(
+                f"{path}: reads {table.sql(dialect='duckdb')}; models read raw.<table>, "
+                f"meta.{{{','.join(META_SOURCES)}}} or other models by name"
+            )
+        reads.add(f"raw.{name}" if schema == "raw" else name)
+    return reads
 
 
 def _strip_comments(sql: str) -> str:
@@ -163,10 +225,13 @@ def discover_models(root: Path | None = None) -> list[Model]:
     for m in models.values():
         deps = set()
         for d in m.depends_on:
-            if d.startswith("raw."):
+            if d.startswith(SOURCE_PREFIXES):
                 continue
             if d not in models:
-                raise BuildError(f"{m.path}: depends_on names unknown model {d!r}")
+                raise BuildError(
+                    f"{m.path}: reads {d!r}, which is no model under {base} (unknown model); "
+                    "a model never reads a previously published table"
+                )
             if LAYERS.index(models[d].layer) > LAYERS.index(m.layer):
                 raise BuildError(
                     f"{m.path}: a {m.layer} model cannot depend on {models[d].layer} model {d}"
@@ -225,8 +290,57 @@ def _check_keys(con: duckdb.DuckDBPyConnection, m: Model) -> None:
         )
 
 
-def run_asserts(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> list[str]:
+def select_models(models: Sequence[Model], selectors: Sequence[str]) -> list[Model]:
+    """The models ``selectors`` name, with everything they read, in build order.
+
+    ``MODEL`` selects the model; ``MODEL+`` also every model downstream of it
+    (the dbt convention). Either way every model a selected one reads is
+    built too: the scratch layers hold nothing from earlier builds.
+
+    Raises:
+        BuildError: a selector names no model.
+    """
+    import difflib
+
+    by_name = {m.name: m for m in models}
+    children: dict[str, set[str]] = {name: set() for name in by_name}
+    for m in models:
+        for d in m.depends_on:
+            if d in children:
+                children[d].add(m.name)
+    chosen: set[str] = set()
+    for selector in selectors:
+        name = selector.strip().removesuffix("+")
+        if name not in by_name:
+            near = difflib.get_close_matches(name, by_name, n=1)
+            hint = f" — did you mean {near[0]}?" if near else ""
+            raise BuildError(f"--select {selector}: there is no model {name!r}{hint}")
+        todo = [name]
+        while todo:
+            n = todo.pop()
+            if n not in chosen:
+                chosen.add(n)
+                if selector.strip().endswith("+"):
+                    todo.extend(children[n])
+    todo = list(chosen)
+    while todo:
+        for d in by_name[todo.pop()].depends_on:
+            if d in by_name and d not in chosen:
+                chosen.add(d)
+                todo.append(d)
+    return [m for m in models if m.name in chosen]
+
+
+def run_asserts(
+    con: duckdb.DuckDBPyConnection,
+    root: Path | None = None,
+    built: set[str] | None = None,
+) -> list[str]:
     """Run ``sql/tests/assert_*.sql``; each must return no rows.
+
+    With ``built`` (the model names of a ``select`` build), only the asserts
+    whose every read is among them run: the others would check tables this
+    build did not touch.
 
     Raises:
         BuildError: naming the assert, what it checks and the first offending rows.
@@ -235,6 +349,8 @@ def run_asserts(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> lis
     ran: list[str] = []
     for path in sorted((base / "tests").glob("assert_*.sql")):
         sql = path.read_text(encoding="utf-8")
+        if built is not None and not sql_reads(sql, path) <= built:
+            continue
         what = sql.splitlines()[0].lstrip("-").strip() if sql else path.stem
         rel = con.sql(sql)
         bad = rel.limit(5).fetchall()
@@ -273,7 +389,11 @@ def _detach_scratch(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _materialise(
-    con: duckdb.DuckDBPyConnection, m: Model, done: list[tuple[str, int, float]], on_model: Any
+    con: duckdb.DuckDBPyConnection,
+    m: Model,
+    done: list[tuple[str, int, float]],
+    total: int,
+    on_model: OnModel | None,
 ) -> None:
     t0 = time.perf_counter()
     body = _strip_header(m.sql)
@@ -285,8 +405,8 @@ def _materialise(
     n = int(con.execute(f"select count(*) from {m.relation}").fetchall()[0][0])
     seconds = time.perf_counter() - t0
     done.append((m.name, n, seconds))
-    if on_model:
-        on_model(m, n, seconds)
+    if on_model is not None:
+        on_model(m.name, len(done), total, seconds)
 
 
 def build(
@@ -294,6 +414,7 @@ def build(
     settings: Settings,
     root: Path | None = None,
     on_model: Callable[[str, int, int, float], None] | None = None,
+    select: Sequence[str] | None = None,
 ) -> BuildResult:
     """Build every model, check keys and run asserts; publish the marts atomically.
 
@@ -302,7 +423,15 @@ def build(
     marts are written to the warehouse file, in one transaction together with
     the asserts, so a failure anywhere leaves the previous marts in place.
 
-    ``on_model(name, done, total, seconds)`` is called after each model.
+    Args:
+        con: a writing connection to the warehouse.
+        settings: the settings the models read as SQL variables.
+        root: the ``sql/`` directory (default :func:`sql_dir`).
+        on_model: called after each model with (name, index counted from 1,
+            number of models, seconds).
+        select: build only these models and what they read (``MODEL``), or also
+            what is downstream (``MODEL+``); only the selected marts (and the
+            marts they read) are published, the others keep their last build.
 
     Raises:
         BuildError: the first failure; the warehouse keeps its previous build.
@@ -311,11 +440,8 @@ def build(
 
     started = time.perf_counter()
     models = discover_models(root)
-
-    def report(m: Model, n: int, seconds: float) -> None:
-        if on_model is not None:
-            on_model(m.name, len(done), len(models), seconds)
-
+    if select:
+        models = select_models(models, select)
     init_schema(con)
     _set_variables(con, settings)
     done: list[tuple[str, int, float]] = []
@@ -323,12 +449,13 @@ def build(
     try:
         for m in models:
             if m.layer in SCRATCH_LAYERS:
-                _materialise(con, m, done, report)
+                _materialise(con, m, done, len(models), on_model)
         with transaction(con):
             for m in models:
                 if m.layer not in SCRATCH_LAYERS:
-                    _materialise(con, m, done, report)
-            asserts = run_asserts(con, root)
+                    _materialise(con, m, done, len(models), on_model)
+            built = {m.name for m in models} if select else None
+            asserts = run_asserts(con, root, built)
             _record(con, done, models)
     finally:
         _detach_scratch(con)

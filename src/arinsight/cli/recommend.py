@@ -1,0 +1,155 @@
+"""``arinsight recommend``: a proposed dunning ladder with its expected effect and evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arinsight.cli._common import db_option, json_option, quiet_option, settings_option
+
+
+@click.command("recommend")
+@db_option
+@click.option(
+    "--ladder",
+    "ladder",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="The ladder in force (default: the version stored by `arinsight ladder apply`).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Where to write the proposed ladder YAML.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--options",
+    "options",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Recommender options YAML (default: the shipped recommender.yaml).",
+)
+@json_option
+@quiet_option
+@settings_option
+def command(
+    db: str,
+    ladder: str | None,
+    out: str,
+    seed: int,
+    options: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Recommend when each dunning stage should go out, per segment.
+
+    Fits a response model to the ledger and dunning log in the warehouse (never to
+    simulation files), searches ladders on it, and keeps only the changes whose
+    80 % interval of Δ net value lies above 0. Writes the proposed ladder to
+    --out and the evidence to marts.ladder_recommendations. Method and limits:
+    docs/recommender.md.
+    """
+    from arinsight.config import dump_ladder
+    from arinsight.ladder.options import load_options
+    from arinsight.ladder.recommend import recommend, write_mart
+
+    def say(msg: str) -> None:
+        if not quiet and not as_json:
+            click.echo(f"… {msg}", err=True)
+
+    opts = load_options(options)
+    rec = recommend(db, ladder_path=ladder, seed=seed, options=opts, progress=say)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# Proposed by `arinsight recommend` from {db} (ladder in force: {rec.source}).\n"
+        "# Evidence and expected effects: marts.ladder_recommendations.\n"
+    )
+    Path(out).write_text(header + dump_ladder(rec.ladder), encoding="utf-8")
+    write_mart(db, rec.rows)
+    if quiet and not as_json:
+        return
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ladder_source": rec.source,
+                    "changed": rec.changed,
+                    "out": out,
+                    "seconds": rec.seconds,
+                    "recommendations": rec.rows,
+                    "fit": rec.fit_summary,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    _print(rec.rows, out, rec.changed, rec.seconds)
+
+
+def _fmt_iv(mid: Any, lo: Any, hi: Any, digits: int = 1) -> str:
+    if mid is None:
+        return ""
+    return f"{mid:+,.{digits}f} [{lo:+,.{digits}f}, {hi:+,.{digits}f}]"
+
+
+def _print(rows: list[dict[str, Any]], out: str, changed: bool, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 160))
+    t = Table(title="ladder recommendations (80 % intervals)", show_lines=False)
+    for col in (
+        "segment",
+        "stage",
+        "day now → proposed",
+        "Δ net value EUR",
+        "Δ DSO d",
+        "Δ churn",
+        "n sends",
+        "confidence",
+        "why",
+    ):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        whole = r["stage_number"] == -1
+        if whole:
+            move = ""
+        elif r["proposed_offset_days"] is None:
+            move = f"{r['current_offset_days']} → dropped"
+        elif r["proposed_offset_days"] == r["current_offset_days"]:
+            move = f"{r['current_offset_days']} (keep)"
+        else:
+            move = f"{r['current_offset_days']} → {r['proposed_offset_days']}"
+        t.add_row(
+            r["segment"],
+            "all" if whole else f"{r['stage_number']} {r['stage_name']}",
+            move,
+            _fmt_iv(
+                r["delta_net_value_amount"],
+                r["delta_net_value_amount_low"],
+                r["delta_net_value_amount_high"],
+                0,
+            ),
+            _fmt_iv(r["delta_dso_days"], r["delta_dso_days_low"], r["delta_dso_days_high"], 2),
+            _fmt_iv(
+                r["delta_involuntary_churn"],
+                r["delta_involuntary_churn_low"],
+                r["delta_involuntary_churn_high"],
+                1,
+            ),
+            f"{r['evidence_count_events']:,}",
+            r["confidence"],
+            r["rationale"],
+        )
+    console.print(t)
+    verdict = "proposed ladder" if changed else "no change recommended; ladder"
+    console.print(
+        f"{verdict} written to {out}; evidence in marts.ladder_recommendations ({seconds:.1f} s)"
+    )

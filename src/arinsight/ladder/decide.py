@@ -1,0 +1,175 @@
+"""Decision rules of the recommender, as pure functions (tested from tables of cases).
+
+Nothing here reads data: each rule takes numbers and returns a verdict or a
+sentence, so the rules can be checked by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+Verdict = Literal["change", "no_change_small_n", "no_change_evidence"]
+Confidence = Literal["high", "medium", "low", "none"]
+
+
+def interval(samples: Sequence[float], low_pct: float, high_pct: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap draws (linear interpolation between order statistics).
+
+    Raises:
+        ValueError: no samples.
+    """
+    xs = sorted(float(x) for x in samples)
+    if not xs:
+        raise ValueError("interval of no samples")
+
+    def pct(p: float) -> float:
+        pos = (len(xs) - 1) * p / 100.0
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(xs) - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    return pct(low_pct), pct(high_pct)
+
+
+def stage_verdict(n_events: int, min_events: int, delta_low: float) -> Verdict:
+    """Change a stage only with enough sends and a Δ net value interval above 0.
+
+    Args:
+        n_events: sends of the stage in the segment under the ladder in force.
+        min_events: ``min_stage_events`` of the options.
+        delta_low: lower end of the 80 % interval of the change's Δ net value (EUR).
+    """
+    if n_events < min_events:
+        return "no_change_small_n"
+    if delta_low <= 0.0:
+        return "no_change_evidence"
+    return "change"
+
+
+def within_trust_region(
+    sends: Iterable[float], sends_now: Iterable[float], max_ratio: float, slack: float
+) -> bool:
+    """Does a candidate ladder stay where the data speak?
+
+    The response and churn models are learned from the invoices each channel reaches
+    under the ladder in force; a candidate may not make any channel reach more than
+    ``max_ratio`` times as many invoices (plus ``slack``) with its first send, since
+    the model would then extrapolate to customers it has not seen receive that
+    channel. (Dropping the first of two letters keeps the letters' reach a subset of
+    today's: allowed.)
+    """
+    return all(s <= max_ratio * n + slack for s, n in zip(sends, sends_now, strict=True))
+
+
+def stage_keep(n_events: int, min_events: int, share_better: float) -> bool:
+    """Keep a stage's change inside a proposal?
+
+    Args:
+        n_events: sends of the stage under the ladder in force in the segment.
+        min_events: ``min_stage_events``.
+        share_better: share of bootstrap draws in which the proposal beats the same
+            proposal with this stage back at its current timing.
+
+    Returns:
+        True when the stage rests on enough sends and its change helps in more than
+        half of the draws.
+    """
+    return n_events >= min_events and share_better > 0.5
+
+
+def segment_keep(delta_low: float) -> bool:
+    """Keep a segment's proposal only when its 80 % interval of Δ net value lies above 0."""
+    return delta_low > 0.0
+
+
+def confidence_flag(
+    delta_low: float, delta_high: float, n_events: int, min_events: int
+) -> Confidence:
+    """How sure the recommendation is.
+
+    ``high``: the interval excludes 0 and rests on at least 5x the minimum sends;
+    ``medium``: it excludes 0; ``low``: it includes 0; ``none``: too few sends.
+    """
+    if n_events < min_events:
+        return "none"
+    if delta_low > 0.0 and n_events >= 5 * min_events:
+        return "high"
+    if delta_low > 0.0:
+        return "medium"
+    if delta_high < 0.0:
+        return "medium"
+    return "low"
+
+
+def response_fade_days(amplitude: float, half_life: float, floor: float) -> float:
+    """Days after a send until its extra payment hazard falls below ``floor`` per day.
+
+    The lift decays as ``amplitude * 0.5 ** (days / half_life)``; 0 when it starts below.
+    """
+    if amplitude <= floor or floor <= 0 or half_life <= 0:
+        return 0.0
+    return half_life * math.log2(amplitude / floor)
+
+
+def rationale(
+    *,
+    stage_name: str,
+    current_day: int | None,
+    proposed_day: int | None,
+    verdict: Verdict,
+    n_events: int,
+    min_events: int,
+    delta_low: float,
+    delta_high: float,
+    fade_days: float,
+    next_gap_days: int | None,
+) -> str:
+    """One plain sentence saying what changes and why (or why not).
+
+    ``fade_days``: days until the response to the previous stage (to this stage for
+    the first one) has died out; ``next_gap_days``: days since the previous stage
+    under the ladder in force (None for the first stage).
+    """
+    if current_day is None and proposed_day is None:
+        return f"{stage_name}: not in either ladder"
+    if verdict == "no_change_small_n":
+        return (
+            f"no change: {stage_name} was sent only {n_events} times here "
+            f"(fewer than {min_events}), too few to judge a new timing"
+        )
+    if verdict == "no_change_evidence":
+        if current_day == proposed_day:
+            return (
+                f"no change: no timing of {stage_name} does measurably better "
+                f"than day {current_day}"
+            )
+        return (
+            f"no change: the 80 % interval of the gain from moving {stage_name} "
+            f"({delta_low:,.0f} to {delta_high:,.0f} EUR) includes 0"
+        )
+    if proposed_day is None:
+        return (
+            f"drop {stage_name}: its reminder lift is too small to pay for its cost and "
+            f"the churn it adds (gain {delta_low:,.0f} to {delta_high:,.0f} EUR, 80 %)"
+        )
+    assert current_day is not None
+    gain = f"gain {delta_low:,.0f} to {delta_high:,.0f} EUR (80 %)"
+    if proposed_day < current_day:
+        if next_gap_days is None:
+            why = (
+                "customers answer a reminder more the sooner it comes, and the "
+                f"response dies out within ~{fade_days:.0f} days"
+            )
+        else:
+            why = (
+                f"the response to the stage before dies out within ~{fade_days:.0f} days, "
+                f"yet this stage waited {next_gap_days} days"
+            )
+        return f"send {stage_name} earlier (day {current_day} → {proposed_day}): {why}; {gain}"
+    return (
+        f"send {stage_name} later (day {current_day} → {proposed_day}): many customers "
+        f"still pay on their own at day {current_day}, so the send costs and annoys "
+        f"more than it collects; {gain}"
+    )

@@ -1,0 +1,871 @@
+"""``arinsight recommend``: fit a response model, search ladders on it, keep what evidence carries.
+
+Steps (method and assumptions: ``docs/recommender.md``):
+
+1. read ``marts.fct_ladder_invoices`` / ``fct_ladder_customers`` and the ladder in force;
+2. fit the payment model per group and the churn model per segment (``fit.py``);
+3. per segment, a coordinate search over stage days (one-day grid, stages may be
+   dropped; the collection handover stays where it is) on the replayed history
+   (``replay.py``), accepting only ladders the legality predicate allows;
+4. a bootstrap over customers gives every change an 80 % interval; a stage whose
+   interval of Δ net value includes 0, or that rests on too few sends, goes back
+   to its current timing, and so does a whole segment whose total interval
+   includes 0 (``decide.py``);
+5. write the proposed ladder YAML and ``marts.ladder_recommendations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from arinsight.config import Ladder, NetValue, Stage
+from arinsight.ladder import decide
+from arinsight.ladder.experiment import compare_arms, treatment_plan
+from arinsight.ladder.fit import (
+    ChurnModel,
+    FittedGroup,
+    PayModel,
+    agency_rho,
+    churn_features,
+    dispute_curve,
+    draw_churn,
+    draw_theta,
+    fit_churn,
+    fit_group,
+    posting_delay_curve,
+)
+from arinsight.ladder.inputs import Inputs, NotEnoughData, read_inputs
+from arinsight.ladder.options import RecommenderOptions
+from arinsight.ladder.replay import (
+    Params,
+    PlannedStage,
+    SegmentBook,
+    SegmentValue,
+    evaluate,
+    make_book,
+    plan,
+)
+
+F64 = npt.NDArray[np.float64]
+Legality = Callable[[Ladder], bool]
+#: Hazard per day below which a reminder's response counts as died out.
+FADE_FLOOR = 0.01
+
+#: Columns of marts.ladder_recommendations, in order.
+COLUMNS = (
+    "segment",
+    "stage_number",
+    "stage_name",
+    "current_offset_days",
+    "proposed_offset_days",
+    "current_channel",
+    "proposed_channel",
+    "current_fee_amount",
+    "proposed_fee_amount",
+    "rationale",
+    "evidence_count_events",
+    "evidence_count_invoices",
+    "delta_dso_days",
+    "delta_dso_days_low",
+    "delta_dso_days_high",
+    "delta_recovery_pct",
+    "delta_recovery_pct_low",
+    "delta_recovery_pct_high",
+    "delta_involuntary_churn",
+    "delta_involuntary_churn_low",
+    "delta_involuntary_churn_high",
+    "delta_net_value_amount",
+    "delta_net_value_amount_low",
+    "delta_net_value_amount_high",
+    "confidence",
+    "ladder_source",
+    "recommended_at",
+)
+
+
+@dataclass
+class Recommendation:
+    """What ``recommend`` produced."""
+
+    ladder: Ladder
+    current: Ladder
+    rows: list[dict[str, Any]]
+    source: str
+    fit_summary: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return self.ladder.model_dump(exclude={"name"}) != self.current.model_dump(exclude={"name"})
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass
+class _Fitted:
+    groups: dict[int, FittedGroup]
+    group_masks: dict[int, npt.NDArray[np.bool_]]
+    group_names: dict[int, str]
+    group_of_invoice: npt.NDArray[np.int64]
+    churn: dict[int, ChurnModel]
+    books: dict[int, SegmentBook]
+
+
+def _fit_all(
+    inp: Inputs,
+    opts: RecommenderOptions,
+    nv: NetValue,
+    segs: list[int],
+    ladders: dict[int, tuple[Stage, ...]],
+) -> _Fitted:
+    beh = np.array(inp.c_behaviour, dtype=object)
+    inv_beh = beh[inp.cust]
+    groups: dict[int, FittedGroup] = {}
+    masks: dict[int, npt.NDArray[np.bool_]] = {}
+    names: dict[int, str] = {}
+    gid = np.full(inp.n_invoices, -1, dtype=np.int64)
+    churn: dict[int, ChurnModel] = {}
+    books: dict[int, SegmentBook] = {}
+    nxt = 0
+    for s in segs:
+        base = (inp.seg == s) & ~inp.disputed
+        labels, counts = np.unique(inv_beh[base].astype(str), return_counts=True)
+        big = [
+            str(lab) for lab, c in zip(labels, counts, strict=True) if c >= opts.min_group_invoices
+        ]
+        if len(big) < 2:
+            big = []  # a single big class is the segment itself
+        rest = base.copy()
+        for lab in big:
+            m = base & (inv_beh == lab)
+            rest &= ~m
+            masks[nxt], names[nxt] = m, f"{inp.segments[s]}/{lab}"
+            gid[m] = nxt
+            nxt += 1
+        if rest.any():
+            # small behaviour classes share the pooled segment model
+            masks[nxt], names[nxt] = base, f"{inp.segments[s]}/all"
+            gid[rest] = nxt
+            nxt += 1
+    from arinsight.contract import CHANNELS
+
+    stage_channel = np.full((len(inp.segments), 6), CHANNELS.index("letter"), dtype=np.int64)
+    for s, stages in ladders.items():
+        for st in stages:
+            if st.stage < 6:
+                stage_channel[s, st.stage] = CHANNELS.index(st.channel)
+    feats = churn_features(inp, opts.churn_half_life_days, stage_channel)
+    for g, m in masks.items():
+        groups[g] = fit_group(inp, m, opts)
+    for s in segs:
+        churn[-1 - s] = fit_churn(inp, inp.c_seg == s, feats)
+        planned = [(p.stage, p.day) for p in plan(ladders[s])]
+        smask = inp.seg == s
+        books[s] = make_book(
+            inp,
+            s,
+            gid,
+            nv,
+            posting_delay_curve(inp, smask, planned),
+            dispute_curve(inp, smask, planned),
+            -1 - s,
+        )
+    return _Fitted(groups, masks, names, gid, churn, books)
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _stages_of(plan_: list[PlannedStage | None], template: tuple[Stage, ...]) -> tuple[Stage, ...]:
+    out: list[Stage] = []
+    for p, s in zip(plan_, template, strict=True):
+        if p is None:
+            continue
+        out.append(s.model_copy(update={"offset_days": p.day, "anchor": "due_date"}))
+    return tuple(out)
+
+
+def _with_segment(ladder: Ladder, segment: str, stages: tuple[Stage, ...]) -> Ladder:
+    segs = dict(ladder.segments)
+    segs[segment] = stages
+    return ladder.model_copy(update={"segments": segs})
+
+
+def _kept(plan_: list[PlannedStage | None]) -> tuple[PlannedStage, ...]:
+    return tuple(p for p in plan_ if p is not None)
+
+
+def _candidates(
+    plan_: list[PlannedStage | None],
+    current: tuple[PlannedStage, ...],
+    i: int,
+    first_day: int,
+    opts: RecommenderOptions,
+) -> list[PlannedStage | None]:
+    """Days stage ``i`` may move to (coarse 3-day grid plus ±1, ±2 around where it is now)."""
+    cur = current[i]
+    if cur.is_handover:
+        return [plan_[i]]
+    prev = next((p for p in reversed(plan_[:i]) if p is not None), None)
+    nxt = next((p for p in plan_[i + 1 :] if p is not None), None)
+    lo = prev.day + opts.min_gap_days if prev else first_day
+    hi = nxt.day - opts.min_gap_days if nxt else cur.day + opts.search_radius_days
+    lo = max(lo, cur.day - opts.search_radius_days)
+    hi = min(hi, cur.day + opts.search_radius_days)
+    if cur.day < 0:  # a pre-due reminder stays before the due date
+        hi = min(hi, -1)
+    else:  # a dunning stage stays after it
+        lo = max(lo, 1)
+    here_stage = plan_[i]
+    here = here_stage.day if here_stage is not None else cur.day
+    days = {d for d in range(cur.day - 30, cur.day + 31, 3)} | {here + k for k in (-2, -1, 1, 2)}
+    out: list[PlannedStage | None] = [
+        PlannedStage(cur.stage, d, cur.channel, cur.fee) for d in sorted(days) if lo <= d <= hi
+    ]
+    others = sum(1 for j, p in enumerate(plan_) if p is not None and j != i)
+    if others >= 1:
+        out.append(None)
+    if plan_[i] is not None and plan_[i] not in out:
+        out.append(plan_[i])
+    return out
+
+
+def search_segment(
+    value: Callable[[tuple[PlannedStage, ...]], float],
+    current: tuple[PlannedStage, ...],
+    first_day: int,
+    opts: RecommenderOptions,
+    legal: Callable[[tuple[PlannedStage, ...]], bool],
+    start: tuple[PlannedStage, ...] | None = None,
+) -> list[PlannedStage | None]:
+    """Coordinate search: each stage in turn to its best day (or dropped), for a few rounds.
+
+    Args:
+        value: the objective of a planned ladder (higher is better).
+        current: the ladder in force (the start).
+        first_day: earliest day a stage may go out (after the issue date).
+        opts: search radius, minimum gap, rounds.
+        legal: predicate a candidate must pass.
+        start: a second starting point (a better experiment arm's ladder), taken when
+            the objective prefers it to ``current``.
+
+    Returns:
+        The best plan found, one entry per current stage (None = dropped).
+    """
+    plan_: list[PlannedStage | None] = list(current)
+    best = value(current)
+    if start is not None and len(start) == len(current) and legal(start):
+        v_start = value(start)
+        if v_start > best:
+            plan_, best = list(start), v_start
+    for _ in range(opts.search_rounds):
+        moved = False
+        for i in range(len(current)):
+            scored: list[tuple[float, int, PlannedStage | None]] = []
+            for j, cand in enumerate(_candidates(plan_, current, i, first_day, opts)):
+                trial = plan_.copy()
+                trial[i] = cand
+                scored.append((value(_kept(trial)), -j, cand))
+            scored.sort(key=lambda x: (x[0], x[1]), reverse=True)
+            for v, _, cand in scored:
+                if v <= best + 1e-9:
+                    break
+                trial = plan_.copy()
+                trial[i] = cand
+                if legal(_kept(trial)):
+                    plan_, best, moved = trial, v, True
+                    break
+        if not moved:
+            break
+    return plan_
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+@dataclass
+class _Boot:
+    """Bootstrap draws: parameters per group and segment, customer weights [B, customers]."""
+
+    params: dict[int, Params]
+    bumps: dict[int, F64]
+    w: F64
+
+
+def _draws(fit: _Fitted, inp: Inputs, opts: RecommenderOptions, seed: int) -> _Boot:
+    rng = np.random.default_rng(seed)
+    n_c = int(inp.c_seg.size)
+    w = rng.poisson(1.0, (opts.bootstrap_draws, n_c)).astype(np.float64)
+    params: dict[int, Params] = {}
+    for g, fg in fit.groups.items():
+        models: list[PayModel] = []
+        for b in range(w.shape[0]):
+            th = draw_theta(fg, w[b])
+            m = PayModel.from_theta(th, window=fg.model.window)
+            m.rho = agency_rho(fg, inp, fit.group_masks[g], th, w[b])
+            models.append(m)
+        params[g] = Params.stack(models)
+    bumps = {
+        k: np.stack([cm.bumps(draw_churn(cm, w[b])) for b in range(w.shape[0])])
+        for k, cm in fit.churn.items()
+    }
+    return _Boot(params, bumps, w)
+
+
+def _point(fit: _Fitted) -> tuple[dict[int, Params], dict[int, F64]]:
+    params = {g: Params.stack([fg.model]) for g, fg in fit.groups.items()}
+    bumps = {k: cm.bumps()[None, :] for k, cm in fit.churn.items()}
+    return params, bumps
+
+
+def _values(
+    fit: _Fitted,
+    s: int,
+    boot: _Boot,
+    ladder: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+) -> SegmentValue:
+    book = fit.books[s]
+    return evaluate(book, boot.params, boot.bumps, ladder, nv, opts, boot.w[:, book.cust_rows])
+
+
+def _deltas(a: SegmentValue, b: SegmentValue) -> dict[str, list[float]]:
+    return {
+        "net_value": list(a.net_value - b.net_value),
+        "dso": list(a.days_open - b.days_open),
+        "recovery": list(a.recovery_pct - b.recovery_pct),
+        "churn": list(a.churn - b.churn),
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def default_legality(
+    current: Ladder, customer_types: Mapping[str, str]
+) -> Callable[[Ladder], bool]:
+    """A ladder is acceptable when it adds no legal finding the ladder in force lacks.
+
+    Uses ``arinsight.ladder.rules.check_ladder`` (German/EU rules); a finding is
+    identified by (rule, segment, stage).
+    """
+    try:
+        from arinsight.ladder.rules import check_ladder
+    except ImportError:  # the legal check is not available in this build
+        return lambda _ladder: True
+
+    def key(f: Any) -> tuple[str, str, str]:
+        return (str(f.rule), str(f.segment), str(f.stage))
+
+    base = {key(f) for f in check_ladder(current, customer_types)}
+
+    def legal(ladder: Ladder) -> bool:
+        return all(key(f) in base for f in check_ladder(ladder, customer_types))
+
+    return legal
+
+
+def recommend(
+    db: str | Path | None,
+    *,
+    ladder_path: str | Path | None = None,
+    seed: int = 0,
+    options: RecommenderOptions | None = None,
+    legality: Callable[[Ladder], bool] | None = None,
+    progress: Callable[[str], Any] | None = None,
+) -> Recommendation:
+    """Recommend a ladder from the warehouse at ``db``.
+
+    Args:
+        db: warehouse path (None: ``ARINSIGHT_DB`` or the default).
+        ladder_path: the ladder in force as a file (None: ``meta.ladders``).
+        seed: seed of the bootstrap.
+        options: recommender options (None: ``defaults/recommender.yaml``).
+        legality: predicate every proposed ladder must pass (None: no new legal findings).
+        progress: called with a short message per step.
+
+    Raises:
+        WarehouseMissing: no warehouse at ``db``.
+        NotEnoughData: the input marts are missing, empty, or too small everywhere.
+        ConfigError: no ladder in force, or an invalid ladder file.
+    """
+    import time
+
+    from arinsight import connect
+    from arinsight.config import load_settings
+    from arinsight.ladder.inputs import ladder_in_force
+    from arinsight.ladder.options import load_options
+
+    t0 = time.perf_counter()
+    say = progress or (lambda _m: None)
+    opts = options or load_options()
+    nv = load_settings().net_value
+    with connect(str(db) if db is not None else None) as wh:
+        inp = read_inputs(wh)
+        current, source = ladder_in_force(wh, ladder_path, inp.as_of)
+    n_und = np.bincount(inp.seg[~inp.disputed & (inp.seg >= 0)], minlength=len(inp.segments))
+    segs = [s for s in range(len(inp.segments)) if n_und[s] >= opts.min_segment_invoices]
+    if not segs:
+        raise NotEnoughData(
+            f"too little history to recommend: no segment has {opts.min_segment_invoices} "
+            f"undisputed invoices (largest: {int(n_und.max()) if n_und.size else 0}); "
+            "load more months of ledger and run `arinsight build`"
+        )
+    say(f"fitting the response model on {inp.n_invoices:,} invoices")
+    fit = _fit_all(inp, opts, nv, segs, {s: current.for_segment(inp.segments[s]) for s in segs})
+    legal_full = legality or default_legality(current, inp.customer_types)
+    say(f"bootstrap: {opts.bootstrap_draws} draws over customers")
+    boot = _draws(fit, inp, opts, seed)
+    point, point_bumps = _point(fit)
+    proposal = current
+    rows: list[dict[str, Any]] = []
+    experiments: dict[str, Any] = {}
+    now = dt.datetime.now().replace(microsecond=0)
+    for s in segs:
+        seg = inp.segments[s]
+        say(f"searching ladders for segment {seg}")
+        template = current.for_segment(seg)
+        cur_plan = plan(template)
+        book = fit.books[s]
+        bumps = point_bumps
+        first_day = int(inp.issue_rel[inp.seg == s].max()) + 1
+
+        sends_now = _channel_sends(
+            cur_plan, evaluate(book, point, bumps, cur_plan, nv, opts).stage_events[0]
+        )
+        arms = compare_arms(
+            inp, s, nv, {st.stage: st.channel for st in template}, seed, opts.bootstrap_draws
+        )
+        start = treatment_plan(cur_plan, arms) if arms and arms.favours_treatment() else None
+        if start is not None:  # the better arm's reach has been observed too
+            sends_now = np.maximum(
+                sends_now,
+                _channel_sends(
+                    start, evaluate(book, point, bumps, start, nv, opts).stage_events[0]
+                ),
+            )
+        if arms is not None:
+            experiments[seg] = {
+                "control": arms.control,
+                "treatment": arms.treatment,
+                "customers": [arms.customers_control, arms.customers_treatment],
+                "delta_net_value_per_customer": round(arms.delta_per_customer, 2),
+                "interval_80": [round(arms.low80, 2), round(arms.high80, 2)],
+                "interval_95": [round(arms.low95, 2), round(arms.high95, 2)],
+                "method": "bootstrap over customers, realised value per customer",
+                "treatment_days": arms.treatment_days,
+                "search_started_from_treatment": start is not None,
+            }
+
+        def value(
+            p: tuple[PlannedStage, ...],
+            _b: SegmentBook = book,
+            _u: dict[int, F64] = bumps,
+            _now: F64 = sends_now,
+        ) -> float:
+            v = evaluate(_b, point, _u, p, nv, opts)
+            if not decide.within_trust_region(
+                _channel_sends(p, v.stage_events[0]),
+                _now,
+                opts.max_send_ratio,
+                opts.min_stage_events,
+            ):
+                return -math.inf
+            return float(v.net_value[0])
+
+        def legal(
+            p: tuple[PlannedStage, ...],
+            _seg: str = seg,
+            _tpl: tuple[Stage, ...] = template,
+            _base: Ladder = proposal,
+        ) -> bool:
+            stages = _stages_of(list(p), tuple(_stage_for(_tpl, q) for q in p))
+            return legal_full(_with_segment(_base, _seg, stages))
+
+        best = search_segment(value, cur_plan, first_day, opts, legal, start)
+        best = _prune(fit, s, boot, cur_plan, best, nv, opts, inp)
+        seg_rows, final = _rows_for_segment(
+            fit, s, boot, template, cur_plan, best, nv, opts, inp, source, now
+        )
+        if seg in experiments:
+            e = experiments[seg]
+            seg_rows[-1]["rationale"] += (
+                f"; randomised experiment {e['treatment']} vs {e['control']}: "
+                f"{e['delta_net_value_per_customer']:+,.2f} EUR per customer "
+                f"(80 %: {e['interval_80'][0]:+,.2f} to {e['interval_80'][1]:+,.2f}, "
+                f"n = {e['customers'][1]} / {e['customers'][0]})"
+            )
+        rows.extend(seg_rows)
+        if final != list(cur_plan):
+            proposal = _with_segment(proposal, seg, _stages_of(final, template))
+    proposal = _tidy(proposal, current)
+    summary = {
+        "groups": {
+            fit.group_names[g]: {
+                "invoices": fg.model.n_invoices,
+                "never_pay_share": round(fg.model.pi, 4),
+                "natural_days_after_due_mean": round(fg.model.mu, 2),
+                "natural_days_sd": round(fg.model.sigma, 2),
+                "lift_half_life_days": round(fg.model.half_life, 2),
+                "responsiveness_days": round(fg.model.responsiveness, 1),
+                "lift_per_stage": [round(float(x), 4) for x in fg.model.lam],
+                "agency_own_recovery_share": round(fg.model.rho, 3),
+            }
+            for g, fg in fit.groups.items()
+        },
+        "churn": {
+            inp.segments[-1 - k]: {
+                "customers": cm.n_customers,
+                "churned": cm.n_churned,
+                "background_per_year": round(cm.base() * 365, 4),
+                "excess_per_event_by_channel_then_paid_disputed": [
+                    round(float(x), 5) for x in cm.bumps()
+                ],
+            }
+            for k, cm in fit.churn.items()
+        },
+        "skipped_segments": [inp.segments[s] for s in range(len(inp.segments)) if s not in segs],
+        "experiments": experiments,
+        "check": {
+            inp.segments[s]: fit_check(
+                fit, inp, s, plan(current.for_segment(inp.segments[s])), nv, opts
+            )
+            for s in segs
+        },
+    }
+    return Recommendation(
+        ladder=proposal,
+        current=current,
+        rows=rows,
+        source=source,
+        fit_summary=summary,
+        seconds=round(time.perf_counter() - t0, 2),
+    )
+
+
+def fit_check(
+    fit: _Fitted,
+    inp: Inputs,
+    s: int,
+    ladder: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+) -> dict[str, float]:
+    """The fitted model's prediction under the ladder in force next to what the ledger shows.
+
+    Observed, over the segment's undisputed invoices: the amount-weighted share still
+    open at the end of the due date, and of that amount the share settled by payment
+    within 90 days of due (cohorts whose 90 days are observed; an invoice counts with
+    its full amount when it settles). Predicted: the same from the replay.
+    """
+    params, bumps = _point(fit)
+    v = evaluate(fit.books[s], params, bumps, ladder, nv, opts)
+    m = (inp.seg == s) & ~inp.disputed
+    amt = inp.amount[m]
+    st = inp.settled_rel[m]
+    paid = inp.settled_by[m] == 1
+    open_due = ~(paid & (st <= 0)) & ~((inp.settled_by[m] > 1) & (st <= 0))
+    cohort = open_due & (inp.asof_rel[m] >= 90)
+    rec = cohort & paid & (st > 0) & (st <= 90)
+    return {
+        "open_at_due_pct_predicted": round(float(v.open_at_due_pct[0]), 2),
+        "open_at_due_pct_observed": round(
+            100.0 * float(amt[open_due].sum() / max(amt.sum(), 1e-9)), 2
+        ),
+        "recovery_90_pct_predicted": round(float(v.recovery_pct[0]), 2),
+        "recovery_90_pct_observed": round(
+            100.0 * float(amt[rec].sum() / max(amt[cohort].sum(), 1e-9)), 2
+        ),
+    }
+
+
+def _channel_sends(ladder: tuple[PlannedStage, ...], stage_sends: F64) -> F64:
+    """A channel's reach: the sends of its most-sent stage (the earliest one), per channel."""
+    from arinsight.contract import CHANNELS
+
+    out = np.zeros(len(CHANNELS))
+    for p in ladder:
+        i = CHANNELS.index(p.channel)
+        out[i] = max(out[i], float(stage_sends[p.stage]))
+    return out
+
+
+def _stage_for(template: tuple[Stage, ...], p: PlannedStage) -> Stage:
+    return next(s for s in template if s.stage == p.stage)
+
+
+def _restore(
+    best: list[PlannedStage | None], cur: tuple[PlannedStage, ...], i: int
+) -> list[PlannedStage | None] | None:
+    trial = best.copy()
+    trial[i] = cur[i]
+    days = [p.day for p in trial if p is not None]
+    if days != sorted(days) or len(set(days)) != len(days):
+        return None
+    return trial
+
+
+def _prune(
+    fit: _Fitted,
+    s: int,
+    boot: _Boot,
+    cur: tuple[PlannedStage, ...],
+    best: list[PlannedStage | None],
+    nv: NetValue,
+    opts: RecommenderOptions,
+    inp: Inputs,
+) -> list[PlannedStage | None]:
+    """Undo the changes the evidence does not carry.
+
+    A stage goes back to its current timing when it rests on too few sends or when
+    undoing it alone gains in at least half of the bootstrap draws (weakest first);
+    then the whole segment goes back when the 80 % interval of its Δ net value
+    includes 0 (``decide.stage_keep`` / ``decide.segment_keep``).
+    """
+    n_events = _stage_events(inp, s)
+    while True:
+        changed = [i for i in range(len(cur)) if best[i] != cur[i]]
+        if not changed:
+            return best
+        vb = _values(fit, s, boot, _kept(best), nv, opts)
+        worst: tuple[float, int] | None = None
+        for i in changed:
+            trial = _restore(best, cur, i)
+            if trial is None:
+                continue
+            dv = _deltas(vb, _values(fit, s, boot, _kept(trial), nv, opts))["net_value"]
+            share = float(np.mean(np.asarray(dv) > 0.0))
+            keep = decide.stage_keep(int(n_events[cur[i].stage]), opts.min_stage_events, share)
+            if not keep and (worst is None or share < worst[0]):
+                worst = (share, i)
+        if worst is None:
+            break
+        restored = _restore(best, cur, worst[1])
+        assert restored is not None
+        best = restored
+    vc = _values(fit, s, boot, cur, nv, opts)
+    dv = _deltas(_values(fit, s, boot, _kept(best), nv, opts), vc)["net_value"]
+    lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
+    if not decide.segment_keep(lo):
+        return list(cur)
+    return best
+
+
+def _stage_events(inp: Inputs, s: int) -> F64:
+    from arinsight.ladder.inputs import NEVER
+
+    m = inp.seg == s
+    out: F64 = (inp.sent[m] < NEVER).sum(axis=0).astype(np.float64)
+    return out
+
+
+def _rows_for_segment(
+    fit: _Fitted,
+    s: int,
+    boot: _Boot,
+    template: tuple[Stage, ...],
+    cur: tuple[PlannedStage, ...],
+    best: list[PlannedStage | None],
+    nv: NetValue,
+    opts: RecommenderOptions,
+    inp: Inputs,
+    source: str,
+    now: dt.datetime,
+) -> tuple[list[dict[str, Any]], list[PlannedStage | None]]:
+    seg = inp.segments[s]
+    n_events = _stage_events(inp, s)
+    n_inv = int(((inp.seg == s) & ~inp.disputed).sum())
+    vb = _values(fit, s, boot, _kept(best), nv, opts)
+    point = {g: fg.model for g, fg in fit.groups.items()}
+    lo_p, hi_p = opts.interval_low_pct, opts.interval_high_pct
+    models = [point[g] for g, _a in fit.books[s].cells]
+    rows: list[dict[str, Any]] = []
+
+    def stats(d: dict[str, list[float]]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k, col in (
+            ("net_value", "delta_net_value_amount"),
+            ("dso", "delta_dso_days"),
+            ("recovery", "delta_recovery_pct"),
+            ("churn", "delta_involuntary_churn"),
+        ):
+            lo, hi = decide.interval(d[k], lo_p, hi_p)
+            out[col] = float(np.median(d[k]))
+            out[f"{col}_low"] = lo
+            out[f"{col}_high"] = hi
+        return out
+
+    for i, (c, st) in enumerate(zip(cur, template, strict=True)):
+        p = best[i]
+        if p == c:
+            d = {k: [0.0] * opts.bootstrap_draws for k in ("net_value", "dso", "recovery", "churn")}
+            verdict: decide.Verdict = (
+                "no_change_small_n"
+                if n_events[c.stage] < opts.min_stage_events
+                else "no_change_evidence"
+            )
+        else:
+            trial = _restore(best, cur, i)
+            ref = (
+                _values(fit, s, boot, _kept(trial), nv, opts)
+                if trial
+                else _values(fit, s, boot, cur, nv, opts)
+            )
+            d = _deltas(vb, ref)
+            verdict = "change"
+        st_ = stats(d)
+        amp = max(
+            (float(m.lam[c.stage]) * math.exp(-max(c.day, 0) / m.responsiveness) for m in models),
+            default=0.0,
+        )
+        hl = float(np.median([m.half_life for m in models])) if models else 0.0
+        prev_amp = 0.0
+        if i > 0:
+            prev_amp = max(
+                (
+                    float(m.lam[cur[i - 1].stage])
+                    * math.exp(-max(cur[i - 1].day, 0) / m.responsiveness)
+                    for m in models
+                ),
+                default=0.0,
+            )
+        fade = decide.response_fade_days(prev_amp if i > 0 else amp, hl, FADE_FLOOR)
+        text = decide.rationale(
+            stage_name=st.name,
+            current_day=c.day,
+            proposed_day=p.day if p is not None else None,
+            verdict=verdict,
+            n_events=int(n_events[c.stage]),
+            min_events=opts.min_stage_events,
+            delta_low=st_["delta_net_value_amount_low"],
+            delta_high=st_["delta_net_value_amount_high"],
+            fade_days=fade,
+            next_gap_days=(c.day - cur[i - 1].day) if i > 0 else None,
+        )
+        rows.append(
+            {
+                "segment": seg,
+                "stage_number": c.stage,
+                "stage_name": st.name,
+                "current_offset_days": c.day,
+                "proposed_offset_days": p.day if p is not None else None,
+                "current_channel": c.channel,
+                "proposed_channel": p.channel if p is not None else None,
+                "current_fee_amount": c.fee,
+                "proposed_fee_amount": p.fee if p is not None else None,
+                "rationale": text,
+                "evidence_count_events": int(n_events[c.stage]),
+                "evidence_count_invoices": n_inv,
+                **st_,
+                "confidence": decide.confidence_flag(
+                    st_["delta_net_value_amount_low"],
+                    st_["delta_net_value_amount_high"],
+                    int(n_events[c.stage]),
+                    opts.min_stage_events,
+                )
+                if verdict == "change"
+                else ("none" if verdict == "no_change_small_n" else "low"),
+                "ladder_source": source,
+                "recommended_at": now,
+            }
+        )
+    # the whole segment ladder
+    d = _deltas(vb, _values(fit, s, boot, cur, nv, opts))
+    st_ = stats(d)
+    changed = best != list(cur)
+    rows.append(
+        {
+            "segment": seg,
+            "stage_number": -1,
+            "stage_name": "whole ladder",
+            "current_offset_days": None,
+            "proposed_offset_days": None,
+            "current_channel": None,
+            "proposed_channel": None,
+            "current_fee_amount": None,
+            "proposed_fee_amount": None,
+            "rationale": (
+                "all changes of this segment together"
+                if changed
+                else "no change: no ladder the search found beats the one in force with an "
+                "80 % interval of Δ net value above 0"
+            ),
+            "evidence_count_events": int(n_events.sum()),
+            "evidence_count_invoices": n_inv,
+            **st_,
+            "confidence": decide.confidence_flag(
+                st_["delta_net_value_amount_low"],
+                st_["delta_net_value_amount_high"],
+                int(n_events.sum()),
+                opts.min_stage_events,
+            )
+            if changed
+            else "low",
+            "ladder_source": source,
+            "recommended_at": now,
+        }
+    )
+    return rows, best
+
+
+def _tidy(proposal: Ladder, current: Ladder) -> Ladder:
+    """Name the proposal; drop per-segment entries identical to the default."""
+    segs = {
+        k: v for k, v in proposal.segments.items() if v != proposal.default or k in current.segments
+    }
+    return proposal.model_copy(update={"segments": segs, "name": f"{current.name}-recommended"})
+
+
+def write_mart(db: str | Path | None, rows: list[dict[str, Any]]) -> None:
+    """Replace ``marts.ladder_recommendations`` with ``rows`` (one transaction)."""
+    import polars as pl
+
+    from arinsight.warehouse import Warehouse, transaction
+
+    schema = {
+        c: (
+            pl.Utf8
+            if c
+            in (
+                "segment",
+                "stage_name",
+                "current_channel",
+                "proposed_channel",
+                "rationale",
+                "confidence",
+                "ladder_source",
+            )
+            else pl.Int64
+            if c
+            in (
+                "stage_number",
+                "current_offset_days",
+                "proposed_offset_days",
+                "evidence_count_events",
+                "evidence_count_invoices",
+            )
+            else pl.Datetime("us")
+            if c == "recommended_at"
+            else pl.Float64
+        )
+        for c in COLUMNS
+    }
+    frame = pl.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], schema=schema)
+    with Warehouse.open(db, read_only=False) as wh, transaction(wh.con):
+        wh.con.register("recs", frame)
+        wh.con.execute("create or replace table marts.ladder_recommendations as select * from recs")
+        wh.con.unregister("recs")
+
+
+__all__ = ["Recommendation", "default_legality", "recommend", "search_segment", "write_mart"]
+_ = (dt, NotEnoughData)

@@ -1,0 +1,415 @@
+"""Replay the observed invoices under a candidate ladder, on the fitted model.
+
+Every undisputed invoice of the history is followed again, in expectation,
+under the candidate ladder: under the response model of ``fit.py`` whether
+stage ``k`` goes out (the invoice is still open on ``s_k``), when it is paid and
+what the agency recovers depend only on the invoice's group and issue day, so
+invoices are pooled into *cells* (group x days from issue to due) and each cell
+gets exact expected curves — no simulation noise, and the same invoices,
+amounts and customers for every ladder (paired by construction).
+
+The objective is the net value of ``settings.yaml`` (``arinsight.config.NetValue``),
+the same terms as ``truth.json`` computes in ``arinsight.sim.truth``: cash
+collected discounted at the cost of capital, plus the collected share of fees,
+minus channel costs, minus agency commission, minus churned customers x
+lifetime value. A churn also loses the customer's later invoices
+(``lost_invoicing_share`` of its cash). Disputed invoices are left out: the
+ladder does not change them in this model, so they add nothing to a difference.
+
+Reported alongside: expected days outstanding (amount-weighted, from issue —
+what DSO averages to), recovery within 90 days of due of the amount open at
+due (``fct_recovery``'s definition), and expected involuntary churns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from arinsight.config import NetValue, Stage
+from arinsight.contract import CHANNELS
+from arinsight.ladder.fit import (
+    KIND_DISPUTED,
+    KIND_PAID,
+    N_CHURN_KINDS,
+    T_MAX,
+    PayModel,
+    unique_rows,
+)
+from arinsight.ladder.inputs import STAGES
+from arinsight.ladder.options import RecommenderOptions
+
+F64 = npt.NDArray[np.float64]
+CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
+
+#: Days after handover / after due at which the unrecovered rest is written off.
+WRITE_OFF_AFTER_HANDOVER = 180
+WRITE_OFF_AFTER_DUE = 365
+RECOVERY_HORIZON = 90
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """A stage as the replay needs it: number, day after due, channel, fee."""
+
+    stage: int
+    day: int
+    channel: str
+    fee: float
+
+    @property
+    def is_handover(self) -> bool:
+        return self.channel == "collection_agency"
+
+
+def plan(stages: tuple[Stage, ...]) -> tuple[PlannedStage, ...]:
+    """Stages with their days after due (anchors resolved)."""
+    from arinsight.config import resolve_offsets
+
+    days = resolve_offsets(stages)
+    return tuple(
+        PlannedStage(s.stage, d, s.channel, s.fee) for s, d in zip(stages, days, strict=True)
+    )
+
+
+@dataclass
+class Params:
+    """Payment-model parameters of one group for ``B`` draws (arrays of length B)."""
+
+    pi: F64
+    mu: F64
+    sigma: F64
+    half_life: F64
+    responsiveness: F64
+    lam: F64  # [B, stages]
+    rho: F64
+    window: int
+    cache: dict[tuple[int, int, int], F64] = field(default_factory=dict)
+    outcomes: dict[tuple[int, tuple[PlannedStage, ...], bytes], CellOutcome] = field(
+        default_factory=dict
+    )
+
+    def natural_survival(self, a: int, lo: int, hi: int) -> F64:
+        """P(natural payment day > t) for t = lo..hi, invoices issued on day ``a`` [B, days]."""
+        key = (a, lo, hi)
+        got = self.cache.get(key)
+        if got is None:
+            from scipy.special import ndtr
+
+            x = np.arange(lo, hi + 1, dtype=np.float64)[None, :]
+            pi, mu, sig = self.pi[:, None], self.mu[:, None], self.sigma[:, None]
+            got = np.where(x < a, 1.0, pi + (1 - pi) * ndtr(-(x + 0.5 - mu) / sig))
+            self.cache[key] = got
+        return got
+
+    @classmethod
+    def stack(cls, models: list[PayModel]) -> Params:
+        return cls(
+            pi=np.array([m.pi for m in models]),
+            mu=np.array([m.mu for m in models]),
+            sigma=np.array([m.sigma for m in models]),
+            half_life=np.array([m.half_life for m in models]),
+            responsiveness=np.array([m.responsiveness for m in models]),
+            lam=np.stack([m.lam for m in models]),
+            rho=np.array([m.rho for m in models]),
+            window=models[0].window,
+        )
+
+
+@dataclass
+class CellOutcome:
+    """Expected outcome of one invoice of a cell, per draw (arrays of length B).
+
+    ``cash``/``commission``/``days_open``/``recovered_90`` per unit amount,
+    ``cost``/``fee`` per invoice (PV relative to the due date), ``events``
+    [B, stages] expected sends, ``open_at_due`` probability.
+    """
+
+    cash: F64
+    commission: F64
+    cost: F64
+    fee: F64
+    events: F64
+    churn_events: F64  # [B, churn kinds]
+    days_open: F64
+    open_at_due: F64
+    recovered_90: F64
+
+
+def cell_outcome(
+    m: Params,
+    a: int,
+    ladder: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+    delay: F64,
+) -> CellOutcome:
+    """Exact expected outcome of an invoice issued ``a`` days after due (a <= 0), per draw."""
+    rate = nv.cost_of_capital_pct / 100.0
+    hand = next((p for p in ladder if p.is_handover), None)
+    end = hand.day if hand else WRITE_OFF_AFTER_DUE
+    b = m.pi.size
+    t = np.arange(a, end + 1, dtype=np.float64)
+
+    d = (0.5 ** (1.0 / m.half_life))[:, None]
+    h = np.zeros((b, t.size))
+    sent: list[PlannedStage] = []
+    for p in ladder:
+        if p.is_handover or p.day < a or p.day > end:
+            continue
+        amp = (m.lam[:, p.stage] * np.exp(-max(p.day, 0) / m.responsiveness))[:, None]
+        n = np.maximum(t - p.day, 0.0)[None, :]
+        h += amp * d * (1 - d**n) / (1 - d)
+        sent.append(p)
+    snat_t = m.natural_survival(a, a, end)
+    surv = snat_t * np.exp(-h)
+    prev = np.concatenate([np.ones((b, 1)), surv[:, :-1]], axis=1)
+    pay = prev - surv
+    disc = (1.0 + rate) ** (-t / 365.0)
+    cash = pay @ disc
+    days_open = surv.sum(axis=1)  # days open at day end, from the issue day on
+    od_idx = int(0 - a)
+    open_at_due = surv[:, od_idx] if 0 <= od_idx < t.size else np.ones(b)
+    rec_hi = min(RECOVERY_HORIZON, end)
+    recovered = pay[:, (t >= 1) & (t <= rec_hi)].sum(axis=1)
+    commission = np.zeros(b)
+    events = np.zeros((b, len(STAGES)))
+    for p in sent:
+        events[:, p.stage] = surv[:, int(p.day - a)]
+    unpaid_final = surv[:, -1].copy()
+    if hand is not None:
+        at_hand = surv[:, -1]
+        events[:, hand.stage] = at_hand
+        w = m.window
+        ta = np.arange(end + 1, end + w + 1, dtype=np.float64)
+        nat_hand = snat_t[:, -1]
+        scale = np.where(nat_hand > 1e-12, at_hand / np.maximum(nat_hand, 1e-12), 0.0)
+        sa = m.natural_survival(a, end + 1, end + w) * scale[:, None]
+        pa = np.concatenate([at_hand[:, None], sa[:, :-1]], axis=1) - sa
+        da = (1.0 + rate) ** (-ta / 365.0)
+        rem = sa[:, -1]
+        ag_rec = rem * m.rho
+        ag_pv = pa @ da + ag_rec * float((1.0 + rate) ** (-(end + w) / 365.0))
+        cash = cash + ag_pv
+        commission = ag_pv * nv.agency_commission_pct / 100.0
+        days_open = (
+            days_open + sa.sum(axis=1) + rem * (1 - m.rho) * max(WRITE_OFF_AFTER_HANDOVER - w, 0)
+        )
+        recovered = recovered + pa[:, ta <= RECOVERY_HORIZON].sum(axis=1)
+        if end + w <= RECOVERY_HORIZON:
+            recovered = recovered + ag_rec
+        unpaid_final = rem * (1 - m.rho)
+    # reminders that still go out to invoices paid in the last few days (posting delay)
+    paid_events = np.zeros((b, len(STAGES)))
+    lags = np.arange(delay.size)
+    for p in ladder:
+        if p.day < a or p.day > end:
+            continue
+        days = p.day - lags
+        ok = (days >= a) & (delay > 0)
+        if ok.any():
+            paid_events[:, p.stage] = pay[:, (days[ok] - a).astype(np.int64)] @ delay[ok]
+    cost = np.zeros(b)
+    fee = np.zeros(b)
+    for p in ladder:
+        e = events[:, p.stage]
+        dp = (1.0 + rate) ** (-max(p.day, a) / 365.0)
+        cc = nv.channel_cost.get(p.channel, 0.0)  # type: ignore[call-overload]
+        cost = cost + cc * (e + paid_events[:, p.stage]) * dp
+        fee = fee + p.fee * opts.fee_collection_share * np.maximum(e - unpaid_final, 0.0) * dp
+    churn_events = np.zeros((b, N_CHURN_KINDS))
+    for p in ladder:
+        churn_events[:, CHANNEL_INDEX[p.channel]] += events[:, p.stage]
+    churn_events[:, KIND_PAID] = paid_events.sum(axis=1)
+    return CellOutcome(
+        cash=cash,
+        commission=commission,
+        cost=cost,
+        fee=fee,
+        events=events + paid_events,
+        churn_events=churn_events,
+        days_open=days_open,
+        open_at_due=open_at_due,
+        recovered_90=recovered,
+    )
+
+
+def cached_outcome(
+    m: Params,
+    a: int,
+    ladder: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+    delay: F64,
+) -> CellOutcome:
+    """:func:`cell_outcome`, remembered per parameter set (searches revisit ladders)."""
+    key = (a, ladder, delay.tobytes())
+    got = m.outcomes.get(key)
+    if got is None:
+        got = cell_outcome(m, a, ladder, nv, opts, delay)
+        m.outcomes[key] = got
+    return got
+
+
+@dataclass
+class SegmentBook:
+    """A segment's invoices pooled into cells, per customer (sparse customer x cell sums)."""
+
+    segment: str
+    clv: float
+    cells: list[tuple[int, int]]  # (group id, issue day a)
+    amt_disc: Any  # customers x cells: sum of amount * discount(due)
+    disc: Any  # customers x cells: sum of discount(due)
+    count: Any  # customers x cells: invoices
+    amt: Any  # customers x cells: sum of amount
+    cust_rows: npt.NDArray[np.int64]  # customer rows (into the global customer arrays)
+    churn_disc: float
+    delay: F64  # posting-delay curve of the segment
+    disp_count: F64  # per customer: disputed invoices
+    disp_disc: F64  # per customer: sum of discount(due) of disputed invoices
+    disp_unsettled: F64  # share of disputed invoices unsettled after day (index day + T_MAX)
+    disp_dunned: float  # share of disputed invoices dunned while unsettled
+    disp_key: int  # churn-model key of the segment
+
+
+@dataclass
+class SegmentValue:
+    """Totals of one segment under one ladder, per draw (arrays of length B)."""
+
+    net_value: F64
+    days_open: F64  # amount-weighted expected days outstanding
+    recovery_pct: F64
+    churn: F64  # expected churns the dunning causes
+    events: F64
+    open_at_due_pct: F64  # amount-weighted share still open at the end of the due date
+    stage_events: F64  # [B, stages] expected sends per stage number
+
+
+def evaluate(
+    book: SegmentBook,
+    params: dict[int, Params],
+    bumps: dict[int, F64],
+    ladder: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+    w: F64 | None = None,
+) -> SegmentValue:
+    """Expected totals of the segment's book under ``ladder``, per draw.
+
+    Args:
+        book: the segment's cells.
+        params: payment-model parameters per group id, B draws each.
+        bumps: per churn-model key (group id, or the segment's key): [B, kinds] excess
+            churn hazard per event.
+        ladder: the segment's planned stages.
+        nv: net-value parameters.
+        opts: recommender options.
+        w: [B, customers] customer weights (bootstrap), aligned with ``book.cust_rows``;
+            None = all 1.
+    """
+    outs = [cached_outcome(params[g], a, ladder, nv, opts, book.delay) for g, a in book.cells]
+    cash = np.stack([o.cash - o.commission for o in outs])  # cells x B
+    cash_only = np.stack([o.cash for o in outs])
+    per_inv = np.stack([o.fee - o.cost for o in outs])
+    ev = np.stack([o.events for o in outs])  # cells x B x stages
+    cev = np.stack([o.churn_events for o in outs])  # cells x B x kinds
+    days = np.stack([o.days_open for o in outs])
+    od = np.stack([o.open_at_due for o in outs])
+    rec = np.stack([o.recovered_90 for o in outs])
+    n_b = cash.shape[1]
+    value_c = book.amt_disc @ cash + book.disc @ per_inv  # customers x B
+    cash_c = book.amt_disc @ cash_only
+    seg_bumps = bumps[book.disp_key]  # B x kinds
+    ev_b = np.einsum("kbs,bs->kb", cev, seg_bumps)  # cells x B: hazard per invoice
+    hazard_c = book.count @ ev_b
+    # disputed invoices: reminders while unsettled and not blocked cost and annoy
+    rate = nv.cost_of_capital_pct / 100.0
+    d_events = 0.0
+    d_cost = 0.0
+    for p in ladder:
+        e = float(book.disp_unsettled[min(max(p.day + T_MAX, 0), book.disp_unsettled.size - 1)])
+        e *= book.disp_dunned
+        d_events += e
+        cc = nv.channel_cost.get(p.channel, 0.0)  # type: ignore[call-overload]
+        d_cost += cc * e * (1.0 + rate) ** (-max(p.day, 0) / 365.0)
+    hazard_c = hazard_c + np.outer(
+        book.disp_count * d_events, bumps[book.disp_key][:, KIND_DISPUTED]
+    )
+    p_churn = -np.expm1(-hazard_c)
+    value_c = value_c - p_churn * (book.clv * book.churn_disc + opts.lost_invoicing_share * cash_c)
+    value_c = value_c - (book.disp_disc * d_cost)[:, None]
+    ww = np.ones((n_b, value_c.shape[0])) if w is None else w
+    amt_c = np.asarray(book.amt.sum(axis=1)).reshape(-1)
+    days_c = book.amt @ days
+    od_c = book.amt @ od
+    rec_c = book.amt @ rec
+    ev_c = book.count @ ev.sum(axis=2)
+
+    def tot(x: F64) -> F64:
+        out: F64 = np.einsum("bc,cb->b", ww, x)
+        return out
+
+    return SegmentValue(
+        net_value=tot(value_c),
+        days_open=tot(days_c) / np.maximum(ww @ amt_c, 1e-9),
+        recovery_pct=100.0 * tot(rec_c) / np.maximum(tot(od_c), 1e-9),
+        churn=tot(p_churn),
+        events=tot(ev_c),
+        open_at_due_pct=100.0 * tot(od_c) / np.maximum(ww @ amt_c, 1e-9),
+        stage_events=np.einsum("bc,kbs,ck->bs", ww, ev, book.count.toarray())
+        if n_b > 1
+        else (np.asarray(book.count.sum(axis=0)).reshape(-1) @ ev[:, 0, :])[None, :],
+    )
+
+
+def make_book(
+    inp: Any,
+    seg: int,
+    group_of_invoice: npt.NDArray[np.int64],
+    nv: NetValue,
+    delay: F64,
+    disputes: tuple[F64, float],
+    disp_key: int,
+) -> SegmentBook:
+    """Pool the segment's undisputed invoices into cells (group x issue day)."""
+    from scipy import sparse
+
+    rate = nv.cost_of_capital_pct / 100.0
+    mask = (inp.seg == seg) & ~inp.disputed
+    idx = np.flatnonzero(mask)
+    keys = np.column_stack([group_of_invoice[idx], np.maximum(inp.issue_rel[idx], -T_MAX)])
+    cells, inv_cell, _n = unique_rows(keys.astype(np.int64))
+    cust_rows = np.flatnonzero(inp.c_seg == seg)
+    local = np.full(inp.c_seg.size, -1, dtype=np.int64)
+    local[cust_rows] = np.arange(cust_rows.size)
+    rows = local[inp.cust[idx]]
+    shape = (cust_rows.size, cells.shape[0])
+    disc = (1.0 + rate) ** (-inp.due_day[idx] / 365.0)
+
+    def mat(v: F64) -> Any:
+        return sparse.csr_matrix((v, (rows, inv_cell)), shape=shape)
+
+    span = max(int(inp.due_day.max()) if inp.due_day.size else 0, 1)
+    dm = (inp.seg == seg) & inp.disputed
+    d_rows = local[inp.cust[dm]]
+    d_disc = (1.0 + rate) ** (-inp.due_day[dm] / 365.0)
+    return SegmentBook(
+        segment=inp.segments[seg],
+        clv=nv.lifetime_value(inp.segments[seg]),
+        cells=[(int(g), int(a)) for g, a in cells],
+        amt_disc=mat(inp.amount[idx] * disc),
+        disc=mat(disc),
+        count=mat(np.ones(idx.size)),
+        amt=mat(inp.amount[idx]),
+        cust_rows=cust_rows,
+        churn_disc=float((1.0 + rate) ** (-(span / 2) / 365.0)),
+        delay=delay,
+        disp_count=np.bincount(d_rows, minlength=cust_rows.size).astype(np.float64),
+        disp_disc=np.bincount(d_rows, weights=d_disc, minlength=cust_rows.size).astype(np.float64),
+        disp_unsettled=disputes[0],
+        disp_dunned=disputes[1],
+        disp_key=disp_key,
+    )
