@@ -37,7 +37,7 @@ env: $(VENV)/.synced  ## create .venv from uv.lock with the test extras (dev, sp
 env-runtime: $(VENV)/.synced-runtime  ## create .venv with the runtime dependencies only
 
 DEMO_ARGS ?=
-demo: env-runtime  ## simulate a sample company, load, build, print the headline figures
+demo: env-runtime  ## simulate a sample company, load, build, report, serve the dashboard
 	$(VENV)/bin/arinsight demo $(DEMO_ARGS)
 
 test: env  ## run the whole suite

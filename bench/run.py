@@ -317,7 +317,37 @@ def step_recommend(size: int) -> Result:
     )
 
 
-STEPS: dict[str, Callable[[int], Result]] = {
+def step_dashboard(size: int) -> list[Result]:
+    """One row per page: first render (s) and callback latency (cold p95 in the note)."""
+    sys.path.insert(0, str(BENCH))
+    import dashboard_bench
+
+    db = size_dir(size) / "w.duckdb"
+    data = dashboard_bench.measure(str(BIN / "arinsight"), db)
+    rows = []
+    for page, cb in data["callbacks"].items():
+        first = (data["first_render"] or {}).get(page)
+        rows.append(
+            Result(
+                f"dashboard {page}",
+                size,
+                first if first is not None else float("nan"),
+                None,
+                None,
+                note=(
+                    f"first render (s); callback p95 {cb['cold_p95_ms']:.0f} ms cold / "
+                    f"{cb['warm_p95_ms']:.0f} ms cached; server CPU per callback "
+                    f"{cb['cold_cpu_ms']:.0f} / {cb['warm_cpu_ms']:.0f} ms; "
+                    f"load avg {data['load_average']:.1f}"
+                    + ("" if first is not None else "; no Chromium: first render not measured")
+                ),
+                extra=cb,
+            )
+        )
+    return rows
+
+
+STEPS: dict[str, Callable[[int], Result | list[Result]]] = {
     "simulate": step_simulate,
     "load": step_load,
     "load_parquet": step_load_parquet,
@@ -327,6 +357,7 @@ STEPS: dict[str, Callable[[int], Result]] = {
     "check": step_check,
     "pandas": step_pandas,
     "recommend": step_recommend,
+    "dashboard": step_dashboard,
 }
 _DONE: list[Result] = []
 
@@ -362,12 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         for name in steps:
             try:
-                res = STEPS[name](size)
+                out = STEPS[name](size)
             except Exception as exc:  # a failing step is reported, the table still prints
-                res = Result(name, size, float("nan"), note=f"FAILED: {str(exc)[:200]}")
-            results.append(res)
-            _DONE.append(res)
-            print(fmt_table([res]).splitlines()[-1], flush=True)
+                out = Result(name, size, float("nan"), note=f"FAILED: {str(exc)[:200]}")
+            for res in out if isinstance(out, list) else [out]:
+                results.append(res)
+                _DONE.append(res)
+                print(fmt_table([res]).splitlines()[-1], flush=True)
     print()
     print(fmt_table(results))
     payload = {

@@ -154,22 +154,49 @@ def test_every_table_verb_has_json() -> None:
         assert "--settings" in help_text and "ARINSIGHT_SETTINGS" in help_text, verb
 
 
-def test_demo_exits_0_and_points_to_the_dashboard(ledger: Path, tmp_path: Path) -> None:
-    # Defect: plain `arinsight demo` exited 1 after a successful pipeline.
+def test_demo_ends_serving_the_dashboard_and_stops_cleanly(ledger: Path, tmp_path: Path) -> None:
+    # Defect: plain `arinsight demo` exited 1 after a successful pipeline. It now
+    # ends by serving the dashboard (its URL printed) until interrupted.
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     db = tmp_path / "demo.duckdb"
-    proc = run("demo", "--db", str(db), "--data-dir", str(ledger))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stderr == ""
-    lines = proc.stdout.splitlines()
-    assert lines[-1] == (
-        f"next: `arinsight dashboard --db {db}` opens the dashboard on these marts"
+    proc = subprocess.Popen(
+        [ARINSIGHT, "demo", "--db", str(db), "--data-dir", str(ledger), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
-    # the latest month end, 2024-02-29: I1 is paid off, AR = I2's 12,345,678.00
-    assert "headline figures at 2024-02-29" in proc.stdout
-    assert "12,345,678" in proc.stdout
-    assert f"built {N_MODELS} models" in proc.stdout
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if f"http://127.0.0.1:{port}/" in line:
+                break
+        out = "".join(seen)
+        # the latest month end, 2024-02-29: I1 is paid off, AR = I2's 12,345,678.00
+        assert "headline figures at 2024-02-29" in out
+        assert "12,345,678" in out
+        assert f"built {N_MODELS} models" in out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+            assert page.status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest_out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err
     again = run("demo", "--db", str(db), "--data-dir", str(ledger), "--no-serve", "-q")
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+    noserve = run("demo", "--db", str(db), "--data-dir", str(ledger), "--no-serve")
+    assert noserve.stdout.splitlines()[-1] == (
+        f"next: `arinsight dashboard --db {db}` opens the dashboard on these marts"
+    )
 
 
 def test_headline_on_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

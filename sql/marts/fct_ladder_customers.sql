@@ -110,7 +110,7 @@ latest_behaviour as (
     from behaviour
     qualify
         row_number() over (
-            partition by customer_id order by month_end_date desc
+            partition by customer_id order by valid_from_date desc
         ) = 1
 ),
 

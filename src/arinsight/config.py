@@ -51,6 +51,15 @@ class BehaviourScoring(_Frozen):
     chronic_min_stage: int = Field(default=3, ge=0)
 
 
+class DashboardSettings(_Frozen):
+    """How ``arinsight dashboard`` presents the marts (see settings.yaml)."""
+
+    language: Literal["en", "de"] = "en"
+    dso_target_days: float | None = Field(default=None, gt=0)
+    show_customer_names: bool = False
+    top_customers: int = Field(default=20, ge=1, le=500)
+
+
 class Settings(_Frozen):
     """Project settings; see ``defaults/settings.yaml`` for each field's meaning."""
 
@@ -64,6 +73,7 @@ class Settings(_Frozen):
         "auto", pattern=r"^(auto|\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))$"
     )
     net_value: NetValue
+    dashboard: DashboardSettings = DashboardSettings()
 
 
 class Stage(_Frozen):

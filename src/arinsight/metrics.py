@@ -536,3 +536,212 @@ def experiment_customers(wh: Warehouse) -> pl.DataFrame:
 def experiment_arms(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
     """``marts.fct_experiment_arms``: per-arm outcomes and effects vs control (95 % CIs)."""
     return _read(wh, "fct_experiment_arms", "segment, experiment_variant", segment=segment)
+
+
+# --------------------------------------------------------------------------- dashboard readers
+# Marts fct_dash_* are small pre-aggregations for the dashboard and the report
+# (sql/marts/fct_dash_*.sql); the meta readers show bookkeeping as recorded.
+
+
+def month_ends(wh: Warehouse) -> list[dt.date]:
+    """Built month ends, oldest first (``marts.fct_dso_monthly``)."""
+    _require_marts(wh)
+    rows = wh.con.execute(
+        "select distinct month_end_date from marts.fct_dso_monthly order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def segments(wh: Warehouse) -> list[str]:
+    """Master-data segments in the marts (without 'all'), sorted."""
+    _require_marts(wh)
+    rows = wh.con.execute(
+        "select distinct segment from marts.fct_dso_monthly where segment <> 'all' order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def has_relation(wh: Warehouse, schema: str, name: str) -> bool:
+    """Whether ``schema.name`` exists (optional tables written by other verbs)."""
+    return name in wh.tables(schema)
+
+
+def kpis(
+    wh: Warehouse, month_end: dt.date | None = None, segment: str | None = None
+) -> pl.DataFrame:
+    """``marts.fct_dash_kpis``: one row per month end x segment x KPI.
+
+    ``kpi_value``, ``prev_month_value``, ``prev_year_value`` and the changes
+    ``change_vs_prev_month`` / ``change_vs_prev_year`` in the KPI's unit.
+    """
+    return _read(
+        wh,
+        "fct_dash_kpis",
+        "month_end_date, segment, kpi_name",
+        month_end_date=month_end,
+        segment=segment,
+    )
+
+
+def cash_monthly(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_dash_cash_monthly``: cash collected and net billed per month end x segment."""
+    return _read(wh, "fct_dash_cash_monthly", "month_end_date, segment", segment=segment)
+
+
+def behaviour_mix(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_dash_behaviour_mix``: active customers per month end x segment x
+    behaviour segment, with ``share_of_customers_pct`` (0-100)."""
+    return _read(
+        wh, "fct_dash_behaviour_mix", "month_end_date, segment, behaviour_segment", segment=segment
+    )
+
+
+def billing_cohorts(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_dash_billing_cohorts``: per issue month, share paid within 30/60/90 days."""
+    return _read(wh, "fct_dash_billing_cohorts", "month_end_date, segment", segment=segment)
+
+
+def stage_survival_bands(
+    wh: Warehouse, segment: str | None = None, stage: int | None = None
+) -> pl.DataFrame:
+    """``marts.fct_dash_survival_bands``: ``stage_survival`` plus ``lower_ratio`` /
+    ``upper_ratio``, the pointwise 95 % log-log band."""
+    return _read(
+        wh,
+        "fct_dash_survival_bands",
+        "segment, stage_number, days_since_send",
+        segment=segment,
+        stage_number=stage,
+    )
+
+
+def overdue_customers(
+    wh: Warehouse,
+    segment: str | None = None,
+    behaviour_segment: str | None = None,
+    limit: int = 20,
+) -> pl.DataFrame:
+    """``marts.fct_dash_overdue_customers``: the ``limit`` customers with most overdue AR."""
+    _require_marts(wh)
+    return wh.sql(
+        "select * from marts.fct_dash_overdue_customers"
+        " where (? is null or segment = ?) and (? is null or behaviour_segment = ?)"
+        " order by overdue_amount desc, customer_id limit ?",
+        [segment, segment, behaviour_segment, behaviour_segment, int(limit)],
+    )
+
+
+def guardrail_examples(
+    wh: Warehouse,
+    kind: str | None = None,
+    segment: str = "all",
+    month_end: dt.date | None = None,
+    limit: int = 5,
+) -> pl.DataFrame:
+    """``marts.fct_dash_guardrail_examples``: the latest ``limit`` (at most 5) findings
+    of each kind sent in the month of ``month_end`` (default: the latest month end)."""
+    month = resolve_month_end(wh, month_end)
+    return wh.sql(
+        """
+        select * from marts.fct_dash_guardrail_examples
+        where month_end_date = ? and segment = ? and (? is null or finding_kind = ?)
+            and example_rank <= ?
+        order by finding_kind, example_rank
+        """,
+        [month, segment, kind, kind, int(limit)],
+    )
+
+
+def loads(wh: Warehouse) -> pl.DataFrame:
+    """``meta.loads``: one row per loaded file, newest first."""
+    return wh.sql("select * from meta.loads order by loaded_at desc, load_id desc")
+
+
+def quarantine_reasons(wh: Warehouse) -> pl.DataFrame:
+    """``meta.quarantine`` grouped by file, table, field and reason, with one sample row."""
+    return wh.sql(
+        """
+        select file, table_name, field, reason, count(*) as count_rows,
+            min(line_number) as first_line_number, arg_min(raw_row, line_number) as sample_raw_row
+        from meta.quarantine
+        group by file, table_name, field, reason
+        order by count_rows desc, file, reason
+        """
+    )
+
+
+def builds(wh: Warehouse, limit: int = 20) -> pl.DataFrame:
+    """``meta.builds`` per build: when, models, mart rows, seconds; newest first."""
+    return wh.sql(
+        """
+        select build_id, max(built_at) as built_at, count(*) as count_models,
+            sum(row_count) filter (where layer = 'marts') as count_mart_rows,
+            sum(seconds) as seconds
+        from meta.builds group by build_id order by build_id desc limit ?
+        """,
+        [int(limit)],
+    )
+
+
+def ladder_versions(wh: Warehouse) -> pl.DataFrame | None:
+    """``meta.ladders`` (version, effective date, name, sha256, applied at), newest
+    first; None when no ladder was ever applied (the table does not exist)."""
+    if not has_relation(wh, "meta", "ladders"):
+        return None
+    return wh.sql("select * from meta.ladders order by effective_date desc, applied_at desc")
+
+
+def ladder_in_force(wh: Warehouse, as_of: dt.date | None = None) -> tuple[pl.DataFrame, str]:
+    """The ladder in force per segment, one row per segment x stage.
+
+    The latest ``meta.ladders`` version effective on or before ``as_of``
+    (default: any); the shipped default ladder when none was applied.
+    Columns: ``segment``, ``stage_number``, ``stage_name``, ``due_offset_days``
+    (anchors resolved: days after the due date), ``channel``, ``fee_amount``.
+
+    Returns:
+        The frame and where it came from (``"meta.ladders v<version> (<name>)"``
+        or ``"default"``).
+    """
+    import polars as pl
+
+    from arinsight.config import Ladder, load_ladder
+
+    ladder: Ladder | None = None
+    source = "default"
+    versions = ladder_versions(wh)
+    if versions is not None and "yaml_text" in versions.columns:
+        rows = versions
+        if as_of is not None:
+            rows = rows.filter(pl.col("effective_date").cast(pl.Date) <= as_of)
+        if rows.height:
+            import yaml
+
+            r = rows.row(0, named=True)
+            ladder = Ladder.model_validate(yaml.safe_load(r["yaml_text"]))
+            source = f"meta.ladders v{r.get('version')} ({r.get('name')})"
+    if ladder is None:
+        ladder = load_ladder()
+    names = segments(wh) if wh.has_marts() else []
+    out = []
+    for seg in names or ["default"]:
+        stages = ladder.for_segment(seg)
+        for stage, offset in zip(stages, ladder.due_offsets(seg), strict=True):
+            out.append(
+                {
+                    "segment": seg,
+                    "stage_number": stage.stage,
+                    "stage_name": stage.name,
+                    "due_offset_days": offset,
+                    "channel": stage.channel,
+                    "fee_amount": float(stage.fee),
+                }
+            )
+    return pl.DataFrame(out), source
+
+
+def ladder_recommendations(wh: Warehouse) -> pl.DataFrame | None:
+    """``marts.ladder_recommendations`` as ``arinsight recommend`` wrote it; None when absent."""
+    if not has_relation(wh, "marts", "ladder_recommendations"):
+        return None
+    return wh.sql("select * from marts.ladder_recommendations")

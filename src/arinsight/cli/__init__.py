@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "build": "arinsight.cli.build",
     "check": "arinsight.cli.check",
     "metrics": "arinsight.cli.metrics",
+    "dashboard": "arinsight.cli.dashboard",
     "ladder": "arinsight.cli.ladder",
     "recommend": "arinsight.cli.recommend",
     "score": "arinsight.cli.score",

@@ -29,16 +29,22 @@ from arinsight.cli._common import db_option, quiet_option, settings_option
 @click.option(
     "--no-serve",
     is_flag=True,
-    help="Do not start the dashboard at the end (this version ends by saying how to start it).",
+    help="Do not serve the dashboard at the end (print the command that starts it instead).",
+)
+@click.option(
+    "--port", type=int, default=8050, show_default=True, help="Dashboard port (127.0.0.1)."
 )
 @quiet_option
 @settings_option
-def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool, quiet: bool) -> None:
+def command(
+    db: str, data_dir: str, seed: int, scale: float, no_serve: bool, port: int, quiet: bool
+) -> None:
     """The whole pipeline on a sample company, end to end.
 
     Simulates the default world (about 20k customers, 24 months) unless
     --data-dir already holds a ledger, loads it, builds the marts, prints
-    DSO per segment and ends with the command that opens the dashboard.
+    DSO per segment and serves the dashboard on 127.0.0.1:8050 (--no-serve:
+    prints the command that starts it instead).
     """
     from contextlib import ExitStack
     from typing import Any
@@ -106,4 +112,10 @@ def command(db: str, data_dir: str, seed: int, scale: float, no_serve: bool, qui
     with ExitStack() as stack:
         run_demo(Path(db), Path(data_dir), seed=seed, scale=scale, reporter=Reporter(stack))
     db_arg = "" if db == "data/arinsight.duckdb" else f" --db {db}"
-    say(f"next: `arinsight dashboard{db_arg}` opens the dashboard on these marts")
+    if no_serve:
+        say(f"next: `arinsight dashboard{db_arg}` opens the dashboard on these marts")
+        return
+    from arinsight.dashboard.app import serve
+
+    say("dashboard: open the URL below in a browser (Ctrl+C stops it)")
+    serve(db, port=port)

@@ -1,0 +1,329 @@
+"""The Dash app: shell (title, page links, global filters in the URL), pages from
+``dashboards/pages``, basic auth off loopback, served by waitress.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from arinsight.errors import ArinsightError
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+USER_ENV = "ARINSIGHT_DASHBOARD_USER"
+PASSWORD_ENV = "ARINSIGHT_DASHBOARD_PASSWORD"
+#: How often the browser asks whether a new build was published (ms).
+VERSION_POLL_MS = 5_000
+
+#: (page module, id prefix) in menu order; each module registers its own path.
+PAGES = ("overview", "aging", "dunning", "recovery", "ladder", "quality")
+
+#: Menu names (en, de).
+PAGE_NAMES = {
+    "overview": ("Overview", "Überblick"),
+    "aging": ("Aging", "Altersstruktur"),
+    "dunning": ("Dunning funnel", "Mahnstufen"),
+    "recovery": ("Recovery & churn", "Einbringung & Abwanderung"),
+    "ladder": ("Ladder", "Mahnplan"),
+    "quality": ("Data quality", "Datenqualität"),
+}
+
+_app: Any = None
+
+
+class DashboardError(ArinsightError):
+    """The dashboard cannot start (e.g. no credentials for a public interface)."""
+
+    exit_code = 2
+
+
+def pages_dir() -> Path:
+    """``dashboards/pages``: the repository's in a checkout, else the packaged copy."""
+    here = Path(__file__).resolve()
+    repo = here.parents[3] / "dashboards" / "pages"
+    if repo.is_dir():
+        return repo
+    return here.parents[1] / "_dashboards" / "pages"
+
+
+def credentials(host: str, env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """Basic-auth credentials from the environment; required off loopback.
+
+    Raises:
+        DashboardError: ``host`` is not a loopback address and the user or the
+            password variable is unset or empty.
+    """
+    env = os.environ if env is None else env
+    user, password = env.get(USER_ENV, ""), env.get(PASSWORD_ENV, "")
+    if user and password:
+        return user, password
+    if host in LOOPBACK:
+        return None
+    raise DashboardError(
+        f"refusing to serve on {host} without credentials: set {USER_ENV} and "
+        f"{PASSWORD_ENV} (basic auth), or serve on 127.0.0.1 (the default)"
+    )
+
+
+def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
+    """The Dash app reading the warehouse at ``db`` (created once per process).
+
+    A second call re-points the same app at ``db`` (Dash registers page
+    callbacks process-wide, so one app per process).
+    """
+    global _app
+    from arinsight.dashboard import data
+
+    data.configure(db)
+    if _app is not None:
+        return _app
+
+    import dash
+    from dash import Input, Output, State, ctx, dcc, html, no_update
+
+    from arinsight.config import load_settings
+    from arinsight.dashboard import filters as flt
+    from arinsight.dashboard.components import month_label
+
+    settings = load_settings().dashboard
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(pages_dir()),
+        assets_folder=str(Path(__file__).parent / "assets"),
+        suppress_callback_exceptions=True,
+        title="arinsight",
+        update_title="",
+    )
+    if auth is not None:
+        import dash_auth
+
+        user, password = auth
+
+        def check(u: str, p: str) -> bool:
+            return hmac.compare_digest(u, user) & hmac.compare_digest(p, password)
+
+        dash_auth.BasicAuth(app, auth_func=check)
+
+    def options() -> tuple[list[str], list[Any]]:
+        from arinsight import metrics
+
+        try:
+            return data.read(metrics.segments), data.read(metrics.month_ends)
+        except data.NeedsCommand:
+            return [], []
+
+    def serve_layout() -> Any:
+        segs, months = options()
+        lang = settings.language
+        nav = [
+            dcc.Link(p["name"], href=p["relative_path"], id=f"nav-{p['module'].split('.')[-1]}")
+            for p in dash.page_registry.values()
+        ]
+        return html.Div(
+            [
+                dcc.Location(id="url", refresh=False),
+                dcc.Store(id="data-version", data=data.version()),
+                dcc.Interval(id="version-poll", interval=VERSION_POLL_MS),
+                html.Header(
+                    [
+                        html.Div(
+                            [html.Span("arinsight", className="brand"), html.Nav(nav, id="nav")],
+                            className="topline",
+                        ),
+                        html.Div(
+                            [
+                                _labelled(
+                                    "segment",
+                                    dcc.Dropdown(
+                                        id="flt-segment",
+                                        options=[{"label": "all", "value": "all"}]
+                                        + [{"label": s, "value": s} for s in segs],
+                                        value="all",
+                                        clearable=False,
+                                    ),
+                                ),
+                                _labelled(
+                                    "behaviour",
+                                    dcc.Dropdown(
+                                        id="flt-behaviour",
+                                        options=[{"label": "any", "value": "any"}]
+                                        + [{"label": b, "value": b} for b in flt.BEHAVIOURS],
+                                        value="any",
+                                        clearable=False,
+                                    ),
+                                ),
+                                _labelled(
+                                    "period",
+                                    dcc.Dropdown(
+                                        id="flt-period",
+                                        options=[{"label": "latest", "value": "latest"}]
+                                        + [
+                                            {"label": month_label(m, lang), "value": m.isoformat()}
+                                            for m in reversed(months)
+                                        ],
+                                        value="latest",
+                                        clearable=False,
+                                    ),
+                                ),
+                                _labelled(
+                                    "currency",
+                                    dcc.Dropdown(
+                                        id="flt-basis",
+                                        options=[
+                                            {"label": "EUR (reporting)", "value": "reporting"}
+                                        ],
+                                        value="reporting",
+                                        clearable=False,
+                                    ),
+                                ),
+                                _labelled(
+                                    "language",
+                                    dcc.RadioItems(
+                                        id="flt-lang",
+                                        options=[
+                                            {"label": " EN", "value": "en"},
+                                            {"label": " DE", "value": "de"},
+                                        ],
+                                        value=lang,
+                                        inline=True,
+                                    ),
+                                ),
+                            ],
+                            className="filters",
+                            id="filters",
+                        ),
+                    ]
+                ),
+                html.Main(dash.page_container, id="main"),
+                html.Footer(id="footer", children=f"warehouse: {data.db_path()}"),
+            ]
+        )
+
+    app.layout = serve_layout
+
+    @app.callback(
+        Output("url", "search"),
+        Output("flt-segment", "value"),
+        Output("flt-behaviour", "value"),
+        Output("flt-period", "value"),
+        Output("flt-basis", "value"),
+        Output("flt-lang", "value"),
+        Input("url", "search"),
+        Input("flt-segment", "value"),
+        Input("flt-behaviour", "value"),
+        Input("flt-period", "value"),
+        Input("flt-basis", "value"),
+        Input("flt-lang", "value"),
+    )
+    def sync_filters(
+        search: str | None, segment: str, behaviour: str, period: str, basis: str, lang: str
+    ) -> tuple[Any, ...]:
+        """URL → controls on load and navigation; controls → URL on a change."""
+        segs, months = options()
+        if ctx.triggered_id in (None, "url"):
+            f = flt.parse(search, segments=segs, periods=months, default_lang=settings.language)
+            return (
+                no_update,
+                f.segment,
+                f.behaviour or "any",
+                f.period.isoformat() if f.period else "latest",
+                f.basis,
+                f.lang,
+            )
+        chosen = flt.Filters(
+            segment=segment or "all",
+            behaviour=None if behaviour in (None, "any") else behaviour,
+            period=None if period in (None, "latest") else _date(period),
+            basis=basis or "reporting",
+            lang=lang or settings.language,
+        )
+        # through parse() again: only known values make it into the URL
+        search_new = flt.parse(
+            chosen.to_search(), segments=segs, periods=months, default_lang=settings.language
+        ).to_search()
+        return (search_new if search_new != search else no_update, *([no_update] * 5))
+
+    @app.callback(
+        [Output(f"nav-{p}", "href") for p in PAGES]
+        + [Output(f"nav-{p}", "children") for p in PAGES],
+        Input("url", "search"),
+    )
+    def nav_links(search: str | None) -> list[str]:
+        """Page links keep the filters and follow the language."""
+        paths = {
+            p["module"].split(".")[-1]: p["relative_path"] for p in dash.page_registry.values()
+        }
+        lang = flt.parse(search, default_lang=settings.language).lang
+        names = [PAGE_NAMES[p][1 if lang == "de" else 0] for p in PAGES]
+        return [paths[p] + (search or "") for p in PAGES] + names
+
+    @app.callback(
+        Output("data-version", "data"),
+        Input("version-poll", "n_intervals"),
+        State("data-version", "data"),
+    )
+    def poll_version(_: int | None, known: str | None) -> Any:
+        """A new published build re-renders the page (no restart, no reload)."""
+        current = data.version()
+        return current if current != known else no_update
+
+    _app = app
+    return app
+
+
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _labelled(key: str, control: Any) -> Any:
+    from dash import html
+
+    labels = {
+        "segment": "Segment",
+        "behaviour": "Behaviour / Zahlverhalten",
+        "period": "Period / Monat",
+        "currency": "Currency / Währung",
+        "language": "Language / Sprache",
+    }
+    return html.Label([html.Span(labels[key], className="flt-label"), control], className="flt")
+
+
+def _warm_up() -> None:
+    """Pay the one-off import costs (polars, pyarrow, yaml, pydantic) before the
+    first visitor does: read what every page needs once."""
+    from arinsight import metrics
+    from arinsight.dashboard import data
+
+    try:
+        with data.request():
+            data.read(metrics.segments)
+            data.read(metrics.month_ends)
+            data.read(metrics.ladder_in_force, None)
+    except data.NeedsCommand:
+        pass
+
+
+def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8050, *, threads: int = 8) -> None:
+    """Serve the dashboard with waitress until interrupted.
+
+    Raises:
+        DashboardError: off loopback without credentials.
+    """
+    auth = credentials(host)
+    app = create_app(db, auth=auth)
+    import click
+    import waitress
+
+    _warm_up()
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"arinsight dashboard: {db} at http://{shown}:{port}/  (Ctrl+C to stop)")
+    waitress.serve(app.server, host=host, port=port, threads=threads, _quiet=True)
