@@ -239,8 +239,8 @@ def test_ladder_with_recommendations_and_versions(
         "  - {stage: 2, name: Mahnung, offset_days: 20, channel: letter, fee: 5}\n"
     )
     con.execute(
-        "create table if not exists meta.ladders (version integer, effective_date date, name varchar, "
-        "yaml_text varchar, sha256 varchar, applied_at timestamp)"
+        "create table if not exists meta.ladders (version integer, effective_date date, "
+        "name varchar, yaml_text varchar, sha256 varchar, applied_at timestamp)"
     )
     con.execute(
         "insert into meta.ladders values (2, date '2024-01-01', 'tuned', ?, 'abc', now())",
