@@ -74,6 +74,7 @@ def test_last_ladder_change_against_unchanged_segments(base: Path, tmp_path: Pat
     ends = month_ends(db)
     effective = ends[8] + dt.timedelta(days=1)  # the first day of the 10th month
     with Warehouse.open(db, read_only=False) as wh:
+        wh.con.execute("drop table if exists meta.ladders")  # main's warehouses have one
         wh.con.execute(
             "create table meta.ladders (version integer, effective_date date, name varchar, "
             "yaml_text varchar, sha256 varchar, applied_at timestamp)"
@@ -157,6 +158,7 @@ def test_empty_recommendations_say_no_change(base: Path, tmp_path: Path) -> None
 def test_experiment_arms_with_intervals(base: Path, tmp_path: Path) -> None:
     db = copy_of(base, tmp_path)
     with Warehouse.open(db, read_only=False) as wh:
+        wh.con.execute("drop table if exists marts.fct_experiment_arms")  # empty: no variants
         wh.con.execute(
             """
             create table marts.fct_experiment_arms as
