@@ -197,3 +197,15 @@ def test_no_snapshot_yet_opens_the_file_read_only(tmp_path: Path) -> None:
 def test_env_var_names_the_warehouse(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARINSIGHT_DB", os.fspath(built))
     assert read_version() == read_version(built)
+
+
+@pytest.mark.parametrize("stem", ["full", "before-1"])  # a SQL keyword; a name with '-'
+def test_any_file_name_builds(tmp_path: Path, stem: str) -> None:
+    src = tmp_path / "ledger"
+    src.mkdir()
+    for name, text in LEDGER.items():
+        (src / name).write_text(text, encoding="utf-8")
+    db = tmp_path / f"{stem}.duckdb"
+    assert _cli("load", str(src), "--db", str(db)).returncode == 0
+    proc = _cli("build", "--db", str(db))
+    assert proc.returncode == 0, proc.stderr

@@ -374,7 +374,8 @@ def _attach_scratch(con: duckdb.DuckDBPyConnection) -> None:
         if layer in attached:
             con.execute(f"detach {layer}")
         con.execute(f"attach ':memory:' as {layer}")
-    path = [f"{home}.main", *(f"{layer}.main" for layer in SCRATCH_LAYERS), f"{home}.marts"]
+    quoted = '"' + home.replace('"', '""') + '"'  # the file's stem: may be a keyword or hold '-'
+    path = [f"{quoted}.main", *(f"{layer}.main" for layer in SCRATCH_LAYERS), f"{quoted}.marts"]
     con.execute(f"set search_path = '{','.join(path)}'")
 
 
@@ -382,7 +383,7 @@ def _detach_scratch(con: duckdb.DuckDBPyConnection) -> None:
     from arinsight.warehouse import SCRATCH_LAYERS
 
     home = con.execute("select current_database()").fetchall()[0][0]
-    con.execute(f"use {home}")
+    con.execute('use "' + home.replace('"', '""') + '"')
     con.execute("reset search_path")
     for layer in SCRATCH_LAYERS:
         con.execute(f"detach database if exists {layer}")
