@@ -124,11 +124,15 @@ per_invoice as (
         scoped.customer_id,
         scoped.due_date + params.horizon_days <= scoped.as_of_date
             as is_outcome_observed,
-        least(
-            coalesce(scoped.settled_date, scoped.as_of_date),
-            scoped.due_date + params.horizon_days,
-            scoped.as_of_date
-        ) - scoped.issue_date as restricted_days_to_settle,
+        date_diff(
+            'day',
+            scoped.issue_date,
+            least(
+                coalesce(scoped.settled_date, scoped.as_of_date),
+                scoped.due_date + params.horizon_days,
+                scoped.as_of_date
+            )
+        ) as restricted_days_to_settle,
         case
             when coalesce(scoped.settled_date > scoped.due_date, true)
                 then scoped.open_at_due_amount
