@@ -85,7 +85,11 @@ def _months(frame: pl.DataFrame) -> list[dt.date]:
 
 
 def _monthly(fig: go.Figure) -> go.Figure:
-    fig.update_xaxes(hoverformat="%b %Y", tickformat="%b %Y")
+    # ticks on whole months only (plotly's automatic ticks can fall mid-month and
+    # label two ticks with the same month); fewer labels on long ranges
+    months = {x for trace in fig.data for x in (getattr(trace, "x", None) or ())}
+    step = "M1" if len(months) <= 13 else ("M3" if len(months) <= 40 else "M6")
+    fig.update_xaxes(hoverformat="%b %Y", tickformat="%b %Y", dtick=step)
     return fig
 
 
