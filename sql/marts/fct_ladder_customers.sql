@@ -46,7 +46,7 @@ billed as (
     select
         customer_id,
         count(*) as count_invoices,
-        sum(cast(invoice_amount as double)) as total_invoiced_amount,
+        cast(sum(invoice_amount) as double) as total_invoiced_amount,
         min(issue_date) as first_issue_date,
         max(issue_date) as last_issue_date
     from lifecycle

@@ -36,7 +36,8 @@ month_ends as (
 ),
 
 stages as (
-    select cast(range as integer) as stage_number from range(0, 6)
+    select stage_number
+    from (values (0), (1), (2), (3), (4), (5)) as numbers (stage_number)
 ),
 
 invoices as (
