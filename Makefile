@@ -40,8 +40,10 @@ DEMO_ARGS ?=
 demo: env-runtime  ## simulate a sample company, load, build, report, serve the dashboard
 	$(VENV)/bin/arinsight demo $(DEMO_ARGS)
 
+# Two workers (pytest-xdist): the suite is mostly processes and I/O; about 18 min
+# on a quiet 2-core machine, twice that serially.
 test: env  ## run the whole suite
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: env  ## skip slow, browser and notebook tests (local loop only)
 	$(PY) -m pytest -m "not slow and not browser and not notebook" $(PYTEST_ARGS)
