@@ -31,7 +31,7 @@ overdue as (
         max(as_of_date) as as_of_date,
         count(*) as count_overdue_invoices,
         sum(open_amount) as overdue_amount,
-        max(as_of_date - due_date) as max_days_past_due,
+        max(date_diff('day', due_date, as_of_date)) as max_days_past_due,
         max(highest_stage_number) as highest_stage_number
     from lifecycle
     where open_amount > 0 and due_date < as_of_date

@@ -64,7 +64,7 @@ typed_cases as (
         stage_number,
         channel,
         is_sent,
-        next_stage_sent_date - sent_date as next_stage_days
+        date_diff('day', sent_date, next_stage_sent_date) as next_stage_days
     from cases
     union all
     select
@@ -73,7 +73,7 @@ typed_cases as (
         stage_number,
         channel,
         is_sent,
-        next_stage_sent_date - sent_date as next_stage_days
+        date_diff('day', sent_date, next_stage_sent_date) as next_stage_days
     from cases
     union all
     select
@@ -82,7 +82,7 @@ typed_cases as (
         stage_number,
         channel,
         is_sent,
-        next_stage_sent_date - sent_date as next_stage_days
+        date_diff('day', sent_date, next_stage_sent_date) as next_stage_days
     from cases
 ),
 

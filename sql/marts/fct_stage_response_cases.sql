@@ -88,7 +88,9 @@ observed_offsets as (
         invoices.segment,
         first_sends.stage_number,
         cast(
-            round(median(first_sends.sent_date - invoices.due_date)) as integer
+            round(median(
+                date_diff('day', invoices.due_date, first_sends.sent_date)
+            )) as integer
         ) as due_offset_days
     from first_sends
     inner join invoices on first_sends.invoice_id = invoices.invoice_id
@@ -376,10 +378,11 @@ final as (
         ended.plan_channel as planned_channel,
         ended.sent_date is not null as is_sent,
         ended.sent_date,
-        cast(ended.sent_date - ended.due_date as integer)
+        cast(date_diff('day', ended.due_date, ended.sent_date) as integer)
             as sent_due_offset_days,
         cast(
-            ended.sent_date - ended.due_date - ended.plan_offset_days
+            date_diff('day', ended.due_date, ended.sent_date)
+            - ended.plan_offset_days
             as integer
         ) as send_delay_days,
         coalesce(
@@ -394,9 +397,15 @@ final as (
         ended.anchor_date,
         ended.window_start_date,
         ended.window_end_date,
-        cast(ended.window_start_date - ended.anchor_date as integer)
+        cast(
+            date_diff('day', ended.anchor_date, ended.window_start_date)
+            as integer
+        )
             as start_day,
-        cast(ended.window_end_date - ended.anchor_date as integer) as end_day,
+        cast(
+            date_diff('day', ended.anchor_date, ended.window_end_date)
+            as integer
+        ) as end_day,
         coalesce(
             ended.settled_by = 'payment'
             and ended.settled_date = ended.window_end_date,
