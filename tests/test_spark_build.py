@@ -127,10 +127,9 @@ def spark_marts(
 
     out = tmp_path_factory.mktemp("spark") / "marts"
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        # the console entry point exits with the command's status (click standalone mode)
-        with pytest.raises(SystemExit) as status:
-            main(["build", "--engine", "spark", "--input", str(ledger), "--output", str(out)])
+    # the console entry point exits with the command's status (click standalone mode)
+    with contextlib.redirect_stdout(printed), pytest.raises(SystemExit) as status:
+        main(["build", "--engine", "spark", "--input", str(ledger), "--output", str(out)])
     assert status.value.code in (0, None), printed.getvalue()
     return out, printed.getvalue()
 
