@@ -180,6 +180,10 @@ def test_mart_matches_duckdb_row_for_row(
     expected = _rows(con, f"duck.marts.{mart.name}", mart.keys, columns)
     got = _rows(con, "spark_mart", mart.keys, columns)
     assert len(got) == len(expected)
+    if mart.name.startswith("fct_experiment_"):
+        # no randomised experiment in this simulated ledger: both engines give no rows
+        assert got == expected == []
+        return
     assert expected, f"{mart.name} is empty on this ledger: the comparison would prove nothing"
     for want, have in zip(expected, got, strict=True):
         bad = [
