@@ -261,7 +261,14 @@ def test_readers_give_the_same_answers_from_parquet_marts(
                 rel_tol=1e-9,
                 abs_tol=1e-9,
             )
-        assert _close(metrics.headline(lake), metrics.headline(duck))
+        # the figures agree; the load provenance (quarantine share, currency source)
+        # lives in the warehouse's raw and meta tables, which Parquet marts do not carry
+        provenance = ("quarantine", "warnings", "currency_source")
+        figures = [
+            {k: v for k, v in metrics.headline(w).items() if k not in provenance}
+            for w in (lake, duck)
+        ]
+        assert _close(figures[0], figures[1])
         built = lake.sql("select count(*) as n from meta.builds").item()
         assert built == len(discover_models())
 
