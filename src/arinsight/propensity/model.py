@@ -366,24 +366,10 @@ def brier(pred: Any, observed: Any) -> float:
 
 def ladder_in_force(wh: Warehouse, on: dt.date) -> Ladder:
     """The ladder stored in ``meta.ladders`` in force on ``on``, else the shipped default."""
-    from arinsight.config import Ladder, _validate, load_ladder
+    from arinsight.config import load_ladder
+    from arinsight.ladder.store import ladder_in_force as stored
 
-    has_table = wh.sql(
-        "select count(*) as n from information_schema.tables "
-        "where table_schema = 'meta' and table_name = 'ladders'"
-    )["n"][0]
-    if has_table:
-        rows = wh.sql(
-            "select yaml_text from meta.ladders where effective_date <= ? "
-            "order by effective_date desc, version desc limit 1",
-            [on],
-        )
-        if rows.height:
-            import yaml
-
-            ladder: Ladder = _validate(Ladder, yaml.safe_load(rows["yaml_text"][0]), "meta.ladders")
-            return ladder
-    return load_ladder()
+    return stored(wh, on) or load_ladder()
 
 
 def data_as_of(wh: Warehouse) -> dt.date:
