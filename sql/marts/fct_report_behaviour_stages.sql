@@ -36,7 +36,7 @@ month_ends as (
 ),
 
 stages as (
-    select stage_number
+    select numbers.stage_number
     from (values (0), (1), (2), (3), (4), (5)) as numbers (stage_number)
 ),
 
