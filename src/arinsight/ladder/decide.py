@@ -49,18 +49,36 @@ def stage_verdict(n_events: int, min_events: int, delta_low: float) -> Verdict:
 
 
 def within_trust_region(
-    sends: Iterable[float], sends_now: Iterable[float], max_ratio: float, slack: float
+    sends: Iterable[float],
+    sends_now: Iterable[float],
+    max_ratio: float,
+    slack: float,
+    first_day: Iterable[float] | None = None,
+    first_day_now: Iterable[float] | None = None,
 ) -> bool:
     """Does a candidate ladder stay where the data speak?
 
     The response and churn models are learned from the invoices each channel reaches
     under the ladder in force; a candidate may not make any channel reach more than
-    ``max_ratio`` times as many invoices (plus ``slack``) with its first send, since
-    the model would then extrapolate to customers it has not seen receive that
-    channel. (Dropping the first of two letters keeps the letters' reach a subset of
-    today's: allowed.)
+    ``max_ratio`` times as many invoices (plus ``slack``) with its first send *when
+    that first send goes out earlier than the channel's earliest observed day*: the
+    extra invoices are then younger than any the channel was seen to reach, i.e.
+    customers the model has not seen receive that channel (a letter moved from day
+    21 to day 7). A channel whose first send stays on or after its observed earliest
+    day reaches only invoices at least as old as those it reached (e.g. the handover
+    at its day after the letters before it are dropped): more of them, but of the
+    kind the data show. Without ``first_day``/``first_day_now`` every channel is
+    capped. (Dropping the first of two letters keeps the letters' reach a subset of
+    today's: allowed either way.)
     """
-    return all(s <= max_ratio * n + slack for s, n in zip(sends, sends_now, strict=True))
+    rows = list(zip(sends, sends_now, strict=True))
+    if first_day is None or first_day_now is None:
+        return all(s <= max_ratio * n + slack for s, n in rows)
+    days = list(zip(first_day, first_day_now, strict=True))
+    return all(
+        s <= max_ratio * n + slack or d >= d_now
+        for (s, n), (d, d_now) in zip(rows, days, strict=True)
+    )
 
 
 def stage_keep(n_events: int, min_events: int, share_better: float) -> bool:

@@ -457,6 +457,7 @@ def recommend(
             inp, s, nv, {st.stage: st.channel for st in template}, seed, opts.bootstrap_draws
         )
         start = treatment_plan(cur_plan, arms) if arms and arms.favours_treatment() else None
+        first_now = _channel_first_day(cur_plan)
         if start is not None:  # the better arm's reach has been observed too
             sends_now = np.maximum(
                 sends_now,
@@ -464,6 +465,7 @@ def recommend(
                     start, evaluate(book, point, bumps, start, nv, opts).stage_events[0]
                 ),
             )
+            first_now = np.minimum(first_now, _channel_first_day(start))
         if arms is not None:
             experiments[seg] = {
                 "control": arms.control,
@@ -482,6 +484,7 @@ def recommend(
             _b: SegmentBook = book,
             _u: dict[int, F64] = bumps,
             _now: F64 = sends_now,
+            _first: F64 = first_now,
         ) -> float:
             v = evaluate(_b, point, _u, p, nv, opts)
             if not decide.within_trust_region(
@@ -489,6 +492,8 @@ def recommend(
                 _now,
                 opts.max_send_ratio,
                 opts.min_stage_events,
+                _channel_first_day(p),
+                _first,
             ):
                 return -math.inf
             return float(v.net_value[0])
@@ -607,6 +612,17 @@ def _channel_sends(ladder: tuple[PlannedStage, ...], stage_sends: F64) -> F64:
     for p in ladder:
         i = CHANNELS.index(p.channel)
         out[i] = max(out[i], float(stage_sends[p.stage]))
+    return out
+
+
+def _channel_first_day(ladder: tuple[PlannedStage, ...]) -> F64:
+    """Per channel (``contract.CHANNELS`` order): the day of its first send (inf: unused)."""
+    from arinsight.contract import CHANNELS
+
+    out = np.full(len(CHANNELS), np.inf)
+    for p in ladder:
+        i = CHANNELS.index(p.channel)
+        out[i] = min(out[i], float(p.day))
     return out
 
 
