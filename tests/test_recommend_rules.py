@@ -82,6 +82,42 @@ def test_confidence_flag(low: float, high: float, n: int, min_n: int, flag: str)
     assert decide.confidence_flag(low, high, n, min_n) == flag
 
 
+INF = math.inf
+
+
+@pytest.mark.parametrize(
+    ("sends", "now", "first", "first_now", "inside"),
+    [
+        # reach 1,200 vs 1,000 now: 1,200 <= 1.25 x 1,000 + 50, inside whatever the day
+        ([1200.0], [1000.0], [7.0], [21.0], True),
+        # a letter moved from day 21 to day 7 reaching 1,400 > 1,300: outside
+        ([1400.0], [1000.0], [7.0], [21.0], False),
+        # the same reach with the first send on its observed day (the handover after the
+        # letters before it were dropped): invoices as old as it saw, inside
+        ([1400.0], [1000.0], [75.0], [75.0], True),
+        # ... or later than observed: inside
+        ([1400.0], [1000.0], [80.0], [75.0], True),
+        # a channel the ladder in force never used (first day inf) may not appear at scale
+        ([400.0], [0.0], [10.0], [INF], False),
+        # an unused channel stays unused: inside (0 <= 50)
+        ([0.0], [0.0], [INF], [INF], True),
+        # two channels: email inside, letter moved earlier and over the cap: outside
+        ([900.0, 1400.0], [1000.0, 1000.0], [-5.0, 7.0], [-3.0, 21.0], False),
+        # without first days every channel is capped (the older rule)
+        ([1400.0], [1000.0], None, None, False),
+    ],
+)
+def test_within_trust_region(
+    sends: list[float],
+    now: list[float],
+    first: list[float] | None,
+    first_now: list[float] | None,
+    inside: bool,
+) -> None:
+    got = decide.within_trust_region(sends, now, 1.25, 50.0, first, first_now)
+    assert got is inside
+
+
 @pytest.mark.parametrize(
     ("amplitude", "half_life", "floor", "days"),
     [
