@@ -216,3 +216,41 @@ def test_experiment_arms_compared_directly() -> None:
     assert res.low80 == pytest.approx(res.high80)
     assert not res.favours_treatment()
     assert res.treatment_days == {1: -3}
+
+
+def _inv_softplus(v: float) -> float:
+    """x with softplus(x) = v (the increments below are chosen, x derived from them)."""
+    return math.log(math.expm1(v))
+
+
+# kinds: email, letter, sms, phone, collection_agency, reminder after payment, on a dispute
+@pytest.mark.parametrize(
+    ("increments", "active", "expected"),
+    [
+        # email 0.001; letter sits 0.003 above it; agency 0.1 above the letter
+        (
+            [0.001, 0.003, 0.5, 0.5, 0.1, 0.002, 0.004],
+            [True, True, False, False, True, True, True],
+            [0.001, 0.004, 0.0, 0.0, 0.104, 0.002, 0.004],
+        ),
+        # no letter in the ladder: the agency sits on the e-mail
+        (
+            [0.002, 0.5, 0.5, 0.5, 0.05, 0.001, 0.001],
+            [True, False, False, False, True, False, False],
+            [0.002, 0.0, 0.0, 0.0, 0.052, 0.0, 0.0],
+        ),
+        # SMS harsher than e-mail: letter and phone sit on the SMS; agency on the
+        # harsher of letter (0.003 + 0.004) and phone (0.003 + 0.001)
+        (
+            [0.001, 0.004, 0.003, 0.001, 0.02, 0.5, 0.5],
+            [True, True, True, True, True, False, False],
+            [0.001, 0.007, 0.003, 0.004, 0.027, 0.0, 0.0],
+        ),
+    ],
+)
+def test_churn_bumps_keep_the_escalation_order(
+    increments: list[float], active: list[bool], expected: list[float]
+) -> None:
+    x = np.array([_inv_softplus(v) for v in increments])
+    got = fit.ordered_bumps(x, np.array(active))
+    assert got == pytest.approx(expected, abs=1e-12)

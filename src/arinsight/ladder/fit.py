@@ -32,7 +32,11 @@ churn every customer runs whether dunned or not, so ``b_k`` is the *excess*
 churn hazard after a stage-k event over comparable customers not dunned at that
 time, identified by churn bunching after events — not the involuntary-churn
 label (which counts voluntary churners who happened to be dunned). Fitted by
-maximum likelihood over customers (churn day or end of data).
+maximum likelihood over customers (churn day or end of data). The channels'
+bumps keep the escalation order (email and SMS <= letter and phone <=
+collection agency, :func:`ordered_bumps`): every customer gets the soft
+reminders, so their churn is nearly collinear with background churn, and the
+fit would otherwise hand the letters' churn to the pre-due e-mail.
 
 **Uncertainty**: a bootstrap over customers. Each draw reweights customers with
 Poisson(1) weights and re-estimates every parameter by one Newton step from
@@ -402,9 +406,7 @@ class ChurnModel:
 
     def bumps(self, th: F64 | None = None) -> F64:
         x = self.theta if th is None else th
-        b = np.logaddexp(0.0, x[1:])
-        out: F64 = np.where(self.active, b, 0.0)
-        return out
+        return ordered_bumps(x[1:], self.active)
 
     def base(self, th: F64 | None = None) -> float:
         x = self.theta if th is None else th
@@ -458,8 +460,39 @@ def churn_features(inp: Inputs, half_life: float, stage_channel: I64) -> tuple[F
     return xh, xl
 
 
+#: Escalation order of the channels' churn (contract.CHANNELS indices): a send on a
+#: channel drives at least as many customers away as one on each of its softer
+#: channels — email and SMS <= letter and phone <= collection agency.
+_I_EMAIL, _I_LETTER, _I_SMS, _I_PHONE, _I_AGENCY = (
+    CHANNELS.index(c) for c in ("email", "letter", "sms", "phone", "collection_agency")
+)
+
+
+def ordered_bumps(x: F64, active: npt.NDArray[np.bool_]) -> F64:
+    """Excess churn per event kind from the free parameters ``x`` (one per kind).
+
+    A channel's bump is ``softplus(x_k)`` on top of the largest bump of its softer
+    channels in use (``_I_*`` order above), so harsher channels never come out below
+    softer ones; a reminder after payment and one on a disputed invoice are free.
+    Kinds not in the data are 0. Why: every customer gets the soft reminders, so their
+    churn and background churn are nearly collinear, and letters reach mostly the late
+    payers who shrug them off; the order keeps the fit from handing letter churn to
+    the pre-due e-mail (see docs/recommender.md).
+    """
+    sp = np.where(active, np.logaddexp(0.0, x), 0.0)
+    b = sp.copy()
+    soft = max(b[_I_EMAIL], b[_I_SMS])
+    b[_I_LETTER] = np.where(active[_I_LETTER], sp[_I_LETTER] + soft, 0.0)
+    b[_I_PHONE] = np.where(active[_I_PHONE], sp[_I_PHONE] + soft, 0.0)
+    b[_I_AGENCY] = np.where(
+        active[_I_AGENCY], sp[_I_AGENCY] + max(b[_I_LETTER], b[_I_PHONE], soft), 0.0
+    )
+    out: F64 = b
+    return out
+
+
 def _churn_rowll(x: F64, expo: F64, xh: F64, xl: F64, y: npt.NDArray[np.bool_], act: Any) -> F64:
-    b = np.where(act, np.logaddexp(0.0, x[1:]), 0.0)
+    b = ordered_bumps(x[1:], act)
     base = math.exp(x[0])
     h_t = np.maximum(base + xh @ b, 1e-15)
     lam = base * expo + xl @ b
