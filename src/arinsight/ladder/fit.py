@@ -420,7 +420,9 @@ KIND_PAID = len(CHANNELS)
 KIND_DISPUTED = len(CHANNELS) + 1
 
 
-def churn_features(inp: Inputs, half_life: float, stage_channel: I64) -> tuple[F64, F64]:
+def churn_features(
+    inp: Inputs, half_life: float, stage_channel: I64, pre_due: bool = False
+) -> tuple[F64, F64]:
     """Per customer and event kind: the event hazard on the last observed day, and its sum.
 
     An event on day ``e`` adds ``b * r * q^j`` to the churn hazard ``j`` days later
@@ -432,6 +434,9 @@ def churn_features(inp: Inputs, half_life: float, stage_channel: I64) -> tuple[F
         inp: the inputs.
         half_life: churn half-life in days.
         stage_channel: [segments, stages] channel index of each stage in the ladder in force.
+        pre_due: count reminders sent before the due date on open undisputed invoices
+            as churn events (``pre_due_reminder_churn``); False: they are not events
+            (after payment or on a dispute they still are).
 
     Returns:
         ``(Xh, XL)``, each [customers, event kinds].
@@ -450,6 +455,8 @@ def churn_features(inp: Inputs, half_life: float, stage_channel: I64) -> tuple[F
         e = inp.due_day[m] + inp.sent[m, k]
         dt = inp.c_to_day[c] - e
         ok = dt >= 0
+        if not pre_due:
+            ok &= (inp.sent[m, k] >= 0) | (kind == KIND_PAID) | (kind == KIND_DISPUTED)
         c, dt, kind = c[ok], dt[ok].astype(np.float64), kind[ok]
         key = c * N_CHURN_KINDS + kind
         size = n_c * N_CHURN_KINDS

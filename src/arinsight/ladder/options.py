@@ -28,6 +28,7 @@ class RecommenderOptions(BaseModel):
     interval_low_pct: float = Field(10.0, gt=0, lt=50)
     interval_high_pct: float = Field(90.0, gt=50, lt=100)
     churn_half_life_days: float = Field(45.0, gt=0)
+    pre_due_reminder_churn: bool = False
     max_send_ratio: float = Field(1.25, ge=1.0)
 
 

@@ -163,7 +163,9 @@ def _fit_all(
         for st in stages:
             if st.stage < 6:
                 stage_channel[s, st.stage] = CHANNELS.index(st.channel)
-    feats = churn_features(inp, opts.churn_half_life_days, stage_channel)
+    feats = churn_features(
+        inp, opts.churn_half_life_days, stage_channel, opts.pre_due_reminder_churn
+    )
     for g, m in masks.items():
         groups[g] = fit_group(inp, m, opts)
     for s in segs:

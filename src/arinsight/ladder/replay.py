@@ -222,6 +222,8 @@ def cell_outcome(
         fee = fee + p.fee * opts.fee_collection_share * np.maximum(e - unpaid_final, 0.0) * dp
     churn_events = np.zeros((b, N_CHURN_KINDS))
     for p in ladder:
+        if p.day < 0 and not opts.pre_due_reminder_churn:
+            continue  # a courtesy reminder before the due date: no churn (see options)
         churn_events[:, CHANNEL_INDEX[p.channel]] += events[:, p.stage]
     churn_events[:, KIND_PAID] = paid_events.sum(axis=1)
     return CellOutcome(
