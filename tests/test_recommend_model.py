@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from arinsight.config import load_settings
+from arinsight.contract import CHANNELS
 from arinsight.ladder import fit
 from arinsight.ladder.fit import P_LAMBDA, P_LOG_HL, P_LOG_R, P_LOG_SIGMA, P_LOGIT_PI, P_MU
 from arinsight.ladder.inputs import NEVER, Inputs
@@ -254,3 +255,24 @@ def test_churn_bumps_keep_the_escalation_order(
     x = np.array([_inv_softplus(v) for v in increments])
     got = fit.ordered_bumps(x, np.array(active))
     assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_pre_due_reminder_is_no_churn_event_by_default() -> None:
+    # everyone pays naturally on day 10 after due, nothing responds to reminders:
+    # a pre-due e-mail on day -3 reaches every invoice (1.0 sends), a letter on day
+    # 5 too (all still open); only the letter counts as a churn event by default,
+    # both with pre_due_reminder_churn
+    ladder = (
+        PlannedStage(0, -3, "email", 0.0),
+        PlannedStage(2, 5, "letter", 0.0),
+    )
+    m = _params(1e-9, 10.0, 0.01, 2.0, 1e-12)
+    email, letter = CHANNELS.index("email"), CHANNELS.index("letter")
+    out = cell_outcome(m, -14, ladder, NV, OPTS, np.zeros(1))
+    assert out.events[0, 0] == pytest.approx(1.0)  # still sent (and paid for)
+    assert out.churn_events[0, email] == pytest.approx(0.0)
+    assert out.churn_events[0, letter] == pytest.approx(1.0)
+    on = OPTS.model_copy(update={"pre_due_reminder_churn": True})
+    out = cell_outcome(m, -14, ladder, NV, on, np.zeros(1))
+    assert out.churn_events[0, email] == pytest.approx(1.0)
+    assert out.churn_events[0, letter] == pytest.approx(1.0)
