@@ -32,12 +32,8 @@ from arinsight.ladder.experiment import compare_arms, treatment_plan
 from arinsight.ladder.fit import (
     ChurnModel,
     FittedGroup,
-    PayModel,
-    agency_rho,
     churn_features,
     dispute_curve,
-    draw_churn,
-    draw_theta,
     fit_churn,
     fit_group,
     posting_delay_curve,
@@ -299,26 +295,22 @@ class _Boot:
     params: dict[int, Params]
     bumps: dict[int, F64]
     w: F64
+    #: per segment: the weights of its book's customers (sliced once, so that replays
+    #: can reuse their weighted sums)
+    seg_w: dict[int, F64] = field(default_factory=dict)
 
 
 def _draws(fit: _Fitted, inp: Inputs, opts: RecommenderOptions, seed: int) -> _Boot:
-    rng = np.random.default_rng(seed)
-    n_c = int(inp.c_seg.size)
-    w = rng.poisson(1.0, (opts.bootstrap_draws, n_c)).astype(np.float64)
-    params: dict[int, Params] = {}
-    for g, fg in fit.groups.items():
-        models: list[PayModel] = []
-        for b in range(w.shape[0]):
-            th = draw_theta(fg, w[b])
-            m = PayModel.from_theta(th, window=fg.model.window)
-            m.rho = agency_rho(fg, inp, fit.group_masks[g], th, w[b])
-            models.append(m)
-        params[g] = Params.stack(models)
-    bumps = {
-        k: np.stack([cm.bumps(draw_churn(cm, w[b])) for b in range(w.shape[0])])
-        for k, cm in fit.churn.items()
+    """All bootstrap draws at once (``bootstrap.py``; same numbers as one draw at a time)."""
+    from arinsight.ladder import bootstrap
+
+    w = bootstrap.poisson_weights(opts.bootstrap_draws, int(inp.c_seg.size), seed)
+    params = {
+        g: bootstrap.group_params(fg, inp, fit.group_masks[g], w) for g, fg in fit.groups.items()
     }
-    return _Boot(params, bumps, w)
+    bumps = {k: bootstrap.churn_bumps(cm, w) for k, cm in fit.churn.items()}
+    seg_w = {s: np.ascontiguousarray(w[:, book.cust_rows]) for s, book in fit.books.items()}
+    return _Boot(params, bumps, w, seg_w)
 
 
 def _point(fit: _Fitted) -> tuple[dict[int, Params], dict[int, F64]]:
@@ -336,7 +328,10 @@ def _values(
     opts: RecommenderOptions,
 ) -> SegmentValue:
     book = fit.books[s]
-    return evaluate(book, boot.params, boot.bumps, ladder, nv, opts, boot.w[:, book.cust_rows])
+    w = boot.seg_w.get(s)
+    if w is None:
+        w = boot.seg_w[s] = np.ascontiguousarray(boot.w[:, book.cust_rows])
+    return evaluate(book, boot.params, boot.bumps, ladder, nv, opts, w)
 
 
 def _deltas(a: SegmentValue, b: SegmentValue) -> dict[str, list[float]]:

@@ -273,6 +273,8 @@ class SegmentBook:
     disp_unsettled: F64  # share of disputed invoices unsettled after day (index day + T_MAX)
     disp_dunned: float  # share of disputed invoices dunned while unsettled
     disp_key: int  # churn-model key of the segment
+    #: customer weights folded into the cells, per weights array (``book_weights``)
+    weights_cache: dict[int, BookWeights] = field(default_factory=dict)
 
 
 @dataclass
@@ -286,6 +288,57 @@ class SegmentValue:
     events: F64
     open_at_due_pct: F64  # amount-weighted share still open at the end of the due date
     stage_events: F64  # [B, stages] expected sends per stage number
+
+
+@dataclass
+class BookWeights:
+    """Customer weights of a book folded into its per-cell sums ([W, cells] each).
+
+    Every total of :func:`evaluate` but the churn term is linear in the cells'
+    outcomes, so ``sum_c w[b, c] * (M @ x)[c, b] = sum_k (w @ M)[b, k] * x[k, b]``:
+    the products ``w @ M`` are computed once per set of weights and reused for
+    every ladder, instead of forming customers x draws matrices per replay.
+    ``W`` is the number of weight rows (1 when all customers weigh 1).
+    """
+
+    w: F64 | None  # [W, customers] or None (all 1)
+    amt_disc: F64
+    disc: F64
+    amt: F64
+    count: F64
+    amt_total: F64  # [W]
+    disp_disc: F64  # [W]
+
+
+def book_weights(book: SegmentBook, w: F64 | None) -> BookWeights:
+    """Fold ``w`` ([B, customers] aligned with ``book.cust_rows``; None = all 1) into the book.
+
+    Remembered on the book per array object (a few at a time).
+    """
+    cache = book.weights_cache
+    cached = cache.get(id(w))
+    if cached is not None and cached.w is w:
+        return cached
+    ww = np.ones((1, book.cust_rows.size)) if w is None else w
+
+    def fold(m: Any) -> F64:
+        out: F64 = np.asarray((m.T @ ww.T).T)
+        return out
+
+    amt = fold(book.amt)
+    bw = BookWeights(
+        w=w,
+        amt_disc=fold(book.amt_disc),
+        disc=fold(book.disc),
+        amt=amt,
+        count=fold(book.count),
+        amt_total=amt.sum(axis=1),
+        disp_disc=ww @ book.disp_disc,
+    )
+    if len(cache) >= 4:
+        cache.clear()
+    cache[id(w)] = bw
+    return bw
 
 
 def evaluate(
@@ -308,7 +361,7 @@ def evaluate(
         nv: net-value parameters.
         opts: recommender options.
         w: [B, customers] customer weights (bootstrap), aligned with ``book.cust_rows``;
-            None = all 1.
+            None = all 1. Pass the same array object across calls to reuse its sums.
     """
     outs = [cached_outcome(params[g], a, ladder, nv, opts, book.delay) for g, a in book.cells]
     cash = np.stack([o.cash - o.commission for o in outs])  # cells x B
@@ -320,11 +373,15 @@ def evaluate(
     od = np.stack([o.open_at_due for o in outs])
     rec = np.stack([o.recovered_90 for o in outs])
     n_b = cash.shape[1]
-    value_c = book.amt_disc @ cash + book.disc @ per_inv  # customers x B
-    cash_c = book.amt_disc @ cash_only
+    bw = book_weights(book, w)
+
+    def lin(m: F64, x: F64) -> F64:
+        """sum over customers of weight x (M @ x): [B] (m is [W, cells], W in {1, B})."""
+        out: F64 = (m.T * x).sum(axis=0)
+        return out
+
     seg_bumps = bumps[book.disp_key]  # B x kinds
     ev_b = np.einsum("kbs,bs->kb", cev, seg_bumps)  # cells x B: hazard per invoice
-    hazard_c = book.count @ ev_b
     # disputed invoices: reminders while unsettled and not blocked cost and annoy
     rate = nv.cost_of_capital_pct / 100.0
     d_events = 0.0
@@ -335,33 +392,33 @@ def evaluate(
         d_events += e
         cc = nv.channel_cost.get(p.channel, 0.0)  # type: ignore[call-overload]
         d_cost += cc * e * (1.0 + rate) ** (-max(p.day, 0) / 365.0)
-    hazard_c = hazard_c + np.outer(
-        book.disp_count * d_events, bumps[book.disp_key][:, KIND_DISPUTED]
-    )
+    # the churn term is not linear in the cells: customers x draws
+    hazard_c = book.count @ ev_b
+    hazard_c += np.outer(book.disp_count * d_events, seg_bumps[:, KIND_DISPUTED])
     p_churn = -np.expm1(-hazard_c)
-    value_c = value_c - p_churn * (book.clv * book.churn_disc + opts.lost_invoicing_share * cash_c)
-    value_c = value_c - (book.disp_disc * d_cost)[:, None]
-    ww = np.ones((n_b, value_c.shape[0])) if w is None else w
-    amt_c = np.asarray(book.amt.sum(axis=1)).reshape(-1)
-    days_c = book.amt @ days
-    od_c = book.amt @ od
-    rec_c = book.amt @ rec
-    ev_c = book.count @ ev.sum(axis=2)
-
-    def tot(x: F64) -> F64:
-        out: F64 = np.einsum("bc,cb->b", ww, x)
-        return out
-
+    loss_c = book.amt_disc @ cash_only
+    loss_c *= opts.lost_invoicing_share
+    loss_c += book.clv * book.churn_disc
+    loss_c *= p_churn
+    if w is None:
+        churn = p_churn.sum(axis=0)
+        loss = loss_c.sum(axis=0)
+    else:
+        churn = np.einsum("bc,cb->b", w, p_churn)
+        loss = np.einsum("bc,cb->b", w, loss_c)
+    net = lin(bw.amt_disc, cash) + lin(bw.disc, per_inv) - loss - bw.disp_disc * d_cost
+    amt_tot = np.maximum(bw.amt_total, 1e-9)
+    od_tot = lin(bw.amt, od)
     return SegmentValue(
-        net_value=tot(value_c),
-        days_open=tot(days_c) / np.maximum(ww @ amt_c, 1e-9),
-        recovery_pct=100.0 * tot(rec_c) / np.maximum(tot(od_c), 1e-9),
-        churn=tot(p_churn),
-        events=tot(ev_c),
-        open_at_due_pct=100.0 * tot(od_c) / np.maximum(ww @ amt_c, 1e-9),
-        stage_events=np.einsum("bc,kbs,ck->bs", ww, ev, book.count.toarray())
-        if n_b > 1
-        else (np.asarray(book.count.sum(axis=0)).reshape(-1) @ ev[:, 0, :])[None, :],
+        net_value=net,
+        days_open=lin(bw.amt, days) / amt_tot,
+        recovery_pct=100.0 * lin(bw.amt, rec) / np.maximum(od_tot, 1e-9),
+        churn=churn,
+        events=lin(bw.count, ev.sum(axis=2)),
+        open_at_due_pct=100.0 * od_tot / amt_tot,
+        stage_events=np.einsum("bk,kbs->bs", bw.count, ev)
+        if bw.count.shape[0] == n_b
+        else np.einsum("k,kbs->bs", bw.count[0], ev),
     )
 
 
