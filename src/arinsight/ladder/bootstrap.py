@@ -88,9 +88,7 @@ def agency_rhos(
     return out
 
 
-def group_params(
-    fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], w: F64
-) -> Params:
+def group_params(fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], w: F64) -> Params:
     """A group's payment-model parameters for every draw of ``w`` (one Params of B rows)."""
     th = draw_thetas(fg.theta, np.asarray(fg.scores, np.float64), fg.info_inv, w)
     return Params(

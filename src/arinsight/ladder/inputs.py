@@ -218,9 +218,11 @@ def read_inputs(wh: Any) -> Inputs:
     control = labels[sizes.index(max(sizes))] if labels else None
     variants = [control] + [v for v in labels if v != control] if control else []
     vcode = {v: i for i, v in enumerate(variants)}
-    variant = inv["experiment_variant"].replace_strict(
-        vcode, default=0, return_dtype=pl.Int64
-    ).fill_null(0)
+    variant = (
+        inv["experiment_variant"]
+        .replace_strict(vcode, default=0, return_dtype=pl.Int64)
+        .fill_null(0)
+    )
     return Inputs(
         segments=segments,
         customer_types=ctypes,
