@@ -1,0 +1,259 @@
+"""The fast paths of ``arinsight recommend`` compute the same numbers as the slow ones.
+
+* ``ladder.bootstrap``: all bootstrap draws in matrix products = one draw at a time
+  (``fit.draw_theta`` / ``fit.agency_rho`` / ``fit.draw_churn``), and by hand;
+* ``replay.book_weights``: customer weights folded into the cell sums (by hand), and a
+  customer of weight 2 in ``evaluate`` = the same customer's invoices booked twice;
+* ``inputs.read_inputs``: the integer codes computed in SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from arinsight.config import load_settings
+from arinsight.ladder import bootstrap, fit
+from arinsight.ladder.fit import N_CHURN_KINDS, ChurnModel, PayModel
+from arinsight.ladder.inputs import NEVER, Inputs
+from arinsight.ladder.options import RecommenderOptions
+from arinsight.ladder.replay import (
+    Params,
+    PlannedStage,
+    book_weights,
+    evaluate,
+    make_book,
+)
+from tests.test_recommend_model import _synthetic_inputs
+
+OPTS = RecommenderOptions()
+NV = load_settings().net_value
+
+
+def test_draw_thetas_by_hand() -> None:
+    # theta (1, 2); customer scores (1, 0), (0, 2), (1, 1); I^-1 = identity.
+    # weights (2, 0, 1): w - 1 = (1, -1, 0), S^T (w - 1) = (1*1 + 0*(-1) + 1*0,
+    # 0*1 + 2*(-1) + 1*0) = (1, -2), so theta_b = (1 + 1, 2 - 2) = (2, 0).
+    # weights (1, 1, 1): w - 1 = 0, theta_b = theta.
+    theta = np.array([1.0, 2.0])
+    scores = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    w = np.array([[2.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    got = bootstrap.draw_thetas(theta, scores, np.eye(2), w)
+    assert got.tolist() == [[2.0, 0.0], [1.0, 2.0]]
+
+
+def test_poisson_weights_are_seeded() -> None:
+    a = bootstrap.poisson_weights(30, 500, seed=3)
+    b = bootstrap.poisson_weights(30, 500, seed=3)
+    c = bootstrap.poisson_weights(30, 500, seed=4)
+    assert a.shape == (30, 500)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # Poisson(1): mean 1 over 15,000 draws within 5 standard errors (1 / sqrt(15000))
+    assert abs(float(a.mean()) - 1.0) < 5 / np.sqrt(15_000)
+
+
+def _with_handovers(inp: Inputs) -> Inputs:
+    """Hand every invoice still open on day 30 to the agency, which recovers 40 % of it."""
+    ho = np.where(inp.settled_rel > 30, 30, NEVER).astype(np.int64)
+    ratio = np.where(ho < NEVER, 0.4, np.nan)
+    # issue days spread over -30..-14 so several (issue day, handover day) pairs exist
+    issue = (-14 - (np.arange(inp.n_invoices) % 17)).astype(np.int64)
+    return dataclasses.replace(inp, handover_rel=ho, after_handover_ratio=ratio, issue_rel=issue)
+
+
+def test_batched_group_draws_equal_one_draw_at_a_time() -> None:
+    rng = np.random.default_rng(11)
+    inp = _with_handovers(_synthetic_inputs(4_000, rng))
+    mask = np.ones(inp.n_invoices, bool)
+    fg = fit.fit_group(inp, mask, OPTS)
+    assert fg.ratio_n.sum() > 100  # the agency share is exercised
+    w = bootstrap.poisson_weights(25, inp.n_invoices, seed=5)
+    got = bootstrap.group_params(fg, inp, mask, w)
+    models = []
+    for b in range(w.shape[0]):
+        th = fit.draw_theta(fg, w[b])
+        m = PayModel.from_theta(th, window=fg.model.window)
+        m.rho = fit.agency_rho(fg, inp, mask, th, w[b])
+        models.append(m)
+    want = Params.stack(models)
+    for name in ("pi", "mu", "sigma", "half_life", "responsiveness", "lam", "rho"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-9, atol=1e-12), name
+    assert got.window == want.window
+    assert float(np.ptp(got.rho)) > 0  # the draws move the agency share
+
+
+def test_batched_churn_draws_equal_one_draw_at_a_time() -> None:
+    rng = np.random.default_rng(12)
+    n_c, k = 300, 1 + N_CHURN_KINDS
+    active = np.zeros(N_CHURN_KINDS, bool)
+    active[[0, 2, 3]] = True
+    cm = ChurnModel(
+        theta=rng.normal(-5.0, 1.0, k),
+        active=active,
+        scores=rng.normal(0.0, 0.1, (n_c, k)),
+        info_inv=np.diag(rng.uniform(0.5, 2.0, k)),
+        n_customers=n_c,
+        n_churned=10,
+    )
+    w = bootstrap.poisson_weights(40, n_c, seed=2)
+    want = np.stack([cm.bumps(fit.draw_churn(cm, w[b])) for b in range(40)])
+    got = bootstrap.churn_bumps(cm, w)
+    assert np.allclose(got, want, rtol=1e-10, atol=1e-15)
+    assert np.all(got[:, ~active] == 0.0)
+
+
+# --------------------------------------------------------------------------- replay weights
+
+
+def _book_inputs(rows: list[tuple[int, int, float]], n_customers: int) -> Inputs:
+    """Undisputed invoices (customer row, issue day rel. to due, amount), due on day 14."""
+    n = len(rows)
+    cust = np.array([r[0] for r in rows], np.int64)
+    sent = np.full((n, 6), NEVER, np.int64)
+    return Inputs(
+        segments=["s"],
+        customer_types={"s": "b2b"},
+        start=dt.date(2024, 1, 1),
+        as_of=dt.date(2025, 1, 1),
+        seg=np.zeros(n, np.int64),
+        cust=cust,
+        amount=np.array([r[2] for r in rows]),
+        issue_rel=np.array([r[1] for r in rows], np.int64),
+        due_day=np.full(n, 14, np.int64),
+        sent=sent,
+        handover_rel=np.full(n, NEVER, np.int64),
+        settled_rel=np.full(n, NEVER, np.int64),
+        settled_by=np.zeros(n, np.int64),
+        asof_rel=np.full(n, 200, np.int64),
+        disputed=np.zeros(n, bool),
+        after_handover_ratio=np.full(n, np.nan),
+        variant=np.zeros(n, np.int64),
+        variants=[],
+        c_seg=np.zeros(n_customers, np.int64),
+        c_behaviour=["unscored"] * n_customers,
+        c_exposure_days=np.full(n_customers, 365.0),
+        c_to_day=np.full(n_customers, 365, np.int64),
+        c_churned=np.zeros(n_customers, bool),
+        c_counts=np.zeros((n_customers, 6)),
+        c_invoiced=np.zeros(n_customers),
+    )
+
+
+def _book(inp: Inputs) -> Any:
+    gid = np.zeros(inp.n_invoices, np.int64)
+    no_disputes = (np.zeros(3 * fit.T_MAX + 1), 0.0)
+    return make_book(inp, 0, gid, NV, np.zeros(8), no_disputes, -1)
+
+
+def test_book_weights_fold_by_hand() -> None:
+    # customer 0: 100 EUR issued 14 days before due, 50 EUR issued 30 days before;
+    # customer 1: 20 EUR issued 14 days before due. Cells in (group, issue day) order:
+    # (0, -30), (0, -14). Weights (1, 3): amounts per cell 50 and 100 + 3 * 20 = 160,
+    # total 210; invoices per cell 1 and 1 + 3 = 4.
+    book = _book(_book_inputs([(0, -14, 100.0), (0, -30, 50.0), (1, -14, 20.0)], 2))
+    assert book.cells == [(0, -30), (0, -14)]
+    bw = book_weights(book, np.array([[1.0, 3.0]]))
+    assert bw.amt.tolist() == [[50.0, 160.0]]
+    assert bw.amt_total.tolist() == [210.0]
+    assert bw.count.tolist() == [[1.0, 4.0]]
+    # unweighted: plain column sums
+    plain = book_weights(book, None)
+    assert plain.amt.tolist() == [[50.0, 120.0]]
+
+
+def _model(pi: float, mu: float) -> PayModel:
+    return PayModel(
+        pi=pi,
+        mu=mu,
+        sigma=6.0,
+        half_life=3.0,
+        responsiveness=45.0,
+        lam=np.array([0.1, 0.3, 0.2, 0.2, 0.1, 0.0]),
+        rho=0.4,
+        window=20,
+    )
+
+
+def test_a_customer_weighted_twice_counts_like_its_invoices_twice() -> None:
+    # customer 0 has two invoices; with weight 2 in the bootstrap it must weigh exactly
+    # like a ledger where a copy of customer 0 (customer 2, same invoices) exists
+    rows = [(0, -14, 100.0), (0, -30, 50.0), (1, -14, 20.0)]
+    once = _book(_book_inputs(rows, 2))
+    twice = _book(_book_inputs([*rows, (2, -14, 100.0), (2, -30, 50.0)], 3))
+    ladder = (
+        PlannedStage(0, -3, "email", 0.0),
+        PlannedStage(1, 7, "email", 0.0),
+        PlannedStage(2, 21, "letter", 5.0),
+        PlannedStage(4, 60, "collection_agency", 0.0),
+    )
+    draws = [_model(0.1, 5.0), _model(0.2, 9.0)]
+    bumps = {-1: np.array([np.linspace(0.001, 0.02, N_CHURN_KINDS)] * 2)}
+
+    def run(book: Any, w: Any) -> Any:
+        return evaluate(book, {0: Params.stack(draws)}, bumps, ladder, NV, OPTS, w)
+
+    got = run(once, np.array([[2.0, 1.0], [2.0, 1.0]]))
+    want = run(twice, None)
+    for name in ("net_value", "days_open", "recovery_pct", "churn", "events", "stage_events"):
+        assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-10), name
+    assert float(want.churn[0]) > 0  # the churn term (not linear in the cells) is exercised
+    # and weight 0 drops a customer: only customer 1's 20 EUR invoice is left
+    alone = run(once, np.array([[0.0, 1.0], [0.0, 1.0]]))
+    only = run(_book(_book_inputs([(1, -14, 20.0)], 2)), None)
+    assert np.allclose(alone.net_value, only.net_value, rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- input codes
+
+
+def test_input_codes_come_from_sql(ledger_warehouse: Callable[..., Any]) -> None:
+    from arinsight.ladder.inputs import read_inputs
+
+    customers = [
+        {"customer_id": "C2", "segment": "smb", "customer_type": "b2b"},
+        {"customer_id": "C1", "segment": "consumer", "customer_type": "b2c"},
+        {"customer_id": "C3", "segment": "smb", "customer_type": "b2b"},
+    ]
+    inv = [("I1", "C2"), ("I2", "C1"), ("I3", "C3"), ("I4", "C3")]
+    invoices = [
+        {
+            "invoice_id": i,
+            "customer_id": c,
+            "issue_date": "2024-01-01",
+            "due_date": "2024-01-15",
+            "amount": 100,
+        }
+        for i, c in inv
+    ]
+    payments = [{"payment_id": "P1", "invoice_id": "I1", "paid_at": "2024-01-20", "amount": 100}]
+    # arm "b" holds two invoices, arm "a" one: "b" is the control (code 0), "a" code 1;
+    # I4 has no event (code 0)
+    events = [
+        {"event_id": f"E{k}", "invoice_id": i, "stage": 1, "sent_at": "2024-01-18",
+         "channel": "email", "variant": v}
+        for k, (i, v) in enumerate([("I1", "b"), ("I2", "b"), ("I3", "a")])
+    ]  # fmt: skip
+    wh = ledger_warehouse(
+        customers=customers, invoices=invoices, payments=payments, dunning_events=events
+    )
+    got = read_inputs(wh)
+    assert got.segments == ["consumer", "smb"]
+    # customers in id order: C1 (consumer), C2 (smb), C3 (smb)
+    assert got.c_seg.tolist() == [0, 1, 1]
+    # invoices in id order I1..I4: customers C2, C1, C3, C3
+    assert got.cust.tolist() == [1, 0, 2, 2]
+    assert got.seg.tolist() == [1, 0, 1, 1]
+    assert got.settled_by.tolist() == [1, 0, 0, 0]
+    assert got.variants == ["b", "a"]
+    assert got.variant.tolist() == [0, 0, 1, 0]
+    assert got.customer_types == {"consumer": "b2c", "smb": "b2b"}
+    # stage 1 sent 3 days after due; I1 paid 5 days after due
+    assert got.sent[:3, 1].tolist() == [3, 3, 3]
+    assert got.settled_rel[0] == 5
+    assert got.sent[3, 1] == NEVER
