@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytest
+from tests.test_recommend_model import _synthetic_inputs
 
 from arinsight.config import load_settings
 from arinsight.ladder import bootstrap, fit
@@ -29,7 +29,6 @@ from arinsight.ladder.replay import (
     evaluate,
     make_book,
 )
-from tests.test_recommend_model import _synthetic_inputs
 
 OPTS = RecommenderOptions()
 NV = load_settings().net_value
