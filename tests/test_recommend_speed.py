@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 from tests.test_recommend_model import _synthetic_inputs
 
 from arinsight.config import load_settings
@@ -256,3 +257,78 @@ def test_input_codes_come_from_sql(ledger_warehouse: Callable[..., Any]) -> None
     assert got.sent[:3, 1].tolist() == [3, 3, 3]
     assert got.settled_rel[0] == 5
     assert got.sent[3, 1] == NEVER
+
+
+# --------------------------------------------------------------------------- replay sample
+
+
+def test_stratified_sample_by_hand() -> None:
+    from arinsight.ladder.inputs import stratified_sample
+
+    # 10 customers: 7 in stratum 0, 3 in stratum 1; cap 4 keeps round(4 * 7 / 10) =
+    # round(2.8) = 3 of stratum 0 (weight 7 / 3 each) and round(1.2) = 1 of stratum 1
+    # (weight 3); the weights sum to 7 and 3, the strata's sizes
+    strata = np.array([0, 1, 0, 0, 1, 0, 0, 1, 0, 0])
+    rows, w = stratified_sample(strata, 4, seed=1)
+    assert rows.tolist() == sorted(rows.tolist())
+    assert np.sum(strata[rows] == 0) == 3 and np.sum(strata[rows] == 1) == 1
+    assert np.allclose(w[strata[rows] == 0], 7 / 3) and np.allclose(w[strata[rows] == 1], 3.0)
+    assert float(w[strata[rows] == 0].sum()) == pytest.approx(7.0)
+    # amounts constant within a stratum (100 and 10 EUR): the weighted total is exact,
+    # 7 * 100 + 3 * 10 = 730
+    amount = np.where(strata == 0, 100.0, 10.0)
+    assert float(w @ amount[rows]) == pytest.approx(730.0)
+    # deterministic for a seed; another seed draws other customers
+    again, w_again = stratified_sample(strata, 4, seed=1)
+    assert again.tolist() == rows.tolist() and w_again.tolist() == w.tolist()
+    other = {tuple(stratified_sample(strata, 4, seed=s)[0].tolist()) for s in range(2, 8)}
+    assert len(other | {tuple(rows.tolist())}) > 1
+
+
+def test_stratified_sample_keeps_shares_and_small_books() -> None:
+    from arinsight.ladder.inputs import stratified_sample
+
+    # 6,000 / 3,000 / 1,000 customers, cap 1,000: 600 / 300 / 100, weight 10 each
+    strata = np.repeat([2, 0, 1], [6_000, 3_000, 1_000])
+    rows, w = stratified_sample(strata, 1_000, seed=0)
+    assert np.bincount(strata[rows]).tolist() == [300, 100, 600]
+    assert np.allclose(w, 10.0)
+    assert np.unique(rows).size == rows.size  # without replacement
+    # a book no larger than the cap is kept whole, weight 1
+    all_rows, ones = stratified_sample(strata[:800], 1_000, seed=0)
+    assert all_rows.tolist() == list(range(800)) and ones.tolist() == [1.0] * 800
+    # cap 0 = never sample
+    assert stratified_sample(strata, 0, seed=0)[0].size == strata.size
+
+
+def test_a_sampled_book_scales_back_to_the_full_book() -> None:
+    # four customers with the same two invoices; replaying customers 1 and 3 with weight
+    # 2 each must give the full book's totals exactly (churn term included)
+    rows = [(c, a, amt) for c in range(4) for a, amt in ((-14, 100.0), (-30, 40.0))]
+    inp = _book_inputs(rows, 4)
+    gid = np.zeros(inp.n_invoices, np.int64)
+    no_disputes = (np.zeros(3 * fit.T_MAX + 1), 0.0)
+    full = make_book(inp, 0, gid, NV, np.zeros(8), no_disputes, -1)
+    sampled = make_book(
+        inp,
+        0,
+        gid,
+        NV,
+        np.zeros(8),
+        no_disputes,
+        -1,
+        sample=(np.array([1, 3]), np.array([2.0, 2.0])),
+    )
+    assert sampled.cust_rows.tolist() == [1, 3]
+    ladder = (PlannedStage(1, 7, "email", 0.0), PlannedStage(2, 21, "letter", 5.0))
+    params = {0: Params.stack([_model(0.1, 5.0), _model(0.2, 9.0)])}
+    bumps = {-1: np.array([np.linspace(0.001, 0.02, N_CHURN_KINDS)] * 2)}
+    a = evaluate(full, params, bumps, ladder, NV, OPTS)
+    b = evaluate(sampled, params, bumps, ladder, NV, OPTS)
+    for name in ("net_value", "days_open", "recovery_pct", "churn", "events", "stage_events"):
+        assert np.allclose(getattr(a, name), getattr(b, name), rtol=1e-10), name
+    # bootstrap weights multiply the sampling weights: Poisson weight 0 on customer 1
+    # leaves customer 3 standing for 2 customers, i.e. half the full book
+    w = np.array([[0.0, 1.0], [0.0, 1.0]])
+    half = evaluate(sampled, params, bumps, ladder, NV, OPTS, w)
+    assert np.allclose(half.net_value, a.net_value / 2, rtol=1e-10)

@@ -292,3 +292,40 @@ def ladder_in_force(wh: Any, ladder_path: Path | str | None, on: dt.date) -> tup
         "no ladder in force: run `arinsight ladder apply FILE --effective DATE` "
         "or pass `--ladder FILE`"
     )
+
+
+def stratified_sample(strata: I64, cap: int, seed: int | tuple[int, ...]) -> tuple[I64, F64]:
+    """A seeded sample of about ``cap`` rows, stratified, with weights that scale back.
+
+    Every stratum ``h`` (a value of ``strata``, e.g. a behaviour segment) of ``N_h``
+    rows keeps ``n_h = min(N_h, max(1, round(cap * N_h / N)))`` rows drawn without
+    replacement, each with weight ``N_h / n_h``; so the weights of a stratum sum to
+    its size exactly and a weighted total is an unbiased estimate of the full total.
+    With ``N <= cap`` (or ``cap <= 0``) every row is kept with weight 1.
+
+    Args:
+        strata: stratum code per row.
+        cap: target sample size.
+        seed: seed of the draw (same seed and strata: same sample).
+
+    Returns:
+        ``(rows, weights)``: sampled row indices in ascending order and their weights.
+    """
+    n = int(strata.size)
+    if cap <= 0 or n <= cap:
+        return np.arange(n, dtype=np.int64), np.ones(n)
+    rng = np.random.default_rng(seed)
+    codes, inverse = np.unique(strata, return_inverse=True)
+    picked: list[I64] = []
+    weights: list[F64] = []
+    for h in range(codes.size):
+        members = np.flatnonzero(inverse == h)
+        size = members.size
+        take = min(size, max(1, int(np.rint(cap * size / n))))
+        chosen = np.sort(rng.choice(members, size=take, replace=False))
+        picked.append(chosen)
+        weights.append(np.full(take, size / take))
+    rows = np.concatenate(picked)
+    w = np.concatenate(weights)
+    order = np.argsort(rows, kind="stable")
+    return rows[order].astype(np.int64), w[order]

@@ -122,6 +122,7 @@ def _fit_all(
     nv: NetValue,
     segs: list[int],
     ladders: dict[int, tuple[Stage, ...]],
+    seed: int = 0,
 ) -> _Fitted:
     beh = np.array(inp.c_behaviour, dtype=object)
     inv_beh = beh[inp.cust]
@@ -174,8 +175,25 @@ def _fit_all(
             posting_delay_curve(inp, smask, planned),
             dispute_curve(inp, smask, planned),
             -1 - s,
+            sample=_replay_sample(inp, s, opts.replay_max_customers, seed),
         )
     return _Fitted(groups, masks, names, gid, churn, books)
+
+
+def _replay_sample(
+    inp: Inputs, s: int, cap: int, seed: int
+) -> tuple[npt.NDArray[np.int64], F64] | None:
+    """The customers segment ``s`` is replayed on: None (all) up to ``cap`` customers,
+    else a seeded sample stratified by behaviour segment (``inputs.stratified_sample``)."""
+    from arinsight.ladder.inputs import stratified_sample
+
+    rows = np.flatnonzero(inp.c_seg == s)
+    if cap <= 0 or rows.size <= cap:
+        return None
+    labels = np.array(inp.c_behaviour, dtype=object)[rows].astype(str)
+    _names, strata = np.unique(labels, return_inverse=True)
+    picked, weights = stratified_sample(strata.astype(np.int64), cap, (seed, s))
+    return rows[picked], weights
 
 
 # --------------------------------------------------------------------------- search
@@ -427,7 +445,9 @@ def recommend(
             "load more months of ledger and run `arinsight build`"
         )
     say(f"fitting the response model on {inp.n_invoices:,} invoices")
-    fit = _fit_all(inp, opts, nv, segs, {s: current.for_segment(inp.segments[s]) for s in segs})
+    fit = _fit_all(
+        inp, opts, nv, segs, {s: current.for_segment(inp.segments[s]) for s in segs}, seed
+    )
     legal_full = legality or default_legality(current, inp.customer_types)
     say(f"bootstrap: {opts.bootstrap_draws} draws over customers")
     boot = _draws(fit, inp, opts, seed)
@@ -510,6 +530,11 @@ def recommend(
                 f"(80 %: {e['interval_80'][0]:+,.2f} to {e['interval_80'][1]:+,.2f}, "
                 f"n = {e['customers'][1]} / {e['customers'][0]})"
             )
+        if book.weight is not None:
+            seg_rows[-1]["rationale"] += (
+                f"; replayed on a stratified sample of {book.cust_rows.size:,} of "
+                f"{int((inp.c_seg == s).sum()):,} customers, scaled back to all of them"
+            )
         rows.extend(seg_rows)
         if final != list(cur_plan):
             proposal = _with_segment(proposal, seg, _stages_of(final, template))
@@ -540,6 +565,15 @@ def recommend(
             for k, cm in fit.churn.items()
         },
         "skipped_segments": [inp.segments[s] for s in range(len(inp.segments)) if s not in segs],
+        "replay_sample": {
+            inp.segments[s]: {
+                "customers": int((inp.c_seg == s).sum()),
+                "sampled": int(fit.books[s].cust_rows.size),
+                "method": "stratified by behaviour segment, seeded; weight N_h / n_h",
+            }
+            for s in segs
+            if fit.books[s].weight is not None
+        },
         "experiments": experiments,
         "check": {
             inp.segments[s]: fit_check(

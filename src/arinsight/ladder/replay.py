@@ -273,6 +273,8 @@ class SegmentBook:
     disp_unsettled: F64  # share of disputed invoices unsettled after day (index day + T_MAX)
     disp_dunned: float  # share of disputed invoices dunned while unsettled
     disp_key: int  # churn-model key of the segment
+    #: per customer row: sampling weight (``make_book(sample=...)``); None = all 1
+    weight: F64 | None = None
     #: customer weights folded into the cells, per weights array (``book_weights``)
     weights_cache: dict[int, BookWeights] = field(default_factory=dict)
 
@@ -298,10 +300,12 @@ class BookWeights:
     outcomes, so ``sum_c w[b, c] * (M @ x)[c, b] = sum_k (w @ M)[b, k] * x[k, b]``:
     the products ``w @ M`` are computed once per set of weights and reused for
     every ladder, instead of forming customers x draws matrices per replay.
-    ``W`` is the number of weight rows (1 when all customers weigh 1).
+    ``W`` is the number of weight rows (1 when all customers weigh 1). The weights
+    used are ``w`` times the book's sampling weights (``SegmentBook.weight``).
     """
 
     w: F64 | None  # [W, customers] or None (all 1)
+    eff: F64 | None  # [W, customers]: w x the sampling weights; None = all 1
     amt_disc: F64
     disc: F64
     amt: F64
@@ -319,7 +323,8 @@ def book_weights(book: SegmentBook, w: F64 | None) -> BookWeights:
     cached = cache.get(id(w))
     if cached is not None and cached.w is w:
         return cached
-    ww = np.ones((1, book.cust_rows.size)) if w is None else w
+    eff = w if book.weight is None else (book.weight[None, :] if w is None else w * book.weight)
+    ww = np.ones((1, book.cust_rows.size)) if eff is None else eff
 
     def fold(m: Any) -> F64:
         out: F64 = np.asarray((m.T @ ww.T).T)
@@ -328,6 +333,7 @@ def book_weights(book: SegmentBook, w: F64 | None) -> BookWeights:
     amt = fold(book.amt)
     bw = BookWeights(
         w=w,
+        eff=eff,
         amt_disc=fold(book.amt_disc),
         disc=fold(book.disc),
         amt=amt,
@@ -400,12 +406,15 @@ def evaluate(
     loss_c *= opts.lost_invoicing_share
     loss_c += book.clv * book.churn_disc
     loss_c *= p_churn
-    if w is None:
+    if bw.eff is None:
         churn = p_churn.sum(axis=0)
         loss = loss_c.sum(axis=0)
+    elif bw.eff.shape[0] == 1:
+        churn = bw.eff[0] @ p_churn
+        loss = bw.eff[0] @ loss_c
     else:
-        churn = np.einsum("bc,cb->b", w, p_churn)
-        loss = np.einsum("bc,cb->b", w, loss_c)
+        churn = np.einsum("bc,cb->b", bw.eff, p_churn)
+        loss = np.einsum("bc,cb->b", bw.eff, loss_c)
     net = lin(bw.amt_disc, cash) + lin(bw.disc, per_inv) - loss - bw.disp_disc * d_cost
     amt_tot = np.maximum(bw.amt_total, 1e-9)
     od_tot = lin(bw.amt, od)
@@ -430,16 +439,30 @@ def make_book(
     delay: F64,
     disputes: tuple[F64, float],
     disp_key: int,
+    sample: tuple[npt.NDArray[np.int64], F64] | None = None,
 ) -> SegmentBook:
-    """Pool the segment's undisputed invoices into cells (group x issue day)."""
+    """Pool the segment's undisputed invoices into cells (group x issue day).
+
+    Args:
+        sample: ``(customer rows, weights)`` to replay only these customers of the
+            segment, each standing for ``weight`` customers (``inputs.stratified_sample``);
+            None = every customer, weight 1.
+    """
     from scipy import sparse
 
     rate = nv.cost_of_capital_pct / 100.0
-    mask = (inp.seg == seg) & ~inp.disputed
+    if sample is None:
+        cust_rows = np.flatnonzero(inp.c_seg == seg)
+        in_book = np.ones(inp.n_invoices, dtype=np.bool_)
+    else:
+        cust_rows = np.asarray(sample[0], dtype=np.int64)
+        chosen = np.zeros(inp.c_seg.size, dtype=np.bool_)
+        chosen[cust_rows] = True
+        in_book = (inp.cust >= 0) & chosen[np.maximum(inp.cust, 0)]
+    mask = (inp.seg == seg) & ~inp.disputed & in_book
     idx = np.flatnonzero(mask)
     keys = np.column_stack([group_of_invoice[idx], np.maximum(inp.issue_rel[idx], -T_MAX)])
     cells, inv_cell, _n = unique_rows(keys.astype(np.int64))
-    cust_rows = np.flatnonzero(inp.c_seg == seg)
     local = np.full(inp.c_seg.size, -1, dtype=np.int64)
     local[cust_rows] = np.arange(cust_rows.size)
     rows = local[inp.cust[idx]]
@@ -450,7 +473,7 @@ def make_book(
         return sparse.csr_matrix((v, (rows, inv_cell)), shape=shape)
 
     span = max(int(inp.due_day.max()) if inp.due_day.size else 0, 1)
-    dm = (inp.seg == seg) & inp.disputed
+    dm = (inp.seg == seg) & inp.disputed & in_book
     d_rows = local[inp.cust[dm]]
     d_disc = (1.0 + rate) ** (-inp.due_day[dm] / 365.0)
     return SegmentBook(
@@ -469,4 +492,5 @@ def make_book(
         disp_unsettled=disputes[0],
         disp_dunned=disputes[1],
         disp_key=disp_key,
+        weight=None if sample is None else np.asarray(sample[1], dtype=np.float64),
     )
