@@ -332,3 +332,56 @@ def test_a_sampled_book_scales_back_to_the_full_book() -> None:
     w = np.array([[0.0, 1.0], [0.0, 1.0]])
     half = evaluate(sampled, params, bumps, ladder, NV, OPTS, w)
     assert np.allclose(half.net_value, a.net_value / 2, rtol=1e-10)
+
+
+def test_churn_by_customer_type_equals_churn_by_customer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from arinsight.ladder import replay
+
+    # 40 customers of 3 kinds (1 invoice 14 days before due / 2 such invoices / one of
+    # each issue day), amounts differing per customer: 3 types, so the churn term is
+    # computed per type; forcing the per-customer path must give the same totals
+    rows: list[tuple[int, int, float]] = []
+    for c in range(40):
+        amt = 10.0 + 7.0 * c
+        if c % 3 == 0:
+            rows.append((c, -14, amt))
+        elif c % 3 == 1:
+            rows += [(c, -14, amt), (c, -14, 2 * amt)]
+        else:
+            rows += [(c, -14, amt), (c, -30, amt / 2)]
+    inp = _book_inputs(rows, 40)
+    ladder = (PlannedStage(1, 7, "email", 0.0), PlannedStage(2, 21, "letter", 5.0))
+    params = {0: Params.stack([_model(0.1, 5.0), _model(0.2, 9.0)])}
+    bumps = {-1: np.array([np.linspace(0.001, 0.02, N_CHURN_KINDS)] * 2)}
+    sample = (np.arange(0, 40, 2), np.full(20, 2.0))
+    w = bootstrap.poisson_weights(2, 20, seed=9)
+    grouped = _book(inp)
+    types = replay.customer_types(grouped)
+    assert types is not None and types.count.shape[0] == 3
+    fast = [
+        evaluate(grouped, params, bumps, ladder, NV, OPTS),
+        evaluate(grouped, params, bumps, ladder, NV, OPTS, bootstrap.poisson_weights(2, 40, 1)),
+    ]
+    gid = np.zeros(inp.n_invoices, np.int64)
+    no_disputes = (np.zeros(3 * fit.T_MAX + 1), 0.0)
+    sampled = make_book(inp, 0, gid, NV, np.zeros(8), no_disputes, -1, sample=sample)
+    fast.append(evaluate(sampled, params, bumps, ladder, NV, OPTS, w))
+    monkeypatch.setattr(replay, "TYPE_GAIN", 10**9)  # never group
+    slow = [
+        evaluate(_book(inp), params, bumps, ladder, NV, OPTS),
+        evaluate(_book(inp), params, bumps, ladder, NV, OPTS, bootstrap.poisson_weights(2, 40, 1)),
+        evaluate(
+            make_book(inp, 0, gid, NV, np.zeros(8), no_disputes, -1, sample=sample),
+            params,
+            bumps,
+            ladder,
+            NV,
+            OPTS,
+            w,
+        ),
+    ]
+    for a, b in zip(fast, slow, strict=True):
+        assert replay.customer_types(_book(inp)) is None
+        for name in ("net_value", "churn", "days_open", "stage_events"):
+            assert np.allclose(getattr(a, name), getattr(b, name), rtol=1e-10), name
+        assert float(a.churn[0]) > 0

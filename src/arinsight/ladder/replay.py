@@ -277,6 +277,8 @@ class SegmentBook:
     weight: F64 | None = None
     #: customer weights folded into the cells, per weights array (``book_weights``)
     weights_cache: dict[int, BookWeights] = field(default_factory=dict)
+    #: customers grouped by invoice counts (``customer_types``); empty = not grouped
+    types_cache: CustomerTypes | None = None
 
 
 @dataclass
@@ -312,6 +314,51 @@ class BookWeights:
     count: F64
     amt_total: F64  # [W]
     disp_disc: F64  # [W]
+    #: the churn term by customer type (``customer_types``), or None (per customer)
+    type_weight: F64 | None = None  # [W, types]: summed weights of a type's customers
+    type_amt_disc: F64 | None = None  # [types, cells, W]: weighted amount x discount
+
+
+@dataclass
+class CustomerTypes:
+    """Customers of a book grouped by what their churn hazard depends on.
+
+    A customer's churn probability under a ladder depends only on its invoices per
+    cell and its disputed invoices, so customers with the same counts share it: the
+    churn term is computed per *type* (a few hundred) instead of per customer.
+    """
+
+    of_customer: npt.NDArray[np.int64]  # type of each book customer
+    count: F64  # [types, cells] invoices per cell
+    disp_count: F64  # [types] disputed invoices
+
+
+#: Grouping customers into types pays when there are this many times fewer types.
+TYPE_GAIN = 4
+#: Largest customers x cells matrix formed to find the types.
+TYPE_MAX_ELEMENTS = 20_000_000
+
+
+def customer_types(book: SegmentBook) -> CustomerTypes | None:
+    """The book's customer types (remembered), or None when grouping would not pay."""
+    if book.types_cache is not None:
+        return book.types_cache if book.types_cache.count.size else None
+    n_c, n_k = book.count.shape
+    none = CustomerTypes(np.zeros(0, np.int64), np.zeros((0, 0)), np.zeros(0))
+    if n_c == 0 or n_c * (n_k + 1) > TYPE_MAX_ELEMENTS:
+        book.types_cache = none
+        return None
+    key = np.column_stack([book.count.toarray(), book.disp_count])
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    if uniq.shape[0] * TYPE_GAIN > n_c:
+        book.types_cache = none
+        return None
+    book.types_cache = CustomerTypes(
+        of_customer=np.asarray(inverse, dtype=np.int64).reshape(-1),
+        count=uniq[:, :n_k],
+        disp_count=uniq[:, n_k],
+    )
+    return book.types_cache
 
 
 def book_weights(book: SegmentBook, w: F64 | None) -> BookWeights:
@@ -331,6 +378,27 @@ def book_weights(book: SegmentBook, w: F64 | None) -> BookWeights:
         return out
 
     amt = fold(book.amt)
+    types = customer_types(book)
+    type_weight = type_amt_disc = None
+    if types is not None:
+        from scipy import sparse
+
+        n_t = types.count.shape[0]
+        n_k = book.count.shape[1]
+        ind = sparse.csr_matrix(
+            (
+                np.ones(types.of_customer.size),
+                (types.of_customer, np.arange(types.of_customer.size)),
+            ),
+            shape=(n_t, types.of_customer.size),
+        )
+        type_weight = np.asarray((ind @ ww.T).T)
+        coo = book.amt_disc.tocoo()
+        spread = sparse.csr_matrix(
+            (coo.data, (types.of_customer[coo.row] * n_k + coo.col, coo.row)),
+            shape=(n_t * n_k, types.of_customer.size),
+        )
+        type_amt_disc = np.asarray(spread @ ww.T).reshape(n_t, n_k, ww.shape[0])
     bw = BookWeights(
         w=w,
         eff=eff,
@@ -340,6 +408,8 @@ def book_weights(book: SegmentBook, w: F64 | None) -> BookWeights:
         count=fold(book.count),
         amt_total=amt.sum(axis=1),
         disp_disc=ww @ book.disp_disc,
+        type_weight=type_weight,
+        type_amt_disc=type_amt_disc,
     )
     if len(cache) >= 4:
         cache.clear()
@@ -398,23 +468,38 @@ def evaluate(
         d_events += e
         cc = nv.channel_cost.get(p.channel, 0.0)  # type: ignore[call-overload]
         d_cost += cc * e * (1.0 + rate) ** (-max(p.day, 0) / 365.0)
-    # the churn term is not linear in the cells: customers x draws
-    hazard_c = book.count @ ev_b
-    hazard_c += np.outer(book.disp_count * d_events, seg_bumps[:, KIND_DISPUTED])
-    p_churn = -np.expm1(-hazard_c)
-    loss_c = book.amt_disc @ cash_only
-    loss_c *= opts.lost_invoicing_share
-    loss_c += book.clv * book.churn_disc
-    loss_c *= p_churn
-    if bw.eff is None:
-        churn = p_churn.sum(axis=0)
-        loss = loss_c.sum(axis=0)
-    elif bw.eff.shape[0] == 1:
-        churn = bw.eff[0] @ p_churn
-        loss = bw.eff[0] @ loss_c
+    # the churn term is not linear in the cells: customers (or customer types) x draws
+    loss_const = book.clv * book.churn_disc
+    types = customer_types(book)
+    if types is not None and bw.type_weight is not None and bw.type_amt_disc is not None:
+        hazard_t = types.count @ ev_b
+        hazard_t += np.outer(types.disp_count * d_events, seg_bumps[:, KIND_DISPUTED])
+        p_t = -np.expm1(-hazard_t)  # types x B
+        tw = bw.type_weight.T  # types x W
+        churn = (tw * p_t).sum(axis=0)
+        cash_t = (
+            np.einsum("tkw,kb->tb", bw.type_amt_disc, cash_only)
+            if tw.shape[1] == 1
+            else (np.einsum("tkb,kb->tb", bw.type_amt_disc, cash_only))
+        )
+        loss = (p_t * (loss_const * tw + opts.lost_invoicing_share * cash_t)).sum(axis=0)
     else:
-        churn = np.einsum("bc,cb->b", bw.eff, p_churn)
-        loss = np.einsum("bc,cb->b", bw.eff, loss_c)
+        hazard_c = book.count @ ev_b
+        hazard_c += np.outer(book.disp_count * d_events, seg_bumps[:, KIND_DISPUTED])
+        p_churn = -np.expm1(-hazard_c)
+        loss_c = book.amt_disc @ cash_only
+        loss_c *= opts.lost_invoicing_share
+        loss_c += loss_const
+        loss_c *= p_churn
+        if bw.eff is None:
+            churn = p_churn.sum(axis=0)
+            loss = loss_c.sum(axis=0)
+        elif bw.eff.shape[0] == 1:
+            churn = bw.eff[0] @ p_churn
+            loss = bw.eff[0] @ loss_c
+        else:
+            churn = np.einsum("bc,cb->b", bw.eff, p_churn)
+            loss = np.einsum("bc,cb->b", bw.eff, loss_c)
     net = lin(bw.amt_disc, cash) + lin(bw.disc, per_inv) - loss - bw.disp_disc * d_cost
     amt_tot = np.maximum(bw.amt_total, 1e-9)
     od_tot = lin(bw.amt, od)
