@@ -244,3 +244,35 @@ def test_stored_ladder_in_force_is_used(
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ladder_source"] == "meta.ladders version 2"
+
+
+def test_replay_sample_is_stated_in_the_output(sim_warehouse: Path, tmp_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(sim_warehouse), read_only=True)
+    sizes = dict(
+        con.sql("select segment, count(*) from marts.fct_ladder_customers group by 1").fetchall()
+    )
+    con.close()
+    largest = max(sizes, key=lambda s: sizes[s])
+    cap = sizes[largest] // 2  # the largest segment is replayed on about half its customers
+    opts = tmp_path / "opts.yaml"
+    opts.write_text(
+        f"bootstrap_draws: 40\nmin_group_invoices: 1000\nreplay_max_customers: {cap}\n",
+        encoding="utf-8",
+    )
+    args = ["--db", str(sim_warehouse), "--ladder", str(LADDER), "--options", str(opts)]
+    proc = run("recommend", *args, "--out", str(tmp_path / "p.yaml"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    sample = data["fit"]["replay_sample"][largest]
+    assert sample["customers"] == sizes[largest]
+    # rounding per behaviour stratum moves the sample size by at most one per stratum
+    assert abs(sample["sampled"] - cap) <= 4
+    whole = next(
+        r for r in data["recommendations"] if r["segment"] == largest and r["stage_number"] == -1
+    )
+    assert f"stratified sample of {sample['sampled']:,} of {sizes[largest]:,}" in whole["rationale"]
+    # segments within the cap are replayed whole and say nothing of a sample
+    assert all(seg in data["fit"]["replay_sample"] for seg in sizes if sizes[seg] > cap)
+    assert largest in data["fit"]["replay_sample"]

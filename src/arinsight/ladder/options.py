@@ -30,6 +30,7 @@ class RecommenderOptions(BaseModel):
     churn_half_life_days: float = Field(45.0, gt=0)
     pre_due_reminder_churn: bool = False
     max_send_ratio: float = Field(1.25, ge=1.0)
+    replay_max_customers: int = Field(100_000, ge=0)
 
 
 def load_options(path: Path | str | None = None) -> RecommenderOptions:

@@ -32,12 +32,8 @@ from arinsight.ladder.experiment import compare_arms, treatment_plan
 from arinsight.ladder.fit import (
     ChurnModel,
     FittedGroup,
-    PayModel,
-    agency_rho,
     churn_features,
     dispute_curve,
-    draw_churn,
-    draw_theta,
     fit_churn,
     fit_group,
     posting_delay_curve,
@@ -126,6 +122,7 @@ def _fit_all(
     nv: NetValue,
     segs: list[int],
     ladders: dict[int, tuple[Stage, ...]],
+    seed: int = 0,
 ) -> _Fitted:
     beh = np.array(inp.c_behaviour, dtype=object)
     inv_beh = beh[inp.cust]
@@ -180,8 +177,25 @@ def _fit_all(
             posting_delay_curve(inp, smask, planned),
             dispute_curve(inp, smask, planned),
             -1 - s,
+            sample=_replay_sample(inp, s, opts.replay_max_customers, seed),
         )
     return _Fitted(groups, masks, names, gid, churn, books)
+
+
+def _replay_sample(
+    inp: Inputs, s: int, cap: int, seed: int
+) -> tuple[npt.NDArray[np.int64], F64] | None:
+    """The customers segment ``s`` is replayed on: None (all) up to ``cap`` customers,
+    else a seeded sample stratified by behaviour segment (``inputs.stratified_sample``)."""
+    from arinsight.ladder.inputs import stratified_sample
+
+    rows = np.flatnonzero(inp.c_seg == s)
+    if cap <= 0 or rows.size <= cap:
+        return None
+    labels = np.array(inp.c_behaviour, dtype=object)[rows].astype(str)
+    _names, strata = np.unique(labels, return_inverse=True)
+    picked, weights = stratified_sample(strata.astype(np.int64), cap, (seed, s))
+    return rows[picked], weights
 
 
 # --------------------------------------------------------------------------- search
@@ -301,26 +315,22 @@ class _Boot:
     params: dict[int, Params]
     bumps: dict[int, F64]
     w: F64
+    #: per segment: the weights of its book's customers (sliced once, so that replays
+    #: can reuse their weighted sums)
+    seg_w: dict[int, F64] = field(default_factory=dict)
 
 
 def _draws(fit: _Fitted, inp: Inputs, opts: RecommenderOptions, seed: int) -> _Boot:
-    rng = np.random.default_rng(seed)
-    n_c = int(inp.c_seg.size)
-    w = rng.poisson(1.0, (opts.bootstrap_draws, n_c)).astype(np.float64)
-    params: dict[int, Params] = {}
-    for g, fg in fit.groups.items():
-        models: list[PayModel] = []
-        for b in range(w.shape[0]):
-            th = draw_theta(fg, w[b])
-            m = PayModel.from_theta(th, window=fg.model.window)
-            m.rho = agency_rho(fg, inp, fit.group_masks[g], th, w[b])
-            models.append(m)
-        params[g] = Params.stack(models)
-    bumps = {
-        k: np.stack([cm.bumps(draw_churn(cm, w[b])) for b in range(w.shape[0])])
-        for k, cm in fit.churn.items()
+    """All bootstrap draws at once (``bootstrap.py``; same numbers as one draw at a time)."""
+    from arinsight.ladder import bootstrap
+
+    w = bootstrap.poisson_weights(opts.bootstrap_draws, int(inp.c_seg.size), seed)
+    params = {
+        g: bootstrap.group_params(fg, inp, fit.group_masks[g], w) for g, fg in fit.groups.items()
     }
-    return _Boot(params, bumps, w)
+    bumps = {k: bootstrap.churn_bumps(cm, w) for k, cm in fit.churn.items()}
+    seg_w = {s: np.ascontiguousarray(w[:, book.cust_rows]) for s, book in fit.books.items()}
+    return _Boot(params, bumps, w, seg_w)
 
 
 def _point(fit: _Fitted) -> tuple[dict[int, Params], dict[int, F64]]:
@@ -338,7 +348,10 @@ def _values(
     opts: RecommenderOptions,
 ) -> SegmentValue:
     book = fit.books[s]
-    return evaluate(book, boot.params, boot.bumps, ladder, nv, opts, boot.w[:, book.cust_rows])
+    w = boot.seg_w.get(s)
+    if w is None:
+        w = boot.seg_w[s] = np.ascontiguousarray(boot.w[:, book.cust_rows])
+    return evaluate(book, boot.params, boot.bumps, ladder, nv, opts, w)
 
 
 def _deltas(a: SegmentValue, b: SegmentValue) -> dict[str, list[float]]:
@@ -434,7 +447,9 @@ def recommend(
             "load more months of ledger and run `arinsight build`"
         )
     say(f"fitting the response model on {inp.n_invoices:,} invoices")
-    fit = _fit_all(inp, opts, nv, segs, {s: current.for_segment(inp.segments[s]) for s in segs})
+    fit = _fit_all(
+        inp, opts, nv, segs, {s: current.for_segment(inp.segments[s]) for s in segs}, seed
+    )
     legal_full = legality or default_legality(current, inp.customer_types)
     say(f"bootstrap: {opts.bootstrap_draws} draws over customers")
     boot = _draws(fit, inp, opts, seed)
@@ -522,6 +537,11 @@ def recommend(
                 f"(80 %: {e['interval_80'][0]:+,.2f} to {e['interval_80'][1]:+,.2f}, "
                 f"n = {e['customers'][1]} / {e['customers'][0]})"
             )
+        if book.weight is not None:
+            seg_rows[-1]["rationale"] += (
+                f"; replayed on a stratified sample of {book.cust_rows.size:,} of "
+                f"{int((inp.c_seg == s).sum()):,} customers, scaled back to all of them"
+            )
         rows.extend(seg_rows)
         if final != list(cur_plan):
             proposal = _with_segment(proposal, seg, _stages_of(final, template))
@@ -552,6 +572,15 @@ def recommend(
             for k, cm in fit.churn.items()
         },
         "skipped_segments": [inp.segments[s] for s in range(len(inp.segments)) if s not in segs],
+        "replay_sample": {
+            inp.segments[s]: {
+                "customers": int((inp.c_seg == s).sum()),
+                "sampled": int(fit.books[s].cust_rows.size),
+                "method": "stratified by behaviour segment, seeded; weight N_h / n_h",
+            }
+            for s in segs
+            if fit.books[s].weight is not None
+        },
         "experiments": experiments,
         "check": {
             inp.segments[s]: fit_check(

@@ -275,6 +275,12 @@ class SegmentBook:
     disp_unsettled: F64  # share of disputed invoices unsettled after day (index day + T_MAX)
     disp_dunned: float  # share of disputed invoices dunned while unsettled
     disp_key: int  # churn-model key of the segment
+    #: per customer row: sampling weight (``make_book(sample=...)``); None = all 1
+    weight: F64 | None = None
+    #: customer weights folded into the cells, per weights array (``book_weights``)
+    weights_cache: dict[int, BookWeights] = field(default_factory=dict)
+    #: customers grouped by invoice counts (``customer_types``); empty = not grouped
+    types_cache: CustomerTypes | None = None
 
 
 @dataclass
@@ -288,6 +294,129 @@ class SegmentValue:
     events: F64
     open_at_due_pct: F64  # amount-weighted share still open at the end of the due date
     stage_events: F64  # [B, stages] expected sends per stage number
+
+
+@dataclass
+class BookWeights:
+    """Customer weights of a book folded into its per-cell sums ([W, cells] each).
+
+    Every total of :func:`evaluate` but the churn term is linear in the cells'
+    outcomes, so ``sum_c w[b, c] * (M @ x)[c, b] = sum_k (w @ M)[b, k] * x[k, b]``:
+    the products ``w @ M`` are computed once per set of weights and reused for
+    every ladder, instead of forming customers x draws matrices per replay.
+    ``W`` is the number of weight rows (1 when all customers weigh 1). The weights
+    used are ``w`` times the book's sampling weights (``SegmentBook.weight``).
+    """
+
+    w: F64 | None  # [W, customers] or None (all 1)
+    eff: F64 | None  # [W, customers]: w x the sampling weights; None = all 1
+    amt_disc: F64
+    disc: F64
+    amt: F64
+    count: F64
+    amt_total: F64  # [W]
+    disp_disc: F64  # [W]
+    #: the churn term by customer type (``customer_types``), or None (per customer)
+    type_weight: F64 | None = None  # [W, types]: summed weights of a type's customers
+    type_amt_disc: F64 | None = None  # [types, cells, W]: weighted amount x discount
+
+
+@dataclass
+class CustomerTypes:
+    """Customers of a book grouped by what their churn hazard depends on.
+
+    A customer's churn probability under a ladder depends only on its invoices per
+    cell and its disputed invoices, so customers with the same counts share it: the
+    churn term is computed per *type* (a few hundred) instead of per customer.
+    """
+
+    of_customer: npt.NDArray[np.int64]  # type of each book customer
+    count: F64  # [types, cells] invoices per cell
+    disp_count: F64  # [types] disputed invoices
+
+
+#: Grouping customers into types pays when there are this many times fewer types.
+TYPE_GAIN = 4
+#: Largest customers x cells matrix formed to find the types.
+TYPE_MAX_ELEMENTS = 20_000_000
+
+
+def customer_types(book: SegmentBook) -> CustomerTypes | None:
+    """The book's customer types (remembered), or None when grouping would not pay."""
+    if book.types_cache is not None:
+        return book.types_cache if book.types_cache.count.size else None
+    n_c, n_k = book.count.shape
+    none = CustomerTypes(np.zeros(0, np.int64), np.zeros((0, 0)), np.zeros(0))
+    if n_c == 0 or n_c * (n_k + 1) > TYPE_MAX_ELEMENTS:
+        book.types_cache = none
+        return None
+    key = np.column_stack([book.count.toarray(), book.disp_count])
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    if uniq.shape[0] * TYPE_GAIN > n_c:
+        book.types_cache = none
+        return None
+    book.types_cache = CustomerTypes(
+        of_customer=np.asarray(inverse, dtype=np.int64).reshape(-1),
+        count=uniq[:, :n_k],
+        disp_count=uniq[:, n_k],
+    )
+    return book.types_cache
+
+
+def book_weights(book: SegmentBook, w: F64 | None) -> BookWeights:
+    """Fold ``w`` ([B, customers] aligned with ``book.cust_rows``; None = all 1) into the book.
+
+    Remembered on the book per array object (a few at a time).
+    """
+    cache = book.weights_cache
+    cached = cache.get(id(w))
+    if cached is not None and cached.w is w:
+        return cached
+    eff = w if book.weight is None else (book.weight[None, :] if w is None else w * book.weight)
+    ww = np.ones((1, book.cust_rows.size)) if eff is None else eff
+
+    def fold(m: Any) -> F64:
+        out: F64 = np.asarray((m.T @ ww.T).T)
+        return out
+
+    amt = fold(book.amt)
+    types = customer_types(book)
+    type_weight = type_amt_disc = None
+    if types is not None:
+        from scipy import sparse
+
+        n_t = types.count.shape[0]
+        n_k = book.count.shape[1]
+        ind = sparse.csr_matrix(
+            (
+                np.ones(types.of_customer.size),
+                (types.of_customer, np.arange(types.of_customer.size)),
+            ),
+            shape=(n_t, types.of_customer.size),
+        )
+        type_weight = np.asarray((ind @ ww.T).T)
+        coo = book.amt_disc.tocoo()
+        spread = sparse.csr_matrix(
+            (coo.data, (types.of_customer[coo.row] * n_k + coo.col, coo.row)),
+            shape=(n_t * n_k, types.of_customer.size),
+        )
+        type_amt_disc = np.asarray(spread @ ww.T).reshape(n_t, n_k, ww.shape[0])
+    bw = BookWeights(
+        w=w,
+        eff=eff,
+        amt_disc=fold(book.amt_disc),
+        disc=fold(book.disc),
+        amt=amt,
+        count=fold(book.count),
+        amt_total=amt.sum(axis=1),
+        disp_disc=ww @ book.disp_disc,
+        type_weight=type_weight,
+        type_amt_disc=type_amt_disc,
+    )
+    if len(cache) >= 4:
+        cache.clear()
+    cache[id(w)] = bw
+    return bw
 
 
 def evaluate(
@@ -310,7 +439,7 @@ def evaluate(
         nv: net-value parameters.
         opts: recommender options.
         w: [B, customers] customer weights (bootstrap), aligned with ``book.cust_rows``;
-            None = all 1.
+            None = all 1. Pass the same array object across calls to reuse its sums.
     """
     outs = [cached_outcome(params[g], a, ladder, nv, opts, book.delay) for g, a in book.cells]
     cash = np.stack([o.cash - o.commission for o in outs])  # cells x B
@@ -322,11 +451,15 @@ def evaluate(
     od = np.stack([o.open_at_due for o in outs])
     rec = np.stack([o.recovered_90 for o in outs])
     n_b = cash.shape[1]
-    value_c = book.amt_disc @ cash + book.disc @ per_inv  # customers x B
-    cash_c = book.amt_disc @ cash_only
+    bw = book_weights(book, w)
+
+    def lin(m: F64, x: F64) -> F64:
+        """sum over customers of weight x (M @ x): [B] (m is [W, cells], W in {1, B})."""
+        out: F64 = (m.T * x).sum(axis=0)
+        return out
+
     seg_bumps = bumps[book.disp_key]  # B x kinds
     ev_b = np.einsum("kbs,bs->kb", cev, seg_bumps)  # cells x B: hazard per invoice
-    hazard_c = book.count @ ev_b
     # disputed invoices: reminders while unsettled and not blocked cost and annoy
     rate = nv.cost_of_capital_pct / 100.0
     d_events = 0.0
@@ -337,33 +470,51 @@ def evaluate(
         d_events += e
         cc = nv.channel_cost.get(p.channel, 0.0)  # type: ignore[call-overload]
         d_cost += cc * e * (1.0 + rate) ** (-max(p.day, 0) / 365.0)
-    hazard_c = hazard_c + np.outer(
-        book.disp_count * d_events, bumps[book.disp_key][:, KIND_DISPUTED]
-    )
-    p_churn = -np.expm1(-hazard_c)
-    value_c = value_c - p_churn * (book.clv * book.churn_disc + opts.lost_invoicing_share * cash_c)
-    value_c = value_c - (book.disp_disc * d_cost)[:, None]
-    ww = np.ones((n_b, value_c.shape[0])) if w is None else w
-    amt_c = np.asarray(book.amt.sum(axis=1)).reshape(-1)
-    days_c = book.amt @ days
-    od_c = book.amt @ od
-    rec_c = book.amt @ rec
-    ev_c = book.count @ ev.sum(axis=2)
-
-    def tot(x: F64) -> F64:
-        out: F64 = np.einsum("bc,cb->b", ww, x)
-        return out
-
+    # the churn term is not linear in the cells: customers (or customer types) x draws
+    loss_const = book.clv * book.churn_disc
+    types = customer_types(book)
+    if types is not None and bw.type_weight is not None and bw.type_amt_disc is not None:
+        hazard_t = types.count @ ev_b
+        hazard_t += np.outer(types.disp_count * d_events, seg_bumps[:, KIND_DISPUTED])
+        p_t = -np.expm1(-hazard_t)  # types x B
+        tw = bw.type_weight.T  # types x W
+        churn = (tw * p_t).sum(axis=0)
+        cash_t = (
+            np.einsum("tkw,kb->tb", bw.type_amt_disc, cash_only)
+            if tw.shape[1] == 1
+            else (np.einsum("tkb,kb->tb", bw.type_amt_disc, cash_only))
+        )
+        loss = (p_t * (loss_const * tw + opts.lost_invoicing_share * cash_t)).sum(axis=0)
+    else:
+        hazard_c = book.count @ ev_b
+        hazard_c += np.outer(book.disp_count * d_events, seg_bumps[:, KIND_DISPUTED])
+        p_churn = -np.expm1(-hazard_c)
+        loss_c = book.amt_disc @ cash_only
+        loss_c *= opts.lost_invoicing_share
+        loss_c += loss_const
+        loss_c *= p_churn
+        if bw.eff is None:
+            churn = p_churn.sum(axis=0)
+            loss = loss_c.sum(axis=0)
+        elif bw.eff.shape[0] == 1:
+            churn = bw.eff[0] @ p_churn
+            loss = bw.eff[0] @ loss_c
+        else:
+            churn = np.einsum("bc,cb->b", bw.eff, p_churn)
+            loss = np.einsum("bc,cb->b", bw.eff, loss_c)
+    net = lin(bw.amt_disc, cash) + lin(bw.disc, per_inv) - loss - bw.disp_disc * d_cost
+    amt_tot = np.maximum(bw.amt_total, 1e-9)
+    od_tot = lin(bw.amt, od)
     return SegmentValue(
-        net_value=tot(value_c),
-        days_open=tot(days_c) / np.maximum(ww @ amt_c, 1e-9),
-        recovery_pct=100.0 * tot(rec_c) / np.maximum(tot(od_c), 1e-9),
-        churn=tot(p_churn),
-        events=tot(ev_c),
-        open_at_due_pct=100.0 * tot(od_c) / np.maximum(ww @ amt_c, 1e-9),
-        stage_events=np.einsum("bc,kbs,ck->bs", ww, ev, book.count.toarray())
-        if n_b > 1
-        else (np.asarray(book.count.sum(axis=0)).reshape(-1) @ ev[:, 0, :])[None, :],
+        net_value=net,
+        days_open=lin(bw.amt, days) / amt_tot,
+        recovery_pct=100.0 * lin(bw.amt, rec) / np.maximum(od_tot, 1e-9),
+        churn=churn,
+        events=lin(bw.count, ev.sum(axis=2)),
+        open_at_due_pct=100.0 * od_tot / amt_tot,
+        stage_events=np.einsum("bk,kbs->bs", bw.count, ev)
+        if bw.count.shape[0] == n_b
+        else np.einsum("k,kbs->bs", bw.count[0], ev),
     )
 
 
@@ -375,16 +526,30 @@ def make_book(
     delay: F64,
     disputes: tuple[F64, float],
     disp_key: int,
+    sample: tuple[npt.NDArray[np.int64], F64] | None = None,
 ) -> SegmentBook:
-    """Pool the segment's undisputed invoices into cells (group x issue day)."""
+    """Pool the segment's undisputed invoices into cells (group x issue day).
+
+    Args:
+        sample: ``(customer rows, weights)`` to replay only these customers of the
+            segment, each standing for ``weight`` customers (``inputs.stratified_sample``);
+            None = every customer, weight 1.
+    """
     from scipy import sparse
 
     rate = nv.cost_of_capital_pct / 100.0
-    mask = (inp.seg == seg) & ~inp.disputed
+    if sample is None:
+        cust_rows = np.flatnonzero(inp.c_seg == seg)
+        in_book = np.ones(inp.n_invoices, dtype=np.bool_)
+    else:
+        cust_rows = np.asarray(sample[0], dtype=np.int64)
+        chosen = np.zeros(inp.c_seg.size, dtype=np.bool_)
+        chosen[cust_rows] = True
+        in_book = (inp.cust >= 0) & chosen[np.maximum(inp.cust, 0)]
+    mask = (inp.seg == seg) & ~inp.disputed & in_book
     idx = np.flatnonzero(mask)
     keys = np.column_stack([group_of_invoice[idx], np.maximum(inp.issue_rel[idx], -T_MAX)])
     cells, inv_cell, _n = unique_rows(keys.astype(np.int64))
-    cust_rows = np.flatnonzero(inp.c_seg == seg)
     local = np.full(inp.c_seg.size, -1, dtype=np.int64)
     local[cust_rows] = np.arange(cust_rows.size)
     rows = local[inp.cust[idx]]
@@ -395,7 +560,7 @@ def make_book(
         return sparse.csr_matrix((v, (rows, inv_cell)), shape=shape)
 
     span = max(int(inp.due_day.max()) if inp.due_day.size else 0, 1)
-    dm = (inp.seg == seg) & inp.disputed
+    dm = (inp.seg == seg) & inp.disputed & in_book
     d_rows = local[inp.cust[dm]]
     d_disc = (1.0 + rate) ** (-inp.due_day[dm] / 365.0)
     return SegmentBook(
@@ -414,4 +579,5 @@ def make_book(
         disp_unsettled=disputes[0],
         disp_dunned=disputes[1],
         disp_key=disp_key,
+        weight=None if sample is None else np.asarray(sample[1], dtype=np.float64),
     )
