@@ -29,6 +29,7 @@ from arinsight.ladder.fit import (
     P_MU,
     ChurnModel,
     FittedGroup,
+    ordered_bumps,
     unique_rows,
 )
 from arinsight.ladder.inputs import NEVER, Inputs
@@ -106,5 +107,6 @@ def group_params(fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], w: F
 def churn_bumps(cm: ChurnModel, w: F64) -> F64:
     """A churn model's excess hazard per event kind for every draw: [B, kinds]."""
     x = draw_thetas(cm.theta, np.asarray(cm.scores, np.float64), cm.info_inv, w)
-    out: F64 = np.where(cm.active[None, :], np.logaddexp(0.0, x[:, 1:]), 0.0)
+    # the escalation order (fit.ordered_bumps) per draw; B is a few hundred rows
+    out: F64 = np.stack([ordered_bumps(row, cm.active) for row in x[:, 1:]])
     return out
