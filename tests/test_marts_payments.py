@@ -360,3 +360,59 @@ def test_ledger_without_the_tables_builds_empty_marts(tmp_path: Path) -> None:
         assert n == [(6,)]
     finally:
         w.close()
+
+
+STRIPE_PROFILE = """
+name: charges
+tables:
+  payment_attempts:
+    files: ["charges*.csv"]
+    rename:
+      id: attempt_id
+      invoice: invoice_id
+      created: attempted_at
+      amount: amount
+      status: outcome
+      decline_code: [failure_code, failure_reason]
+    value_maps:
+      outcome: {paid: succeeded, failed: failed}
+      failure_reason: {expired_card: card_expired, lost_card: card_cancelled,
+                       insufficient_funds: insufficient_funds, fraudulent: fraud_suspected,
+                       generic_decline: other}
+"""
+
+
+def test_a_profile_maps_processor_codes(tmp_path: Path) -> None:
+    """The profile of docs/payments.md: decline codes mapped onto the vocabulary,
+    the code itself kept; an unmapped code is quarantined naming the allowed values."""
+    from arinsight.ingest import load_sources
+
+    w = _build(
+        tmp_path / "w", {k: v for k, v in _ledger(bad=False).items() if k != "payment_attempts"}
+    )
+    try:
+        src = tmp_path / "export"
+        src.mkdir()
+        (src / "charges_2024.csv").write_text(
+            "id,invoice,created,amount,status,decline_code\n"
+            "ch1,A,2024-03-01,100.00,failed,expired_card\n"
+            "ch2,A,2024-03-05,100.00,paid,\n"
+            "ch3,B,2024-03-01,100.00,failed,do_not_honor\n",
+            encoding="utf-8",
+        )
+        (tmp_path / "charges.yaml").write_text(STRIPE_PROFILE, encoding="utf-8")
+        load_sources(w.con, [src], str(tmp_path / "charges.yaml"))
+        rows = w.sql(
+            "select attempt_id, outcome, failure_reason, failure_code from raw.payment_attempts "
+            "order by 1"
+        ).rows()
+        assert rows == [
+            ("ch1", "failed", "card_expired", "expired_card"),
+            ("ch2", "succeeded", None, None),
+        ]
+        reason = w.sql(
+            "select reason from meta.quarantine where table_name = 'payment_attempts'"
+        ).item()
+        assert "do_not_honor" in reason and "card_expired" in reason
+    finally:
+        w.close()
