@@ -111,7 +111,7 @@ class RetryRule(_Frozen):
 
     gaps_days: tuple[int, ...] = ()
     days_of_month: tuple[int, ...] = ()
-    count: int = Field(0, ge=0, le=20)
+    count: int = Field(default=0, ge=0, le=20)
 
     @model_validator(mode="after")
     def _one_form(self) -> RetryRule:
@@ -137,7 +137,7 @@ class RetrySchedule(_Frozen):
     by_reason: dict[FailureReason, RetryRule] = Field(default_factory=dict)
 
     def rule(self, reason: str) -> RetryRule:
-        return self.by_reason.get(reason, self.default)  # type: ignore[call-overload]
+        return typing.cast(dict[str, RetryRule], self.by_reason).get(reason, self.default)
 
 
 class Ladder(_Frozen):

@@ -180,7 +180,7 @@ def extend(
             }
         )
         if new != rule:
-            by_reason[reason] = new  # type: ignore[index]
+            by_reason[reason] = new
             changed = True
     if changed:
         proposal = proposal.model_copy(

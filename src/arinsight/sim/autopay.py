@@ -11,7 +11,7 @@ Units as in the engine: days counted from the world's start (day 0), cents.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -86,7 +86,8 @@ class AutoPayState:
         mult = np.array(
             [cfg.archetype_failure_multiplier.get(a, 1.0) for a in arch_names], dtype=np.float64
         )[c_arch[inv_cust]]
-        p = np.array([cfg.failure.get(r, 0.0) for r in FAILURE_REASONS], dtype=np.float64)
+        failure = cast(dict[str, float], cfg.failure)
+        p = np.array([failure.get(r, 0.0) for r in FAILURE_REASONS], dtype=np.float64)
         cdf = np.minimum(np.cumsum(p)[None, :] * mult[:, None], 1.0)
         u = rng.random(n)
         first = (u[:, None] >= cdf).sum(axis=1)  # == len(reasons): the charge succeeds
@@ -97,7 +98,8 @@ class AutoPayState:
         self.upd_day = np.full(n, BIG, dtype=np.int64)
         self.nat_off = np.where(tnat >= BIG, BIG, np.maximum(tnat - inv_due, 1)).astype(np.int64)
         self.is_update = np.array([r in cfg.update_reasons for r in FAILURE_REASONS])
-        self.success = np.array([cfg.retry_success.get(r, 0.0) for r in FAILURE_REASONS])
+        success = cast(dict[str, float], cfg.retry_success)
+        self.success = np.array([success.get(r, 0.0) for r in FAILURE_REASONS])
         dom = _days_of_month(world, total + 62)
         pay = np.isin(dom, np.asarray(cfg.pay_days.days_of_month))
         last_pay = np.maximum.accumulate(np.where(pay, np.arange(dom.size), -BIG))

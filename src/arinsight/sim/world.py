@@ -237,7 +237,7 @@ class PayDays(_Frozen):
     """Insufficient funds recover around pay days (``auto_pay.pay_days``)."""
 
     days_of_month: tuple[int, ...] = (1,)
-    window_days: int = Field(3, ge=0, le=27)
+    window_days: int = Field(default=3, ge=0, le=27)
     retry_success: float = _Share
 
     @model_validator(mode="after")
@@ -312,7 +312,7 @@ class Engagement(_Frozen):
 
     channels: dict[Channel, ChannelEngagement]
     archetype_multiplier: dict[str, float] = Field(default_factory=dict)
-    lift_multiplier: dict[Literal["bounced", "delivered", "opened", "clicked"], float] = Field(
+    lift_multiplier: dict[str, float] = Field(
         default_factory=lambda: {"bounced": 0.0, "delivered": 0.7, "opened": 1.2, "clicked": 2.0}
     )
 
@@ -322,6 +322,12 @@ class Engagement(_Frozen):
             raise ValueError("archetype_multiplier: values must be >= 0")
         if any(v < 0 for v in self.lift_multiplier.values()):
             raise ValueError("lift_multiplier: values must be >= 0")
+        unknown = sorted(set(self.lift_multiplier) - {"bounced", "delivered", "opened", "clicked"})
+        if unknown:
+            raise ValueError(
+                f"lift_multiplier: unknown outcome(s) {unknown}; use bounced, delivered, "
+                "opened, clicked"
+            )
         return self
 
 
