@@ -30,6 +30,7 @@ Reminders (dunning_events, stage 1 sent 03-05) with their message events:
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -416,3 +417,27 @@ def test_a_profile_maps_processor_codes(tmp_path: Path) -> None:
         assert "do_not_honor" in reason and "card_expired" in reason
     finally:
         w.close()
+
+
+def test_cli_load_and_build_are_loud_about_bad_attempts(tmp_path: Path) -> None:
+    """Through the real entry point: the load reports the quarantined attempt and
+    message rows; the build refuses (2 of 17 attempts = 11.8 % > max_quarantine_pct
+    1 %) until the quarantine is accepted, and then builds the marts."""
+    from dashboard_support import ARINSIGHT
+
+    assert ARINSIGHT
+    ledger = write_ledger(tmp_path / "ledger", _ledger())
+    db = str(tmp_path / "w.duckdb")
+    load = subprocess.run(
+        [ARINSIGHT, "load", str(ledger), "--db", db], capture_output=True, text=True
+    )
+    out = load.stdout + load.stderr
+    assert "payment_attempts" in out and "message_events" in out
+    assert "quarantine" in out.lower()
+    build = subprocess.run([ARINSIGHT, "build", "--db", db], capture_output=True, text=True)
+    assert build.returncode != 0
+    assert "payment_attempts" in build.stderr + build.stdout
+    ok = subprocess.run(
+        [ARINSIGHT, "build", "--db", db, "--accept-quarantine"], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
