@@ -32,6 +32,15 @@ def test_design_table_columns_and_keys() -> None:
             ("event_id",),
         ),
         "fx_rates": (["rate_date", "currency", "rate_to_reporting"], ("rate_date", "currency")),
+        # optional tables of issue 16 (failed payments and message engagement)
+        "payment_attempts": (
+            ["attempt_id", "invoice_id", "attempted_at", "amount", "outcome"],
+            ("attempt_id",),
+        ),
+        "message_events": (
+            ["message_event_id", "event_id", "occurred_at", "kind"],
+            ("message_event_id",),
+        ),
     }
     assert {t: (TABLES[t].required, TABLES[t].key) for t in TABLES} == expected
 

@@ -284,6 +284,8 @@ def test_suites_are_declared_from_the_contract() -> None:
         "raw.adjustments",
         "raw.dunning_events",
         "raw.fx_rates",
+        "raw.payment_attempts",
+        "raw.message_events",
     ]
     inv = {r.doc for r in raw_suites()[1].rules}
     assert {

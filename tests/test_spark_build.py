@@ -96,7 +96,20 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from arinsight.sim import simulate_to_dir
 
     out = tmp_path_factory.mktemp("ledger")
-    simulate_to_dir(months=5, seed=3, out=out, scale=0.02, formats=("parquet",))
+    # the default world plus automatic charges and message events, so that the
+    # optional tables' marts (fct_payment_retries, fct_message_engagement) have rows
+    import yaml
+
+    from arinsight.config import deep_merge, default_path
+
+    base = yaml.safe_load(Path(default_path("world_default.yaml")).read_text(encoding="utf-8"))
+    blocks = Path(__file__).parent / "data" / "worlds" / "auto_pay_blocks.yaml"
+    world = out.parent / f"{out.name}_world.yaml"
+    world.write_text(
+        yaml.safe_dump(deep_merge(base, yaml.safe_load(blocks.read_text(encoding="utf-8")))),
+        encoding="utf-8",
+    )
+    simulate_to_dir(world=world, months=5, seed=3, out=out, scale=0.02, formats=("parquet",))
     assert _add_usd(out) > 0
     return out
 

@@ -11,7 +11,7 @@ import polars as pl
 from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics, viz
-from arinsight.dashboard import data
+from arinsight.dashboard import data, payments
 from arinsight.dashboard.components import card, graph, grid, month_label, table
 from arinsight.dashboard.context import month, no_rows, render_page, stage_names, upto
 from arinsight.dashboard.filters import Filters
@@ -132,6 +132,8 @@ def body(f: Filters) -> list[Any]:
             ),
             wide=True,
         ),
+        # failed payments and message engagement (issue 16), or a one-line hint
+        *payments.section(f.segment, end, f.lang),
     ]
 
 

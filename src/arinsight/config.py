@@ -90,6 +90,56 @@ class Stage(_Frozen):
     interest_rate_pct_over_base: float | None = Field(None, ge=0)
 
 
+FailureReason = Literal[
+    "card_expired",
+    "card_cancelled",
+    "insufficient_funds",
+    "fraud_suspected",
+    "account_changed",
+    "other",
+]
+
+
+class RetryRule(_Frozen):
+    """When a failed automatic charge is retried (``retries:`` of a ladder).
+
+    ``gaps_days``: one retry per entry, that many days after the previous
+    attempt (``[]`` = no retry). ``days_of_month``: retry on the next of these
+    days of the month (at least one day after the previous attempt), ``count``
+    times -- e.g. after the usual pay days for insufficient funds.
+    """
+
+    gaps_days: tuple[int, ...] = ()
+    days_of_month: tuple[int, ...] = ()
+    count: int = Field(default=0, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RetryRule:
+        if any(g < 1 for g in self.gaps_days):
+            raise ValueError("gaps_days must be >= 1")
+        if any(not 1 <= x <= 28 for x in self.days_of_month):
+            raise ValueError("days_of_month must lie in 1..28")
+        if self.gaps_days and self.days_of_month:
+            raise ValueError("give either gaps_days or days_of_month (with count), not both")
+        if self.days_of_month and not self.count:
+            raise ValueError("days_of_month needs count >= 1")
+        return self
+
+    @property
+    def n_retries(self) -> int:
+        return self.count if self.days_of_month else len(self.gaps_days)
+
+
+class RetrySchedule(_Frozen):
+    """Retries of failed automatic charges: a default rule and rules per failure reason."""
+
+    default: RetryRule = RetryRule(gaps_days=(3, 7))
+    by_reason: dict[FailureReason, RetryRule] = Field(default_factory=dict)
+
+    def rule(self, reason: str) -> RetryRule:
+        return typing.cast(dict[str, RetryRule], self.by_reason).get(reason, self.default)
+
+
 class Ladder(_Frozen):
     """A dunning ladder: default stages plus optional per-segment overrides."""
 
@@ -98,6 +148,9 @@ class Ladder(_Frozen):
     segments: dict[str, tuple[Stage, ...]] = Field(default_factory=dict)
     #: Default interest in points over the base rate for every stage that states none.
     interest_rate_pct_over_base: float | None = Field(None, ge=0)
+    #: Retry schedule of failed automatic charges (optional; None: the default
+    #: ``RetrySchedule()``, retries 3 and 7 days after a failure).
+    retries: RetrySchedule | None = None
 
     @model_validator(mode="after")
     def _check_order(self) -> Ladder:

@@ -203,9 +203,87 @@ FX_RATES = Table(
     ),
 )
 
+#: Outcomes of an automatic charge (``payment_attempts.outcome``).
+ATTEMPT_OUTCOMES = ("succeeded", "failed")
+#: Why a charge failed: the vocabulary processor decline codes are mapped onto
+#: (a profile's ``value_maps.failure_reason``); the processor's own code stays
+#: in ``failure_code``.
+FAILURE_REASONS = (
+    "card_expired",
+    "card_cancelled",
+    "insufficient_funds",
+    "fraud_suspected",
+    "account_changed",
+    "other",
+)
+#: What happened to a sent message (``message_events.kind``).
+MESSAGE_KINDS = ("delivered", "opened", "clicked", "bounced", "replied")
+
+PAYMENT_ATTEMPTS = Table(
+    name="payment_attempts",
+    doc="Optional. Every automatic charge (card, direct debit) of an invoice, "
+    "successful or not, with the retries after a failure.",
+    key=("attempt_id",),
+    references={"invoice_id": ("invoices", "invoice_id")},
+    columns=(
+        Column("attempt_id", "str", True, "Attempt (charge) number, unique."),
+        Column("invoice_id", "str", True, "The invoice charged."),
+        Column("attempted_at", "date", True, "Date of the charge."),
+        Column("amount", "amount", True, "Amount charged, in invoice currency.", non_negative=True),
+        Column("method", "str", doc="e.g. card, direct_debit."),
+        Column("outcome", "str", True, "succeeded or failed.", allowed=ATTEMPT_OUTCOMES),
+        Column(
+            "failure_reason",
+            "str",
+            doc="Why a failed charge failed (empty when it succeeded; "
+            "empty on a failed one counts as other).",
+            allowed=FAILURE_REASONS,
+        ),
+        Column("failure_code", "str", doc="The processor's own decline code, kept as given."),
+        Column(
+            "retry_number",
+            "int",
+            doc="0 = the first charge of the invoice, 1 = the first retry, ... "
+            "(derived from the order of attempted_at when empty).",
+            non_negative=True,
+        ),
+    ),
+)
+
+MESSAGE_EVENTS = Table(
+    name="message_events",
+    doc="Optional. What happened to a sent reminder: delivered, opened, clicked, "
+    "bounced, replied (from the mail / SMS provider's log).",
+    key=("message_event_id",),
+    references={"event_id": ("dunning_events", "event_id")},
+    columns=(
+        Column("message_event_id", "str", True, "Provider event number, unique."),
+        Column("event_id", "str", True, "The dunning event (reminder) it belongs to."),
+        Column("occurred_at", "date", True, "Date it happened."),
+        Column(
+            "kind",
+            "str",
+            True,
+            "delivered, opened, clicked, bounced or replied.",
+            allowed=MESSAGE_KINDS,
+        ),
+        Column("template", "str", doc="Template (text variant) of the message sent."),
+    ),
+)
+
 #: Tables in load order (referenced tables first).
 TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, INVOICES, PAYMENTS, ADJUSTMENTS, DUNNING_EVENTS, FX_RATES)
+    t.name: t
+    for t in (
+        CUSTOMERS,
+        INVOICES,
+        PAYMENTS,
+        ADJUSTMENTS,
+        DUNNING_EVENTS,
+        FX_RATES,
+        PAYMENT_ATTEMPTS,
+        MESSAGE_EVENTS,
+    )
 }
 #: Tables a ledger must contain; the rest are optional.
 REQUIRED_TABLES = ("customers", "invoices")

@@ -541,6 +541,43 @@ def experiment_arms(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
     return _read(wh, "fct_experiment_arms", "segment, experiment_variant", segment=segment)
 
 
+def payment_retries(wh: Warehouse, segment: str | None = None) -> pl.DataFrame:
+    """``marts.fct_payment_retries``: per segment x failure reason x retry number.
+
+    Attempts, recoveries and recovery_pct (0-100), mean days to recovery, and
+    the reason's failed invoices recovered by retry / by reminder / not at
+    all. Empty without ``payment_attempts`` (or in a warehouse built before
+    the mart existed).
+    """
+    _require_marts(wh)
+    if not has_relation(wh, "marts", "fct_payment_retries"):
+        return pl.DataFrame()
+    return _read(
+        wh, "fct_payment_retries", "segment, failure_reason, retry_number", segment=segment
+    )
+
+
+def message_engagement(
+    wh: Warehouse, segment: str | None = None, month_end: dt.date | None = None
+) -> pl.DataFrame:
+    """``marts.fct_message_engagement``: per month x segment x stage x channel x template.
+
+    Sent / delivered / opened / clicked / bounced / replied counts and rates
+    (0-100), and conversion within the stage's window for engaged vs. not
+    engaged sends. Empty without ``message_events``.
+    """
+    _require_marts(wh)
+    if not has_relation(wh, "marts", "fct_message_engagement"):
+        return pl.DataFrame()
+    return _read(
+        wh,
+        "fct_message_engagement",
+        "month_end_date, segment, stage_number, channel, template_name",
+        segment=segment,
+        month_end_date=_day(month_end),
+    )
+
+
 # --------------------------------------------------------------------------- dashboard readers
 # Marts fct_dash_* are small pre-aggregations for the dashboard and the report
 # (sql/marts/fct_dash_*.sql); the meta readers show bookkeeping as recorded.

@@ -634,6 +634,8 @@ _DATED = {
     "payments": "paid_at",
     "adjustments": "adjusted_at",
     "dunning_events": "sent_at",
+    "payment_attempts": "attempted_at",
+    "message_events": "occurred_at",
 }
 
 

@@ -546,6 +546,10 @@ def recommend(
         if final != list(cur_plan):
             proposal = _with_segment(proposal, seg, _stages_of(final, template))
     proposal = _tidy(proposal, current)
+    # retry schedules per failure reason and channel advice (issue 16; ladder/retries.py)
+    from arinsight.ladder.retries import extend as extend_with_retries
+
+    proposal, retry_summary = extend_with_retries(db, proposal, current, rows)
     summary = {
         "groups": {
             fit.group_names[g]: {
@@ -582,6 +586,7 @@ def recommend(
             if fit.books[s].weight is not None
         },
         "experiments": experiments,
+        **retry_summary,
         "check": {
             inp.segments[s]: fit_check(
                 fit, inp, s, plan(current.for_segment(inp.segments[s])), nv, opts

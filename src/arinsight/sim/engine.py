@@ -145,6 +145,9 @@ class SimResult:
     e_day: I32
     e_pos: I8
     e_ladder: I8
+    # optional parts (sim.autopay): automatic charges and message events
+    attempts: dict[str, Any] | None = None
+    messages: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------- parameters
@@ -643,6 +646,7 @@ def run(
     inv = _make_invoices(world, cu, months, horizon, rng_i)
     inv_arch = cu.arch.astype(np.int8)[inv.cust]
     dr = _make_draws(world, inv_arch, inv, rng_d, at)
+    autopay, engage = _optional_parts(world, ladder, ss, method_names, cu, inv, dr, total)
 
     dun = world.dunning
     seg_sens = np.array([s.churn_sensitivity for s in world.segments.values()])
@@ -699,7 +703,9 @@ def run(
                             "lid": lid,
                             "due": due,
                             "open": inv.amount[g],
-                            "tnat": dr.tnat[g],
+                            "tnat": dr.tnat[g]
+                            if autopay is None
+                            else autopay.initial_tnat(g, dr.tnat[g]),
                             "e": dr.e[g],
                             "h": 0.0,
                             "lift": 0.0,
@@ -750,6 +756,10 @@ def run(
             v["nxt"][blocked] = np.maximum(
                 v["nxt"][blocked], d + dun.resume_after_dispute_days
             ).clip(max=BIG)
+
+        # ---- 2b. automatic charges (worlds with auto_pay only)
+        if autopay is not None:
+            autopay.step(d, v, OPEN, CLOSED, pays, paid_off_day, dr.pdelay, c_method)
 
         # ---- 3. payments of open invoices
         lift = v["lift"]
@@ -871,6 +881,8 @@ def run(
                     * (1.0 + at.fee_lift[a] * fee_eur)
                     * np.exp(-overdue / at.resp_days[a])
                 )
+                if engage is not None:
+                    boost = boost * engage.on_send(d, g, a, chn)
                 lift[idx] += boost.astype(np.float32)
                 v["nev"][idx] += 1
                 s_now = st[idx]
@@ -975,4 +987,46 @@ def run(
         e_day=e_d,
         e_pos=e_k.astype(np.int8),
         e_ladder=e_lid.astype(np.int8),
+        attempts=autopay.arrays(remap) if autopay is not None else None,
+        messages=engage.arrays(remap) if engage is not None else None,
     )
+
+
+def _optional_parts(
+    world: World,
+    ladder: Ladder,
+    ss: np.random.SeedSequence,
+    method_names: list[str],
+    cu: _Customers,
+    inv: _Invoices,
+    dr: _Draws,
+    total: int,
+) -> tuple[Any, Any]:
+    """The auto-pay and engagement state of worlds that declare them (else None, None).
+
+    Their random streams are spawned after the engine's four, so worlds without
+    them draw exactly the numbers they always drew.
+    """
+    if world.auto_pay is None and world.engagement is None:
+        return None, None
+    from arinsight.sim.autopay import AutoPayState, EngagementState
+
+    s_ap, s_eng = ss.spawn(2)
+    ap = eng = None
+    if world.auto_pay is not None:
+        exp_ladder = world.experiment.ladder if world.experiment else ladder
+        ap = AutoPayState(
+            world,
+            (ladder, exp_ladder),
+            method_names,
+            cu.method,
+            cu.arch,
+            inv.cust,
+            inv.due,
+            dr.tnat,
+            total,
+            np.random.Generator(np.random.PCG64(s_ap)),
+        )
+    if world.engagement is not None:
+        eng = EngagementState(world, np.random.Generator(np.random.PCG64(s_eng)))
+    return ap, eng

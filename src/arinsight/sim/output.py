@@ -23,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arinsight.contract import CHANNELS, TABLES
+from arinsight.contract import CHANNELS, FAILURE_REASONS, MESSAGE_KINDS, TABLES
 from arinsight.sim.engine import NON_PAYMENT, VOLUNTARY, SimResult
 
 #: Rows per chunk when writing.
@@ -35,6 +35,19 @@ PARQUET_ROW_GROUP_ROWS = 120_000
 LEDGER_TABLES = ("customers", "invoices", "payments", "adjustments", "dunning_events")
 #: Extra table naming each customer's payer archetype (not part of the contract).
 ARCHETYPE_TABLE = "sim_customer_archetypes"
+#: Optional canonical tables, written when the world simulates them (sim.autopay).
+OPTIONAL_TABLES = ("payment_attempts", "message_events")
+
+
+def written_tables(r: SimResult) -> tuple[str, ...]:
+    """The canonical tables a run writes: the ledger tables plus the optional ones it has."""
+    extra = tuple(
+        name
+        for name, arrays in (("payment_attempts", r.attempts), ("message_events", r.messages))
+        if arrays is not None
+    )
+    return (*LEDGER_TABLES, *extra)
+
 
 #: ASCII digits of 0000..9999, one row per number.
 _DIGITS4 = np.array(
@@ -157,6 +170,8 @@ class Tables:
         self.n_ev = int(np.searchsorted(r.e_day, h))
         self.ids = _Ids(r, self.n_pay, self.n_adj, self.n_ev)
         self.start = r.world.start_date
+        self.n_att = int(np.searchsorted(r.attempts["day"], h)) if r.attempts else 0
+        self.n_msg = int(np.searchsorted(r.messages["day"], h)) if r.messages else 0
 
     def rows(self, table: str) -> int:
         """Number of rows ``table`` has in the files."""
@@ -167,6 +182,8 @@ class Tables:
             "adjustments": self.n_adj,
             "dunning_events": self.n_ev,
             ARCHETYPE_TABLE: self.r.c_segment.size,
+            "payment_attempts": self.n_att,
+            "message_events": self.n_msg,
         }[table]
 
     def chunks(self, table: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
@@ -303,6 +320,58 @@ class Tables:
             }
         )
 
+    def _payment_attempts(self, lo: int, hi: int) -> pl.DataFrame:
+        r = self.r
+        at = r.attempts
+        assert at is not None and r.world.auto_pay is not None
+        sl = slice(lo, hi)
+        codes = r.world.auto_pay.failure_codes
+        reason = at["reason"][sl]
+        cust = r.i_customer[at["invoice"][sl]]
+        return pl.DataFrame(
+            {
+                "attempt_id": _ids("ATT", np.arange(lo, hi), _width(self.n_att, 7)),
+                "invoice_id": _ids("INV", at["invoice"][sl], self.ids.i),
+                "attempted_at": _dates(at["day"][sl], self.start),
+                "amount": _dec(at["amount"][sl]),
+                "method": _pick(r.method_names, r.c_method[cust]),
+                "outcome": _pick(["succeeded", "failed"], at["outcome"][sl]),
+                "failure_reason": _pick(list(FAILURE_REASONS), reason),
+                "failure_code": _pick(
+                    [codes.get(x, x.upper()) for x in FAILURE_REASONS],  # type: ignore[call-overload]
+                    reason,
+                ),
+                "retry_number": pl.Series(at["retry"][sl].astype(np.int64), dtype=pl.Int64),
+            }
+        )
+
+    def _message_events(self, lo: int, hi: int) -> pl.DataFrame:
+        r = self.r
+        ms = r.messages
+        assert ms is not None
+        sl = slice(lo, hi)
+        n_inv = max(int(r.i_issue.size), 1)
+        ev_key = r.e_day[: self.n_ev].astype(np.int64) * n_inv + r.e_invoice[: self.n_ev]
+        m_key = ms["sent_day"][sl].astype(np.int64) * n_inv + ms["invoice"][sl]
+        ev = np.searchsorted(ev_key, m_key)
+        lt = r.ladders
+        kmax = lt.offsets.shape[1]
+        flat_names = [
+            (lt.names[row][j] if j < len(lt.names[row]) else "")
+            for row in range(len(lt.names))
+            for j in range(kmax)
+        ]
+        template = r.e_ladder[ev].astype(np.int64) * kmax + r.e_pos[ev].astype(np.int64)
+        return pl.DataFrame(
+            {
+                "message_event_id": _ids("MSG", np.arange(lo, hi), _width(self.n_msg, 8)),
+                "event_id": _ids("DUN", ev, self.ids.e),
+                "occurred_at": _dates(ms["day"][sl], self.start),
+                "kind": _pick(list(MESSAGE_KINDS), ms["kind"][sl]),
+                "template": _pick(flat_names, template),
+            }
+        )
+
     def _sim_customer_archetypes(self, lo: int, hi: int) -> pl.DataFrame:
         r = self.r
         sl = slice(lo, hi)
@@ -324,8 +393,8 @@ class Tables:
 def frames(r: SimResult) -> dict[str, pl.DataFrame]:
     """All written tables as polars frames (the ledger tables plus the archetype table)."""
     t = Tables(r)
-    out = {name: t.frame(name) for name in (*LEDGER_TABLES, ARCHETYPE_TABLE)}
-    for name in LEDGER_TABLES:
+    out = {name: t.frame(name) for name in (*written_tables(r), ARCHETYPE_TABLE)}
+    for name in written_tables(r):
         assert out[name].columns == TABLES[name].column_names, name
     return out
 
@@ -352,7 +421,7 @@ def write(r: SimResult, out: Path, formats: tuple[str, ...] = ("csv", "parquet")
     rows: dict[str, int] = {}
     # CSV goes to a helper thread while the main thread writes Parquet (both release the GIL).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for name in (*LEDGER_TABLES, ARCHETYPE_TABLE):
+        for name in (*written_tables(r), ARCHETYPE_TABLE):
             csv_f = open(out / f"{name}.csv", "wb") if "csv" in formats else None  # noqa: SIM115
             pq_w: pq.ParquetWriter | None = None
             pending: Future[None] | None = None

@@ -330,6 +330,9 @@ def compute(r: SimResult, settings: Settings, ladder: Ladder) -> dict[str, Any]:
         "objective": _objective(r, settings),
         "experiment": None,
     }
+    extra = _optional_truth(r)
+    truth["rows"].update(extra.pop("rows", {}))
+    truth.update(extra)
     exp = r.world.experiment
     if exp is not None and r.variants:
         truth["experiment"] = {
@@ -338,3 +341,72 @@ def compute(r: SimResult, settings: Settings, ladder: Ladder) -> dict[str, Any]:
             "customers": {arm: int((r.c_variant == v).sum()) for v, arm in enumerate(r.variants)},
         }
     return truth
+
+
+def _optional_truth(r: SimResult) -> dict[str, Any]:
+    """Keys of the optional parts (auto_pay, engagement); none for worlds without them.
+
+    ``payment_retries.by_reason[r]``: over attempts dated in the horizon,
+    ``failed_invoices`` (first failure with reason r), ``retry_attempts``
+    (attempts after a failure), ``retries_succeeded`` and ``retry_recovery``
+    (their ratio), ``recovered_by_retry`` (failed invoices a retry paid) and
+    ``first_charges`` / ``first_charge_failure``. ``message_engagement.by_channel``:
+    message events dated in the horizon per channel and kind, and the sends
+    they belong to. The world's parameters are repeated under ``params``.
+    """
+    from arinsight.contract import FAILURE_REASONS, MESSAGE_KINDS
+
+    h = r.horizon_days
+    out: dict[str, Any] = {}
+    at = r.attempts
+    if at is not None and r.world.auto_pay is not None:
+        keep = at["day"] < h
+        g, n = at["invoice"][keep], at["retry"][keep].astype(np.int64)
+        ok, reason = at["outcome"][keep] == 0, at["reason"][keep].astype(np.int64)
+        inv_reason = np.full(r.i_issue.size, -1, dtype=np.int64)
+        first_fail = ~ok & (n == 0)
+        inv_reason[g[first_fail]] = reason[first_fail]
+        by_reason: dict[str, Any] = {}
+        for code, name in enumerate(FAILURE_REASONS):
+            is_r = inv_reason[g] == code
+            retry = is_r & (n >= 1)
+            won = int((retry & ok).sum())
+            by_reason[name] = {
+                "failed_invoices": int(first_fail[is_r].sum()),
+                "retry_attempts": int(retry.sum()),
+                "retries_succeeded": won,
+                "retry_recovery": _ratio(won, int(retry.sum())),
+                "recovered_by_retry": int(np.unique(g[retry & ok]).size),
+            }
+        n_first = int((n == 0).sum())
+        out["payment_retries"] = {
+            "params": r.world.auto_pay.model_dump(mode="json"),
+            "first_charges": n_first,
+            "first_charge_failure": _ratio(int(first_fail.sum()), n_first),
+            "by_reason": by_reason,
+        }
+        out.setdefault("rows", {})["payment_attempts"] = int(keep.sum())
+    ms = r.messages
+    if ms is not None and r.world.engagement is not None:
+        keep = ms["day"] < h
+        inv, sent, kind = ms["invoice"][keep], ms["sent_day"][keep], ms["kind"][keep]
+        n_inv = max(int(r.i_issue.size), 1)
+        ev_key = r.e_day.astype(np.int64) * n_inv + r.e_invoice
+        ev = np.searchsorted(ev_key, sent.astype(np.int64) * n_inv + inv)
+        lt = r.ladders
+        chn = lt.channel[r.e_ladder[ev].astype(np.int64), r.e_pos[ev].astype(np.int64)]
+        by_channel: dict[str, Any] = {}
+        for c, name in enumerate(CHANNELS):
+            m = chn == c
+            if not m.any():
+                continue
+            row = {"sends": int(np.unique(ev[m]).size)}
+            for kc, kname in enumerate(MESSAGE_KINDS):
+                row[kname] = int((m & (kind == kc)).sum())
+            by_channel[name] = row
+        out["message_engagement"] = {
+            "params": r.world.engagement.model_dump(mode="json"),
+            "by_channel": by_channel,
+        }
+        out.setdefault("rows", {})["message_events"] = int(keep.sum())
+    return out

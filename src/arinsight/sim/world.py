@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from arinsight.config import Channel, Ladder, default_path, load_ladder
+from arinsight.config import Channel, FailureReason, Ladder, default_path, load_ladder
 from arinsight.errors import ConfigError
 
 _Share = Field(ge=0.0, le=1.0)
@@ -233,6 +233,104 @@ class Experiment(_Frozen):
     treatment: str = "treatment"
 
 
+class PayDays(_Frozen):
+    """Insufficient funds recover around pay days (``auto_pay.pay_days``)."""
+
+    days_of_month: tuple[int, ...] = (1,)
+    window_days: int = Field(default=3, ge=0, le=27)
+    retry_success: float = _Share
+
+    @model_validator(mode="after")
+    def _days(self) -> PayDays:
+        if not self.days_of_month or any(not 1 <= x <= 28 for x in self.days_of_month):
+            raise ValueError("days_of_month: one or more days in 1..28")
+        return self
+
+
+class AutoPay(_Frozen):
+    """Automatic charges (card, direct debit) on the due date, with failures and retries.
+
+    Customers whose payment method is in ``methods`` are charged on the due
+    date. A charge fails with reason r with probability ``failure[r]`` (times
+    the archetype's ``archetype_failure_multiplier``; one reason per invoice).
+    A retry succeeds with ``retry_success[r]``; for reasons in
+    ``update_reasons`` only once the customer has updated the card or account
+    (``update_days`` after the first failure; earlier retries fail again);
+    insufficient funds succeed with ``pay_days.retry_success`` within
+    ``pay_days.window_days`` after a pay day. After a failure the invoice is
+    open and the customer pays like any other (natural payment day counted
+    from the failure, reminders). ``failure_codes``: the processor code
+    written to ``payment_attempts.failure_code`` per reason.
+    """
+
+    methods: tuple[str, ...] = ("card", "direct_debit")
+    failure: dict[FailureReason, float]
+    archetype_failure_multiplier: dict[str, float] = Field(default_factory=dict)
+    retry_success: dict[FailureReason, float] = Field(default_factory=dict)
+    update_reasons: tuple[FailureReason, ...] = (
+        "card_expired",
+        "card_cancelled",
+        "account_changed",
+    )
+    update_days: Normal = Normal(mean=10.0, sd=4.0)
+    pay_days: PayDays = PayDays(retry_success=0.7)
+    failure_codes: dict[FailureReason, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shares(self) -> AutoPay:
+        for label, mix in (("failure", self.failure), ("retry_success", self.retry_success)):
+            if any(not 0.0 <= v <= 1.0 for v in mix.values()):
+                raise ValueError(f"{label}: probabilities must lie in 0..1")
+        if sum(self.failure.values()) > 1.0 + 1e-9:
+            raise ValueError("failure: the probabilities must sum to at most 1")
+        if any(v < 0 for v in self.archetype_failure_multiplier.values()):
+            raise ValueError("archetype_failure_multiplier: values must be >= 0")
+        return self
+
+
+class ChannelEngagement(_Frozen):
+    """What happens to a reminder sent on one channel (probabilities)."""
+
+    bounce: float = _Share
+    open: float = Field(0.0, ge=0.0, le=1.0)
+    click: float = Field(0.0, ge=0.0, le=1.0)
+    reply: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class Engagement(_Frozen):
+    """Message events of reminders and their effect on the payment hazard.
+
+    Per tracked channel: a send bounces with ``bounce``, else it is delivered;
+    a delivered message is opened with ``open`` x the archetype's
+    ``archetype_multiplier``; an opened one is clicked with ``click`` (on a
+    channel without opens, e.g. sms, a delivered one is clicked with
+    ``click``); a delivered one is replied to with ``reply`` x the
+    multiplier. The reminder's lift in the payment hazard is multiplied by
+    ``lift_multiplier`` of the outcome (bounced, delivered, opened, clicked;
+    the highest applies). Channels not listed produce no message events.
+    """
+
+    channels: dict[Channel, ChannelEngagement]
+    archetype_multiplier: dict[str, float] = Field(default_factory=dict)
+    lift_multiplier: dict[str, float] = Field(
+        default_factory=lambda: {"bounced": 0.0, "delivered": 0.7, "opened": 1.2, "clicked": 2.0}
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> Engagement:
+        if any(v < 0 for v in self.archetype_multiplier.values()):
+            raise ValueError("archetype_multiplier: values must be >= 0")
+        if any(v < 0 for v in self.lift_multiplier.values()):
+            raise ValueError("lift_multiplier: values must be >= 0")
+        unknown = sorted(set(self.lift_multiplier) - {"bounced", "delivered", "opened", "clicked"})
+        if unknown:
+            raise ValueError(
+                f"lift_multiplier: unknown outcome(s) {unknown}; use bounced, delivered, "
+                "opened, clicked"
+            )
+        return self
+
+
 class World(_Frozen):
     """A simulated company and its customers (see ``world_default.yaml``)."""
 
@@ -246,6 +344,10 @@ class World(_Frozen):
     segments: dict[str, Segment]
     archetypes: dict[str, Archetype]
     experiment: Experiment | None = None
+    #: optional: automatic charges with failures and retries (payment_attempts)
+    auto_pay: AutoPay | None = None
+    #: optional: message events of reminders (message_events)
+    engagement: Engagement | None = None
 
     @model_validator(mode="after")
     def _refs(self) -> World:
@@ -259,6 +361,18 @@ class World(_Frozen):
                     f"segments.{seg_name}.archetypes: unknown archetype(s) {unknown}; "
                     f"defined: {sorted(self.archetypes)}"
                 )
+        named = [
+            (
+                "auto_pay.archetype_failure_multiplier",
+                self.auto_pay,
+                "archetype_failure_multiplier",
+            ),
+            ("engagement.archetype_multiplier", self.engagement, "archetype_multiplier"),
+        ]
+        for label, block, attr in named:
+            unknown = sorted(set(getattr(block, attr, {}) or {}) - set(self.archetypes))
+            if unknown:
+                raise ValueError(f"{label}: unknown archetype(s) {unknown}")
         return self
 
 
