@@ -402,3 +402,24 @@ def test_behaviour_mix_stacks_shares_and_highlights() -> None:
     assert _trace(fig, "chronically late").opacity == 1.0
     assert _trace(fig, "reliable").opacity == pytest.approx(0.3)
     assert list(_trace(fig, "not scored yet").x) == [dt.date(2025, 1, 1)]  # only where present
+
+
+def test_channel_comparison_bars_per_stage_and_channel() -> None:
+    rows = pl.DataFrame(
+        {
+            "segment": ["all"] * 4,
+            "stage_number": [1, 1, 1, 2],
+            "channel": ["email", "sms", "all", "letter"],
+            # stage 1: 30 of 40 by email, 5 of 20 by sms; the 'all' rollup is left out
+            "count_entered": [40, 20, 60, 10],
+            "conversion_pct": [75.0, 25.0, 35 / 60 * 100, 50.0],
+        }
+    )
+    fig = viz.channel_comparison(rows, stage_names={1: "Reminder", 2: "Letter"})
+    # legend in the order channels first appear along the ladder
+    assert [tr.name for tr in fig.data] == ["E-mail", "SMS", "Letter"]
+    email = _trace(fig, "E-mail")
+    assert list(email.x) == ["1<br>Reminder"] and list(email.y) == [75.0]
+    assert list(_trace(fig, "SMS").text) == ["n=20"]
+    assert list(_trace(fig, "Letter").x) == ["2<br>Letter"]
+    assert list(fig.layout.xaxis.categoryarray) == ["1<br>Reminder", "2<br>Letter"]

@@ -13,7 +13,7 @@ from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, table
+from arinsight.dashboard.components import behaviour_scope, card, graph, table
 from arinsight.dashboard.context import render_page
 from arinsight.dashboard.filters import Filters
 
@@ -68,7 +68,20 @@ def body(f: Filters) -> list[Any]:
         )
     else:
         source_note = ("Quelle: " if de else "Source: ") + source
+    scope = behaviour_scope(
+        "ld",
+        f.behaviour,
+        f.lang,
+        split=[],
+        not_split=[
+            "Mahnplan je Segment (Stammdaten-Segment, nicht Zahlverhalten)"
+            if de
+            else "Ladder per segment (master-data segment, not payment behaviour)",
+            "Empfehlungen" if de else "Recommendations",
+        ],
+    )
     parts: list[Any] = [
+        *([scope] if scope else []),
         card(
             graph("ld-timeline", viz.ladder_timeline(current, proposed, lang=f.lang)),
             note=source_note,

@@ -549,30 +549,51 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 def channel_comparison(
-    channels: pl.DataFrame, *, segment: str = "all", lang: str = "en"
+    channels: pl.DataFrame,
+    *,
+    segment: str = "all",
+    stage_names: dict[int, str] | None = None,
+    lang: str = "en",
 ) -> go.Figure:
-    """Per stage and channel: share paid before the next stage (``conversion_pct``), with n."""
+    """Per stage and channel of the send: share paid before the next stage, with n.
+
+    ``channels`` holds ``fct_dash_stage_channels`` rows of one month and one
+    behaviour segment; the ``'all'`` channel rollup is left out. Bars are
+    ``conversion_pct`` as the mart computed it, labelled with the number of
+    invoices each rests on.
+    """
     fig = _fig(t("channel_title", lang), lang)
-    rows = _segment(channels, segment).sort("stage_number", "channel")
+    rows = _segment(channels, segment)
+    if "channel" in rows.columns:
+        rows = rows.filter(pl.col("channel") != "all")
+    rows = rows.sort("stage_number", "channel")
     if rows.height == 0:
         return _empty(fig, lang)
+    names = stage_names or {}
+    stages = rows["stage_number"].unique(maintain_order=True).to_list()
+    order = [stage_label(k, names.get(k), sep="<br>") for k in stages]
     for i, channel in enumerate(rows["channel"].unique(maintain_order=True).to_list()):
         part = rows.filter(pl.col("channel") == channel)
+        label = t(channel, lang)
         fig.add_trace(
             _bar(
-                x=[str(s) for s in part["stage_number"].to_list()],
+                x=[stage_label(k, names.get(k), sep="<br>") for k in part["stage_number"]],
                 y=part["conversion_pct"].to_list(),
                 customdata=part["count_entered"].to_list(),
-                name=channel,
+                name=label,
                 marker_color=PALETTE[i % len(PALETTE)],
                 text=[f"n={n:,}" for n in part["count_entered"].to_list()],
                 textposition="outside",
-                hovertemplate="%{y:.1f} % (n = %{customdata:,})" + f"<extra>{channel}</extra>",
+                hovertemplate="%{y:.1f} % (n = %{customdata:,} "
+                + t("invoices", lang)
+                + f")<extra>{label}</extra>",
             )
         )
     fig.update_layout(barmode="group")
-    fig.update_yaxes(title_text=t("conversion_pct", lang), range=[0, 105])
-    fig.update_xaxes(title_text=t("stage", lang), type="category")
+    fig.update_yaxes(title_text=t("conversion_pct", lang), range=[0, 110])
+    fig.update_xaxes(
+        title_text=t("stage", lang), type="category", categoryorder="array", categoryarray=order
+    )
     return fig
 
 

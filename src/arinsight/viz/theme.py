@@ -165,6 +165,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "still_open": ("Still unpaid", "Noch unbezahlt"),
     "channel_title": ("Conversion by channel", "Erfolgsquote je Kanal"),
     "channel": ("Channel", "Kanal"),
+    "email": ("E-mail", "E-Mail"),
+    "letter": ("Letter", "Brief"),
+    "sms": ("SMS", "SMS"),
+    "phone": ("Phone call", "Anruf"),
+    "collection_agency": ("Collection agency", "Inkassobüro"),
+    "unknown": ("Unknown channel", "Kanal unbekannt"),
     "conversion_pct": ("Paid before the next stage (%)", "Vor nächster Stufe bezahlt (%)"),
     "guardrail_title": ("Guardrail findings", "Auffälligkeiten im Mahnlauf"),
     "reminder_after_settlement": (
