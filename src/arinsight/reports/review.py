@@ -77,7 +77,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "total": {"en": "Total", "de": "Summe"},
     "segment": {"en": "Segment", "de": "Segment"},
     "contribution": {"en": "Days of the DSO change", "de": "Tage der DSO-Veränderung"},
-    "sales_effect": {"en": "sales in the window", "de": "Umsatz im Fenster"},
+    "sales_effect": {
+        "en": "change in sales in the DSO window",
+        "de": "Umsatzänderung im DSO-Fenster",
+    },
 }
 
 
@@ -384,7 +387,9 @@ def attribution_table(rv: Review, top: int = 6) -> Html:
         (
             "sales",
             [
-                _t("total", lang) if rv.params.segment is None else rv.segment,
+                ("all segments" if lang == "en" else "alle Segmente")
+                if rv.params.segment is None
+                else rv.segment,
                 _t("sales_effect", lang),
                 _fmt(attribution.sales_days, "days", lang, True),
             ],
@@ -616,8 +621,12 @@ class LadderChange:
     effective_date: dt.date
     changed: tuple[str, ...]
     unchanged: tuple[str, ...]
-    table: pl.DataFrame  # segment, group, dso before, dso after, change, n months
+    table: pl.DataFrame  # segment, group, dso before, dso after, change, n months,
+    #                      change vs unchanged segments, expected change (80 % interval)
     did_days: float | None  # change in changed segments minus change in unchanged ones
+    #: meta.ladder_expectations rows of the new version (None: nothing was recorded,
+    #: e.g. applied without a recommendation, or before expectations were stored)
+    expected: pl.DataFrame | None = None
 
 
 def ladder_versions(wh: Warehouse) -> pl.DataFrame | None:
@@ -663,6 +672,14 @@ def last_ladder_change(rv: Review, months: int = 3) -> LadderChange | None:
             "where segment <> 'all' and month_end_date <= ? order by segment, month_end_date",
             [rv.month_end],
         )
+        expected = None
+        if _has_table(wh, "meta", "ladder_expectations"):
+            expected = wh.sql(
+                "select * from meta.ladder_expectations where version = ? order by segment",
+                [new["version"]],
+            )
+            if expected.height == 0:
+                expected = None
     before_st = segment_stages(str(old["yaml_text"]), segments)
     after_st = segment_stages(str(new["yaml_text"]), segments)
     changed = tuple(s for s in segments if before_st[s] != after_st[s])
@@ -692,6 +709,38 @@ def last_ladder_change(rv: Review, months: int = 3) -> LadderChange | None:
     got = dict(means.rows())
     if got.get(True) is not None and got.get(False) is not None:
         did = float(got[True]) - float(got[False])
+    # per changed segment: its change minus the unchanged segments' mean change
+    base = got.get(False)
+    table = table.with_columns(
+        pl.when(pl.col("is_ladder_changed") & pl.lit(base is not None))
+        .then(pl.col("dso_change_days") - pl.lit(base, dtype=pl.Float64))
+        .otherwise(None)
+        .alias("dso_change_vs_unchanged_days")
+    )
+    effect_cols = [
+        "is_as_recommended",
+        "delta_dso_days",
+        "delta_dso_days_low",
+        "delta_dso_days_high",
+    ]
+    if expected is not None:
+        table = table.join(
+            expected.select("segment", *effect_cols), on="segment", how="left"
+        ).with_columns(
+            # an expected effect describes what was applied only where the ladder is the proposal
+            *(
+                pl.when(pl.col("is_as_recommended").fill_null(False))
+                .then(pl.col(c))
+                .otherwise(None)
+                .alias(f"expected_{c}")
+                for c in effect_cols[1:]
+            )
+        )
+    else:
+        table = table.with_columns(
+            pl.lit(None, dtype=pl.Boolean).alias("is_as_recommended"),
+            *(pl.lit(None, dtype=pl.Float64).alias(f"expected_{c}") for c in effect_cols[1:]),
+        )
     return LadderChange(
         version_before=str(old["version"]),
         version_after=str(new["version"]),
@@ -700,6 +749,7 @@ def last_ladder_change(rv: Review, months: int = 3) -> LadderChange | None:
         unchanged=unchanged,
         table=table,
         did_days=did,
+        expected=expected,
     )
 
 
@@ -730,15 +780,35 @@ def ladder_change_html(rv: Review) -> Html:
                 _fmt(r["dso_before_days"], "days", lang),
                 _fmt(r["dso_after_days"], "days", lang),
                 _fmt(r["dso_change_days"], "days", lang, signed=True),
+                _fmt(r["dso_change_vs_unchanged_days"], "days", lang, signed=True),
+                _expected_cell(r, lang),
                 _fmt(r["count_months_after"], "count", lang),
             ],
         )
         for r in change.table.iter_rows(named=True)
     ]
     head = (
-        ["Segment", "Ladder", "DSO before", "DSO after", "Change", "Months after"]
+        [
+            "Segment",
+            "Ladder",
+            "DSO before",
+            "DSO after",
+            "Change",
+            "Realised vs unchanged",
+            "Expected (80 %)",
+            "Months after",
+        ]
         if lang == "en"
-        else ["Segment", "Mahnstufen", "DSO vorher", "DSO nachher", "Veränderung", "Monate nachher"]
+        else [
+            "Segment",
+            "Mahnstufen",
+            "DSO vorher",
+            "DSO nachher",
+            "Veränderung",
+            "Realisiert ggü. unverändert",
+            "Erwartet (80 %)",
+            "Monate nachher",
+        ]
     )
     if change.did_days is None:
         verdict = (
@@ -760,8 +830,61 @@ def ladder_change_html(rv: Review) -> Html:
             f"der geänderten Segmente ({', '.join(change.changed) or '–'}) um {d} Tage."
         )
     return Html(
-        f'<p class="ai-narrative">{html.escape(verdict)}</p>' + _table("ai-ladder", head, rows)
+        f'<p class="ai-narrative">{html.escape(verdict)}</p>'
+        + f'<p class="ai-note">{html.escape(_expected_note(change, lang))}</p>'
+        + _table("ai-ladder", head, rows)
     )
+
+
+def _expected_cell(r: dict[str, Any], lang: str) -> str:
+    """``−2.1 (−3.0 to −1.2)`` for a changed segment applied as recommended, else –."""
+    if not r["is_ladder_changed"] or r.get("expected_delta_dso_days") is None:
+        return "–"
+    point = _fmt(r["expected_delta_dso_days"], "days", lang, signed=True)
+    low = _fmt(r["expected_delta_dso_days_low"], "days", lang, signed=True)
+    high = _fmt(r["expected_delta_dso_days_high"], "days", lang, signed=True)
+    return f"{point} ({low} {'to' if lang == 'en' else 'bis'} {high})"
+
+
+def _expected_note(change: LadderChange, lang: str) -> str:
+    """What the expected column compares, and why a segment has none."""
+    en = lang == "en"
+    if change.expected is None:
+        return (
+            f"No expected effect is stored with version {change.version_after}: it was applied "
+            "without recommendations in the warehouse. Run `arinsight recommend` before "
+            "`arinsight ladder apply` to keep the expected effect with the next version."
+            if en
+            else f"Zu Version {change.version_after} ist keine erwartete Wirkung gespeichert: "
+            "sie wurde ohne Empfehlungen im Warehouse angewendet. `arinsight recommend` vor "
+            "`arinsight ladder apply` speichert sie mit der nächsten Version."
+        )
+    off = [
+        str(r["segment"])
+        for r in change.expected.iter_rows(named=True)
+        if r["segment"] in change.changed and not r["is_as_recommended"]
+    ]
+    when = change.expected["recommended_at"].drop_nulls()
+    stamp = str(when[0])[:10] if when.len() else "–"
+    text = (
+        f"Expected = the recommender's Δ of amount-weighted days outstanding (what DSO "
+        f"averages to) for the whole ladder, 80 % interval, from the recommendation of "
+        f"{stamp} stored when version {change.version_after} was applied; compare it with "
+        "the realised change against the unchanged segments."
+        if en
+        else f"Erwartet = die vom Empfehlungsmodell geschätzte Änderung der betragsgewichteten "
+        f"offenen Tage (Mittel der DSO) für den ganzen Mahnplan, 80-%-Intervall, aus der "
+        f"Empfehlung vom {stamp}, gespeichert bei Anwendung von Version "
+        f"{change.version_after}; zu vergleichen mit der realisierten Änderung ggü. den "
+        "unveränderten Segmenten."
+    )
+    if off:
+        text += (
+            f" Applied differently from the recommendation (no expected effect): {', '.join(off)}."
+            if en
+            else f" Anders als empfohlen angewendet (keine erwartete Wirkung): {', '.join(off)}."
+        )
+    return text
 
 
 # --- data quality -----------------------------------------------------------------------
@@ -778,6 +901,62 @@ _GUARD = {
     },
     "skipped_stage": {"en": "Stage skipped", "de": "Stufe übersprungen"},
 }
+
+
+def _checks_html(checks: pl.DataFrame | None, lang: str) -> str:
+    """The latest ``arinsight check`` run (``meta.checks``): summary and failed expectations."""
+    en = lang == "en"
+    if checks is None or checks.height == 0:
+        return (
+            '<p class="ai-note">'
+            + (
+                "No quality check is stored for this warehouse: run "
+                "<code>arinsight check</code> (it stores its results in meta.checks)."
+                if en
+                else "Für dieses Warehouse ist keine Qualitätsprüfung gespeichert: "
+                "<code>arinsight check</code> ausführen (speichert in meta.checks)."
+            )
+            + "</p>"
+        )
+    rows = checks.to_dicts()
+    ran = [r for r in rows if r["success"] is not None]
+    failed = [r for r in ran if not r["success"]]
+    skipped = len(rows) - len(ran)
+    stamp = str(rows[0]["checked_at"])[:16]
+    summary = (
+        f"Latest <code>arinsight check</code> ({stamp} UTC): {len(ran) - len(failed)} of "
+        f"{len(ran)} expectations met, {len(failed)} failed"
+        + (f", {skipped} suite(s) skipped." if skipped else ".")
+        if en
+        else f"Letzte Prüfung <code>arinsight check</code> ({stamp} UTC): "
+        f"{len(ran) - len(failed)} von {len(ran)} Erwartungen erfüllt, {len(failed)} verletzt"
+        + (f", {skipped} Suite(n) übersprungen." if skipped else ".")
+    )
+    out = f'<p class="ai-note">{summary}</p>'
+    if failed:
+        head = (
+            ["Table", "Column", "Expectation failed", "Rows failing", "Rows checked"]
+            if en
+            else ["Tabelle", "Spalte", "Verletzte Erwartung", "Zeilen verletzt", "Zeilen geprüft"]
+        )
+        out += _table(
+            "ai-checks",
+            head,
+            [
+                (
+                    f"{r['suite']}|{r['expectation']}",
+                    [
+                        str(r["table_name"]),
+                        str(r["column_names"] or "–"),
+                        str(r["expectation"]),
+                        _fmt(r["unexpected_count"], "count", lang),
+                        _fmt(r["row_count"], "count", lang),
+                    ],
+                )
+                for r in failed
+            ],
+        )
+    return out
 
 
 def data_quality_html(rv: Review) -> Html:
@@ -801,8 +980,9 @@ def data_quality_html(rv: Review) -> Html:
             "group by finding_kind order by finding_kind",
             [rv.month_end, rv.segment],
         )
-        checks = [t for t in wh.tables("meta") if "check" in t or "expectation" in t]
-        check_frame = wh.sql(f"select * from meta.{checks[0]}") if checks else None
+        from arinsight import metrics
+
+        check_frame = metrics.checks(wh)
     h_loads = (
         ["File", "Table", "Read", "Loaded", "Quarantined", "Loaded at"]
         if lang == "en"
@@ -864,20 +1044,7 @@ def data_quality_html(rv: Review) -> Html:
                 ],
             )
         )
-    if check_frame is not None:
-        parts.append(f"<p>{check_frame.height} expectation results (meta.{checks[0]}).</p>")
-    else:
-        parts.append(
-            '<p class="ai-note">'
-            + (
-                "Expectation results are not stored in the warehouse: run "
-                "<code>arinsight check</code> for the great-expectations suites."
-                if lang == "en"
-                else "Ergebnisse der Erwartungsprüfungen liegen nicht im Warehouse: "
-                "<code>arinsight check</code> ausführen."
-            )
-            + "</p>"
-        )
+    parts.append(_checks_html(check_frame, lang))
     return Html("".join(parts))
 
 
@@ -902,7 +1069,7 @@ STYLE = """<style>
 .ai-narrative { font-size: 1.1em; line-height: 1.5; max-width: 60em; }
 .ai-note { color: #555; font-style: italic; }
 table.ai-table { border-collapse: collapse; margin: .6em 0 1em 0; font-size: .95em; }
-table.ai-table th { background: #1f3b57; color: #fff; padding: 4px 10px; }
+table.ai-table th { background: #1f3b57; color: #fff; padding: 4px 10px; white-space: nowrap; }
 table.ai-table td { padding: 3px 10px; border-bottom: 1px solid #ddd; white-space: nowrap; }
 table.ai-table .num { text-align: right; font-variant-numeric: tabular-nums; }
 table.ai-table .txt { text-align: left; }
@@ -912,6 +1079,8 @@ table.ai-table tr:last-child td { border-bottom: 1px solid #1f3b57; }
   .ai-section { break-before: page; }
   .ai-section.ai-first { break-before: auto; }
   table.ai-table, .jp-OutputArea-output { break-inside: avoid; }
+  table.ai-table { font-size: .82em; }
+  table.ai-table th, table.ai-table td { padding: 3px 6px; }
 }
 </style>"""
 
