@@ -532,3 +532,36 @@ def test_recommendation_intervals_are_shown_with_their_estimate(pages: dict[str,
     rows, columns = pages["ladder"].with_intervals(recs)
     assert [c for c, _ in columns] == ["segment", "expected_dso_change_days", "rationale"]
     assert rows[0]["expected_dso_change_days"] == "-1.4 (-2.1 to -0.7)"
+
+
+def test_recommendations_are_labelled_for_people(pages: dict[str, Any]) -> None:
+    import polars as pl
+
+    recs = pl.DataFrame(
+        {
+            "segment": ["smb", "smb"],
+            "stage_number": [-1, 1],
+            "stage_name": [None, "Zahlungserinnerung"],
+            "current_offset_days": [None, 7],
+            "proposed_offset_days": [None, 3],
+            "current_channel": [None, "email"],
+            "proposed_channel": [None, "email"],  # unchanged: no channel columns
+            "delta_dso_days": [-1.2, -1.2],
+            "delta_dso_days_low": [-2.0, -2.0],
+            "delta_dso_days_high": [-0.4, -0.4],
+            "delta_net_value_amount": [12000.0, 12000.0],
+            "delta_net_value_amount_low": [500.0, 500.0],
+            "delta_net_value_amount_high": [20500.0, 20500.0],
+            "evidence_count_events": [9000, 4000],
+            "rationale": ["all changes", "remind earlier"],
+            "ladder_source": ["default", "default"],
+        }
+    )
+    rows, columns = pages["ladder"].readable(recs, "en")
+    keys = [c for c, _ in columns]
+    assert "current_channel" not in keys and "ladder_source" not in keys
+    assert dict(columns)["delta_dso_days"] == "Δ DSO, days (80 %)"
+    assert rows[0]["stage_name"] == "whole ladder"
+    assert rows[1]["delta_dso_days"] == "-1.2 (-2.0 to -0.4)"
+    assert rows[1]["delta_net_value_amount"] == "€12,000 (€500 to €20,500)"
+    assert rows[1]["evidence_count_events"] == "4,000"

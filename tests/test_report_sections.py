@@ -209,7 +209,10 @@ def test_recommendations_table_to_approve(base: Path, tmp_path: Path) -> None:
     rv = review.start(db=str(db), plotly_renderer=None)
     html = review.recommendations_html(rv)
     assert "response died out by day 5" in html and "low: small n" in html
-    assert "−1.2 [−2.0, −0.4]" in html and "+0.3 [−0.5, +1.1]" in html
+    assert "−1.2 [−2.0,\u00a0−0.4]" in html and "+0.3 [−0.5,\u00a0+1.1]" in html
+    # channels did not change: no channel columns, a note instead; rationale below the table
+    assert "Channel now" not in html and "Channels and fees stay as they are" in html
+    assert "<li><b>smb · 1 Zahlungserinnerung</b>: response died out by day 5</li>" in html
     assert "Expected Δ DSO (days)" in html and "Evidence n (invoices)" in html
     assert html.count("☐ / ☐") == 2  # one approve / reject box per row
     smb = review.start(db=str(db), segment="smb", plotly_renderer=None)

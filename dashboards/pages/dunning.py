@@ -126,6 +126,15 @@ def body(f: Filters) -> list[Any]:
                 "Beträge = offener Betrag beim Versand; Median/p75 = Tage bis zur Begleichung nach dem Versand (Kaplan-Meier)."
                 if de
                 else "Amounts = open amount when the stage went out; median / p75 = days from the send to settlement (Kaplan-Meier)."
+            )
+            + (
+                (
+                    " Median und p75 gibt es nur für alle Zahler zusammen (–)."
+                    if de
+                    else " Median and p75 exist for all payers together only (–)."
+                )
+                if f.behaviour
+                else ""
             ),
             wide=True,
         ),
@@ -133,7 +142,11 @@ def body(f: Filters) -> list[Any]:
             table(
                 "dn-examples",
                 [
-                    {**r, "finding_kind": t(r["finding_kind"], f.lang)}
+                    {
+                        **r,
+                        "finding_kind": t(r["finding_kind"], f.lang),
+                        "channel": t(r["channel"], f.lang) if r["channel"] else None,
+                    }
                     for r in examples.iter_rows(named=True)
                 ],
                 [

@@ -43,16 +43,31 @@ def body(f: Filters) -> list[Any]:
         card(
             table(
                 "dq-loads",
-                loads.to_dicts(),
+                [
+                    {
+                        **r,
+                        **{
+                            k: f"{r[k]:,}"
+                            for k in (
+                                "rows_read",
+                                "rows_loaded",
+                                "rows_quarantined",
+                                "rows_replaced",
+                            )
+                            if r.get(k) is not None
+                        },
+                    }
+                    for r in loads.to_dicts()
+                ],
                 [
                     ("loaded_at", "Geladen" if de else "Loaded at"),
                     ("file", "Datei" if de else "File"),
                     ("table_name", "Tabelle" if de else "Table"),
                     ("profile", "Profil" if de else "Profile"),
-                    ("rows_read", "gelesen" if de else "read"),
-                    ("rows_loaded", "geladen" if de else "loaded"),
-                    ("rows_quarantined", "Quarantäne" if de else "quarantined"),
-                    ("rows_replaced", "ersetzt" if de else "replaced"),
+                    ("rows_read", "Gelesen" if de else "Read"),
+                    ("rows_loaded", "Geladen" if de else "Loaded"),
+                    ("rows_quarantined", "Quarantäne" if de else "Quarantined"),
+                    ("rows_replaced", "Ersetzt" if de else "Replaced"),
                 ],
             ),
             title="Ladevorgänge" if de else "Loads",
@@ -96,7 +111,16 @@ def body(f: Filters) -> list[Any]:
         card(
             table(
                 "dq-builds",
-                builds.to_dicts(),
+                [
+                    {
+                        **r,
+                        "count_mart_rows": f"{r['count_mart_rows']:,}"
+                        if r["count_mart_rows"] is not None
+                        else None,
+                        "seconds": f"{r['seconds']:.1f}" if r["seconds"] is not None else None,
+                    }
+                    for r in builds.to_dicts()
+                ],
                 [
                     ("build_id", "Build"),
                     ("built_at", "Erstellt" if de else "Built at"),

@@ -33,6 +33,8 @@ from arinsight.reports.narrative import (
 from arinsight.reports.params import ReportParams, check_params, month_label
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import polars as pl
 
     from arinsight.warehouse import Warehouse
@@ -105,6 +107,9 @@ def _fmt(value: float | None, unit: str, lang: str, signed: bool = False) -> str
 
 # --- the review -------------------------------------------------------------------
 
+#: Read-snapshot connections shared by a report's sections: path -> (version, warehouse).
+_SHARED: dict[str, tuple[str, Warehouse]] = {}
+
 
 @dataclass(frozen=True)
 class Review:
@@ -138,11 +143,35 @@ class Review:
         """The mart segment the figures are read for ('all' without a filter)."""
         return self.params.segment or "all"
 
-    def connect(self) -> Warehouse:
-        """The warehouse, read-only (use as a context manager)."""
-        from arinsight import connect
+    def connect(self) -> AbstractContextManager[Warehouse]:
+        """The warehouse, read-only (use as a context manager).
 
-        return connect(str(self.params.db))
+        Every section of a report reads through one connection: the current read
+        snapshot is opened once and kept (a snapshot is never written, so holding
+        it blocks no load or build), and reopened when a newer one is published.
+        A warehouse without snapshots (or a Parquet marts folder) is opened per
+        call and closed after it, as it holds the file's lock.
+        """
+        from contextlib import nullcontext
+
+        from arinsight import connect
+        from arinsight.warehouse import read_version
+
+        key = str(self.params.db)
+        version = read_version(key)
+        if version is None:
+            return connect(key)
+        held = _SHARED.get(key)
+        if held is not None and held[0] == version:
+            return nullcontext(held[1])
+        if held is not None:
+            held[1].close()
+            del _SHARED[key]
+        wh = connect(key)
+        if wh.source == wh.path:  # fell back to the file itself: do not keep it
+            return wh
+        _SHARED[key] = (version, wh)
+        return nullcontext(wh)
 
 
 def start(
@@ -505,6 +534,8 @@ _REC_COLUMNS = (
 
 def recommendations_html(rv: Review) -> Html:
     """The ladder recommendations to approve or reject, or how to produce them."""
+    import polars as pl
+
     frame = ladder_recommendations(rv)
     lang = rv.lang
     if frame is None:
@@ -531,8 +562,35 @@ def recommendations_html(rv: Review) -> Html:
         )
     cols: list[tuple[str, str]] = []
     seen_labels: set[str] = set()
+    # channel / fee columns only when the proposal changes one (else a note says so);
+    # the rationale goes below the table, so the table fits a printed page
+    same = [
+        (now, new)
+        for now, new in (
+            ("current_channel", "proposed_channel"),
+            ("current_fee_amount", "proposed_fee_amount"),
+        )
+        if now in frame.columns
+        and new in frame.columns
+        and all(a == b or b is None for a, b in frame.select(now, new).rows())
+    ]
+    hidden = {c for pair in same for c in pair} | {"rationale"}
+    # invoices the fit used: one figure per segment, said once in the note
+    per_segment_n = ""
+    if "evidence_count_invoices" in frame.columns and "segment" in frame.columns:
+        n_by_seg = frame.group_by("segment", maintain_order=True).agg(
+            pl.col("evidence_count_invoices").drop_nulls().unique()
+        )
+        if all(len(v) <= 1 for v in n_by_seg["evidence_count_invoices"].to_list()):
+            hidden.add("evidence_count_invoices")
+            label = dict(_REC_COLUMNS)["evidence_count_invoices"][lang]
+            per_segment_n = (
+                f" {label}: "
+                + "; ".join(f"{seg} {_cell(v[0]) if len(v) else '–'}" for seg, v in n_by_seg.rows())
+                + "."
+            )
     for name, labels in _REC_COLUMNS:
-        if name in frame.columns and labels[lang] not in seen_labels:
+        if name in frame.columns and labels[lang] not in seen_labels and name not in hidden:
             cols.append((name, labels[lang]))
             seen_labels.add(labels[lang])
     # Expected effects with their 80 % intervals: every column the recommender
@@ -543,28 +601,76 @@ def recommendations_html(rv: Review) -> Html:
         if c.startswith(("delta_", "expected_"))
         and not c.endswith(("_low", "_high", "_lower", "_upper"))
     ]
-    head = [label for _, label in cols] + [_expected_label(c, lang) for c in expected]
-    head.append("✓ / ✗")
+    # two tables that each fit a printed page: the proposal with its approve /
+    # reject box, then the expected effects of the same rows
+    head = [label for _, label in cols] + ["✓ / ✗"]
+    keys = [n for n, _ in cols if n in ("segment", "stage_number", "stage", "stage_name")]
+    effect_head = [label for n, label in cols if n in keys] + [
+        _expected_label(c, lang) for c in expected
+    ]
     rows = []
+    effect_rows = []
     for i, r in enumerate(frame.iter_rows(named=True)):
         cells = [_cell(r[name]) for name, _ in cols]
+        cells.append("☐ / ☐")
+        rows.append((str(i), cells))
+        effects = [_cell(r[name]) for name in keys]
         for c in expected:
             low = _first(r, (f"{c}_low", f"{c}_lower"))
             high = _first(r, (f"{c}_high", f"{c}_upper"))
-            text = _cell(r[c], signed=True)
+            d = 0 if c.endswith("_amount") else 1  # money in whole units
+            text = _cell(r[c], signed=True, digits=d)
             if low is not None and high is not None:
-                text += f" [{_cell(low, signed=True)}, {_cell(high, signed=True)}]"
-            cells.append(text)
-        cells.append("☐ / ☐")
-        rows.append((str(i), cells))
+                # non-breaking inside the interval: a narrow column wraps before "["
+                lo, hi = _cell(low, signed=True, digits=d), _cell(high, signed=True, digits=d)
+                text += f" [{lo},\u00a0{hi}]"
+            effects.append(text)
+        effect_rows.append((str(i), effects))
     note = (
         "Intervals: 80 %. Tick approve or reject per row; small n is flagged by the "
-        "recommender's confidence."
+        "recommender's confidence. Stage −1 = the segment's whole ladder (all its changes "
+        "together)."
         if lang == "en"
         else "Intervalle: 80 %. Pro Zeile genehmigen oder ablehnen; kleines n zeigt die "
-        "Konfidenz des Empfehlers."
+        "Konfidenz des Empfehlers. Stufe −1 = der ganze Mahnplan des Segments (alle "
+        "Änderungen zusammen)."
     )
-    return Html(_table("ai-rec", head, rows) + f'<p class="ai-note">{html.escape(note)}</p>')
+    note += per_segment_n
+    if same:
+        note += (
+            " Channels and fees stay as they are."
+            if lang == "en"
+            else " Kanäle und Gebühren bleiben unverändert."
+        )
+    reasons = ""
+    if "rationale" in frame.columns:
+        items = "".join(
+            f"<li><b>{html.escape(str(r.get('segment', '')))} · "
+            f"{html.escape(str(_first(r, ('stage_number', 'stage'))))}"
+            + (f" {html.escape(str(r['stage_name']))}" if r.get("stage_name") else "")
+            + f"</b>: {html.escape(str(r['rationale']))}</li>"
+            for r in frame.iter_rows(named=True)
+            if r.get("rationale")
+        )
+        if items:
+            title = "Rationale" if lang == "en" else "Begründung"
+            reasons = f'<h4 class="ai-h4">{title}</h4><ul class="ai-reasons">{items}</ul>'
+    effect_title = (
+        "Expected effect of each row (80 % interval)"
+        if lang == "en"
+        else "Erwartete Wirkung je Zeile (80-%-Intervall)"
+    )
+    effect_table = (
+        f'<h4 class="ai-h4">{effect_title}</h4>' + _table("ai-rec", effect_head, effect_rows)
+        if expected
+        else ""
+    )
+    return Html(
+        _table("ai-rec", head, rows)
+        + effect_table
+        + f'<p class="ai-note">{html.escape(note)}</p>'
+        + reasons
+    )
 
 
 def _first(r: dict[str, Any], names: tuple[str, ...]) -> Any:
@@ -590,7 +696,7 @@ def _expected_label(column: str, lang: str) -> str:
     return f"Expected Δ {en}" if lang == "en" else f"Erwartet Δ {de}"
 
 
-def _cell(value: Any, signed: bool = False) -> str:
+def _cell(value: Any, signed: bool = False, digits: int = 1) -> str:
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -598,8 +704,10 @@ def _cell(value: Any, signed: bool = False) -> str:
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float):
-        text = f"{abs(value) if signed else value:,.1f}"
+        text = f"{abs(value) if signed else value:,.{digits}f}"
         return (("+" if value >= 0 else "−") + text) if signed else text
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 
@@ -1075,11 +1183,21 @@ table.ai-table .num { text-align: right; font-variant-numeric: tabular-nums; }
 table.ai-table .txt { text-align: left; }
 table.ai-table td.txt { white-space: normal; }
 table.ai-table tr:last-child td { border-bottom: 1px solid #1f3b57; }
+table.ai-rec th, table.ai-rec td.num, table.ai-ladder th { white-space: normal; }
+table.ai-rec th { font-size: .9em; vertical-align: bottom; }
+table.ai-rec td.txt:last-child { white-space: nowrap; }
+ul.ai-reasons { font-size: .9em; line-height: 1.4; padding-left: 1.2em; }
+ul.ai-reasons li { margin-bottom: .3em; break-inside: avoid; }
 @media print {
   .ai-section { break-before: page; }
   .ai-section.ai-first { break-before: auto; }
   table.ai-table, .jp-OutputArea-output { break-inside: avoid; }
   table.ai-table { font-size: .82em; }
+  table.ai-rec { font-size: .74em; }
+  /* a long recommendations table may break across pages (row by row) */
+  table.ai-rec, .jp-OutputArea-output:has(table.ai-rec),
+  .jp-OutputArea-child:has(table.ai-rec) { break-inside: auto; }
+  table.ai-rec tr { break-inside: avoid; }
   table.ai-table th, table.ai-table td { padding: 3px 6px; }
 }
 </style>"""

@@ -113,8 +113,18 @@ def _eur_hover(lang: str) -> str:
 
 
 def stage_label(stage: int, name: str | None = None, sep: str = " · ") -> str:
-    """``"1 · Zahlungserinnerung"`` (or just the number when no name is known)."""
-    return f"{stage}{sep}{name}" if name else str(stage)
+    """``"1 · Zahlungserinnerung"`` (or just the number when no name is known).
+
+    With ``sep="<br>"`` (axis labels) a name longer than 12 characters breaks
+    after its first hyphen ("Vorab-<br>Erinnerung"), so neighbouring stage
+    labels do not run into each other on a narrow chart.
+    """
+    if not name:
+        return str(stage)
+    if sep == "<br>" and len(name) > 12 and "-" in name.strip("-"):
+        head, tail = name.split("-", 1)
+        name = f"{head}-<br>{tail}"
+    return f"{stage}{sep}{name}"
 
 
 # --------------------------------------------------------------------------- overview
@@ -687,6 +697,25 @@ def recovery_rates(recovery: pl.DataFrame, *, segment: str = "all", lang: str = 
         )
     fig.update_yaxes(title_text="%", rangemode="tozero")
     fig.update_xaxes(title_text=t("due_month", lang))
+    # cohorts whose 180-day horizon is not observed yet (the mart leaves
+    # recovery_180d_pct null): their agency collections and fee payments are
+    # still coming in, so the rates there read low; shade and say so
+    if "recovery_180d_pct" in rows.columns:
+        young = rows.filter(pl.col("recovery_180d_pct").is_null())
+        if young.height:
+            start = young["month_end_date"].min()
+            first = dt.date(start.year, start.month, 1) - dt.timedelta(days=15)
+            last = rows["month_end_date"].max() + dt.timedelta(days=1)
+            fig.add_vrect(
+                x0=first,
+                x1=last,
+                fillcolor=NEUTRAL,
+                opacity=0.12,
+                line_width=0,
+                annotation_text=t("maturing", lang),
+                annotation_position="bottom left",
+                annotation_font_size=11,
+            )
     return _monthly(fig)
 
 
@@ -801,9 +830,9 @@ def ladder_timeline(
                         strict=True,
                     )
                 ),
-                name=f"{t('current_ladder', lang)}: {channel}",
+                name=f"{t('current_ladder', lang)}: {t(channel, lang)}",
                 hovertemplate="%{customdata[0]} · "
-                + channel
+                + t(channel, lang)
                 + " · %{x:+d} "
                 + t("days", lang)
                 + " · fee %{customdata[1]:.2f} €<extra></extra>",

@@ -197,6 +197,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "closed_case": ("Closed-case recovery", "Quote abgeschlossener Fälle"),
     "agency_recovery": ("Agency recovery", "Inkasso-Quote"),
     "fee_yield": ("Fee yield", "Gebührenertrag"),
+    "maturing": (
+        "still maturing (< 180 days since due)",
+        "noch nicht ausgereift (< 180 Tage seit Fälligkeit)",
+    ),
     "churn_title": (
         "Customer churn by highest dunning stage reached",
         "Kundenabwanderung nach höchster erreichter Mahnstufe",
