@@ -24,7 +24,7 @@ from arinsight.dashboard.components import (
 )
 from arinsight.dashboard.context import month, no_rows, render_page, stage_names, upto
 from arinsight.dashboard.filters import Filters
-from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
+from arinsight.viz.theme import fmt_count, fmt_days, fmt_eur, fmt_pct, t
 
 dash.register_page(__name__, path="/dunning", name="Dunning funnel", order=2)
 
@@ -177,14 +177,14 @@ def stage_table(rows: pl.DataFrame, names: dict[int, str], lang: str) -> Any:
     shown = [
         {
             "stage": f"{r['stage_number']} · {names.get(r['stage_number'], '')}".rstrip(" ·"),
-            "entered": f"{r['count_entered']:,}",
+            "entered": fmt_count(r["count_entered"], lang),
             "entered_amount": fmt_eur(r["entered_amount"], lang),
-            "converted": f"{r['count_converted']:,}",
+            "converted": fmt_count(r["count_converted"], lang),
             "converted_amount": fmt_eur(r["converted_amount"], lang),
             "conversion": fmt_pct(r["conversion_pct"], lang),
             "conversion_amount": fmt_pct(r["conversion_amount_pct"], lang),
             "progression": fmt_pct(r["progression_pct"], lang),
-            "pending": f"{r['count_pending']:,}",
+            "pending": fmt_count(r["count_pending"], lang),
             "median": fmt_days(r.get("median_days_to_settle"), lang, decimals=0),
             "p75": fmt_days(r.get("p75_days_to_settle"), lang, decimals=0),
         }

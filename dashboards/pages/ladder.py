@@ -16,7 +16,7 @@ from arinsight.dashboard import data
 from arinsight.dashboard.components import behaviour_scope, card, graph, table
 from arinsight.dashboard.context import render_page
 from arinsight.dashboard.filters import Filters
-from arinsight.viz.theme import fmt_eur, t
+from arinsight.viz.theme import fmt_count, fmt_eur, t
 
 dash.register_page(__name__, path="/ladder", name="Ladder", order=4)
 
@@ -255,7 +255,7 @@ def readable(recs: pl.DataFrame, lang: str) -> tuple[list[dict[str, Any]], list[
             elif c == "stage_name" and r.get("stage_number") == -1:
                 v = "ganzer Mahnplan" if de else "whole ladder"
             elif c.endswith(("_days", "_events")) and v is not None:
-                v = f"{v:,}" if isinstance(v, int) else v
+                v = fmt_count(v, lang) if isinstance(v, int) else v
             row[c] = v
         rows.append(row)
     return rows, shown

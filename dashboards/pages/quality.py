@@ -16,6 +16,7 @@ from arinsight.dashboard import data
 from arinsight.dashboard.components import card, table
 from arinsight.dashboard.context import render_page
 from arinsight.dashboard.filters import Filters
+from arinsight.viz.theme import fmt_count
 
 dash.register_page(__name__, path="/quality", name="Data quality", order=5)
 
@@ -47,7 +48,7 @@ def body(f: Filters) -> list[Any]:
                     {
                         **r,
                         **{
-                            k: f"{r[k]:,}"
+                            k: fmt_count(r[k], f.lang)
                             for k in (
                                 "rows_read",
                                 "rows_loaded",
@@ -72,7 +73,8 @@ def body(f: Filters) -> list[Any]:
             ),
             title="Ladevorgänge" if de else "Loads",
             note=(
-                f"Gelesen = geladen + Quarantäne, je Datei. {total_q:,} Zeilen in Quarantäne."
+                "Gelesen = geladen + Quarantäne, je Datei. "
+                f"{fmt_count(total_q, 'de')} Zeilen in Quarantäne."
                 if de
                 else f"Rows read = loaded + quarantined, per file. {total_q:,} rows in quarantine."
             ),
@@ -114,7 +116,7 @@ def body(f: Filters) -> list[Any]:
                 [
                     {
                         **r,
-                        "count_mart_rows": f"{r['count_mart_rows']:,}"
+                        "count_mart_rows": fmt_count(r["count_mart_rows"], f.lang)
                         if r["count_mart_rows"] is not None
                         else None,
                         "seconds": f"{r['seconds']:.1f}" if r["seconds"] is not None else None,
@@ -139,6 +141,7 @@ def check_section(checks: Any, de: bool) -> Any:
     """The latest ``arinsight check`` run from ``meta.checks``: a summary line and
     every failed expectation (suite, table, column, expectation, bad rows of rows,
     example values); skipped suites with their reason."""
+    lang = "de" if de else "en"
     if checks is None or checks.height == 0:
         return html.P(
             [
@@ -185,7 +188,8 @@ def check_section(checks: Any, de: bool) -> Any:
                 [
                     {
                         **r,
-                        "bad": f"{r['unexpected_count']:,} / {r['row_count']:,}"
+                        "bad": f"{fmt_count(r['unexpected_count'], lang)} / "
+                        f"{fmt_count(r['row_count'], lang)}"
                         if r["row_count"] is not None and r["unexpected_count"] is not None
                         else "–",
                         "examples": ", ".join(str(v) for v in json.loads(r["examples"]))

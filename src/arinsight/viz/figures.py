@@ -21,6 +21,7 @@ from arinsight.viz.theme import (
     PALETTE,
     TEMPLATE_NAME,
     bucket_label,
+    fmt_count,
     fmt_days,
     separators,
     t,
@@ -592,7 +593,7 @@ def channel_comparison(
                 customdata=part["count_entered"].to_list(),
                 name=label,
                 marker_color=PALETTE[i % len(PALETTE)],
-                text=[f"n={n:,}" for n in part["count_entered"].to_list()],
+                text=[f"n={fmt_count(n, lang)}" for n in part["count_entered"].to_list()],
                 textposition="outside",
                 hovertemplate="%{y:.1f} % (n = %{customdata:,} "
                 + t("invoices", lang)
@@ -703,9 +704,11 @@ def recovery_rates(recovery: pl.DataFrame, *, segment: str = "all", lang: str = 
     if "recovery_180d_pct" in rows.columns:
         young = rows.filter(pl.col("recovery_180d_pct").is_null())
         if young.height:
-            start = young["month_end_date"].min()
+            young_ends: list[dt.date] = young["month_end_date"].to_list()
+            all_ends: list[dt.date] = rows["month_end_date"].to_list()
+            start = min(young_ends)
             first = dt.date(start.year, start.month, 1) - dt.timedelta(days=15)
-            last = rows["month_end_date"].max() + dt.timedelta(days=1)
+            last = max(all_ends) + dt.timedelta(days=1)
             fig.add_vrect(
                 x0=first,
                 x1=last,

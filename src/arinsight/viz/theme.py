@@ -290,6 +290,13 @@ def fmt_days(value: float | int | None, lang: str = "en", *, decimals: int = 1) 
     return f"{_number(float(value), decimals, lang)} {unit}"  # type: ignore[arg-type]
 
 
+def fmt_count(value: float | int | None, lang: str = "en") -> str:
+    """A count: ``29,509`` / ``29.509`` (German groups with dots); ``–`` for missing."""
+    if _missing(value):
+        return "–"
+    return _number(float(value), 0, lang)  # type: ignore[arg-type]
+
+
 def fmt_pct(value: float | int | None, lang: str = "en", *, decimals: int = 1) -> str:
     """A percentage given on the 0-100 scale: ``23.5 %`` / ``23,5 %``; ``–`` for missing."""
     if _missing(value):
