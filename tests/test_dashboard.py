@@ -172,7 +172,7 @@ def test_channel_chart_shows_conversion_per_stage_and_channel(
     end = _latest_month(sample)
     expected = _mart(
         sample,
-        "select stage_number, channel, conversion_pct from marts.fct_dash_stage_channels "
+        "select stage_number, channel, conversion_pct from marts.fct_stage_channels "
         "where month_end_date = ? and segment = 'all' and behaviour_segment = 'all' "
         "and channel <> 'all' order by stage_number",
         [end],
@@ -197,7 +197,7 @@ def test_behaviour_filter_splits_the_dunning_funnel(pages: dict[str, Any], sampl
     end = _latest_month(sample)
     chronic = _mart(
         sample,
-        "select stage_number, count_entered from marts.fct_dash_stage_channels "
+        "select stage_number, count_entered from marts.fct_stage_channels "
         "where month_end_date = ? and segment = 'all' and behaviour_segment = 'chronic' "
         "and channel = 'all' order by stage_number",
         [end],

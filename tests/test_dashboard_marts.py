@@ -229,7 +229,7 @@ def test_behaviour_mix_counts_active_customers(wh: Any) -> None:
     assert totals["total"].to_list() == pytest.approx([100.0] * totals.height)
 
 
-# ------------------------------------------------- fct_dash_stage_channels (own ledger)
+# ------------------------------------------------- fct_stage_channels (own ledger)
 # Customers A and B (smb), three January invoices due 2024-01-31, and I9 in April
 # so that February is a complete month (as-of 2024-04-15). Reminders in February:
 #   I1 A 100: stage 1 by email 02-05, paid 02-10      -> converted (no next stage)

@@ -2,7 +2,7 @@
 """Dunning funnel: per stage entered / paid / escalated, time-to-settle curves with
 95 % bands, conversion per stage and channel, guardrail findings with examples.
 The behaviour filter splits the funnel, the channels and the stage table
-(fct_dash_stage_channels); the curves and the findings pool every payer."""
+(fct_stage_channels); the curves and the findings pool every payer."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def body(f: Filters) -> list[Any]:
         raise no_rows("dunning sends", f, end)
     names = stage_names()
     survival = data.read(metrics.stage_survival_bands, f.segment)
-    # stage entries by channel and payment behaviour (fct_dash_stage_channels)
+    # stage entries by channel and payment behaviour (fct_stage_channels)
     split = data.read(metrics.stage_channels, f.segment, f.behaviour or "all", end)
     by_channel = split.filter(pl.col("channel") != "all")
     if f.behaviour:

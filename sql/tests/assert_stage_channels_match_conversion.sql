@@ -1,4 +1,4 @@
--- fct_dash_stage_channels: its behaviour 'all' x channel 'all' rows repeat
+-- fct_stage_channels: its behaviour 'all' x channel 'all' rows repeat
 -- fct_stage_conversion's counts and amounts (same entries, split only)
 select
     pinned.month_end_date,
@@ -7,7 +7,7 @@ select
     pinned.count_entered,
     by_channel.count_entered as split_count_entered
 from marts.fct_stage_conversion as pinned
-left join marts.fct_dash_stage_channels as by_channel
+left join marts.fct_stage_channels as by_channel
     on
         pinned.month_end_date = by_channel.month_end_date
         and pinned.segment = by_channel.segment

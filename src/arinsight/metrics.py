@@ -624,13 +624,13 @@ def stage_channels(
     behaviour_segment: str | None = None,
     month_end: dt.date | None = None,
 ) -> pl.DataFrame:
-    """``marts.fct_dash_stage_channels``: stage entries per month end x segment x
+    """``marts.fct_stage_channels``: stage entries per month end x segment x
     behaviour segment x stage x channel (each with an ``'all'`` rollup): entered,
     converted (paid before the next stage), progressed, pending, amounts,
     ``conversion_pct`` (0-100)."""
     return _read(
         wh,
-        "fct_dash_stage_channels",
+        "fct_stage_channels",
         "month_end_date, segment, behaviour_segment, stage_number, channel",
         segment=segment,
         behaviour_segment=behaviour_segment,

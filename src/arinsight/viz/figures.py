@@ -568,7 +568,7 @@ def channel_comparison(
 ) -> go.Figure:
     """Per stage and channel of the send: share paid before the next stage, with n.
 
-    ``channels`` holds ``fct_dash_stage_channels`` rows of one month and one
+    ``channels`` holds ``fct_stage_channels`` rows of one month and one
     behaviour segment; the ``'all'`` channel rollup is left out. Bars are
     ``conversion_pct`` as the mart computed it, labelled with the number of
     invoices each rests on.

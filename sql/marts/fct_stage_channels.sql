@@ -1,4 +1,4 @@
--- model: fct_dash_stage_channels
+-- model: fct_stage_channels
 -- grain: one row per month end (month of the stage send) per segment per
 --   behaviour segment per dunning stage per channel, with the rollups
 --   segment 'all', behaviour_segment 'all' and channel 'all'
