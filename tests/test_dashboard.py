@@ -38,7 +38,7 @@ def test_filters_round_trip_through_the_url() -> None:
         ("?period=2025-13-40", Filters()),  # malformed date
         ("?period=2024-01-31", Filters()),  # a month end the warehouse does not have
         ("?lang=fr", Filters()),  # unsupported language → the settings' language
-        ("?basis=usd", Filters()),  # only the reporting currency is built
+        ("?basis=usd", Filters()),  # no currency filter: amounts are in the reporting currency
     ],
 )
 def test_filters_drop_what_they_do_not_know(search: str, expected: Filters) -> None:
@@ -160,6 +160,110 @@ def test_behaviour_filter_applies_to_top_customers(pages: dict[str, Any]) -> Non
     assert rows
     assert {r["behaviour"] for r in rows} == {"chronically late"}
     assert all(" · " not in r["customer"] for r in rows)  # ids only by default
+
+
+def _latest_month(db: Path) -> dt.date:
+    return _mart(db, "select max(month_end_date) as m from marts.fct_stage_conversion", [])["m"][0]
+
+
+def test_channel_chart_shows_conversion_per_stage_and_channel(
+    pages: dict[str, Any], sample: Path
+) -> None:
+    end = _latest_month(sample)
+    expected = _mart(
+        sample,
+        "select stage_number, channel, conversion_pct from marts.fct_stage_channels "
+        "where month_end_date = ? and segment = 'all' and behaviour_segment = 'all' "
+        "and channel <> 'all' order by stage_number",
+        [end],
+    )
+    fig = find(pages["dunning"].render("?lang=en", None), "dn-channels").figure
+    shown = {
+        (tr.name, int(str(x).split("<br>")[0])): y
+        for tr in fig.data
+        for x, y in zip(tr.x, tr.y, strict=True)
+    }
+    from arinsight.viz.theme import t
+
+    want = {
+        (t(r["channel"], "en"), r["stage_number"]): r["conversion_pct"]
+        for r in expected.iter_rows(named=True)
+    }
+    assert shown == pytest.approx(want)
+    assert "E-mail" in {tr.name for tr in fig.data}  # channels named for people
+
+
+def test_behaviour_filter_splits_the_dunning_funnel(pages: dict[str, Any], sample: Path) -> None:
+    end = _latest_month(sample)
+    chronic = _mart(
+        sample,
+        "select stage_number, count_entered from marts.fct_stage_channels "
+        "where month_end_date = ? and segment = 'all' and behaviour_segment = 'chronic' "
+        "and channel = 'all' order by stage_number",
+        [end],
+    )
+    assert chronic.height > 0
+    out = pages["dunning"].render("?behaviour=chronic&lang=en", None)
+    entered = find(out, "dn-funnel").figure.data[0]
+    assert list(entered.y) == chronic["count_entered"].to_list()
+    everyone = find(pages["dunning"].render("?lang=en", None), "dn-funnel").figure.data[0]
+    assert sum(entered.y) < sum(everyone.y)
+    scope = text_of(find(out, "dn-behaviour-scope"))
+    assert "chronically late" in scope and "Share still unpaid" in scope  # curves: not split
+    assert find(pages["dunning"].render("?lang=en", None), "dn-behaviour-scope") is None
+
+
+@pytest.mark.parametrize(
+    ("page", "prefix", "not_split"),
+    [
+        ("overview", "ov", "DSO trend"),
+        ("aging", "ag", "Aging buckets"),
+        ("recovery", "rc", "Recovery"),
+        ("ladder", "ld", "Ladder per segment"),
+    ],
+)
+def test_behaviour_filter_says_what_it_cannot_split(
+    pages: dict[str, Any], page: str, prefix: str, not_split: str
+) -> None:
+    note = find(
+        pages[page].render("?behaviour=reliable&lang=en", None), f"{prefix}-behaviour-scope"
+    )
+    assert note is not None and not_split in text_of(note)
+
+
+def test_quality_page_shows_the_failed_expectations(
+    pages: dict[str, Any], at: Any, sample: Path, tmp_path: Path
+) -> None:
+    import duckdb
+
+    db = tmp_path / "checked.duckdb"
+    shutil.copy(sample, db)
+    at(db)
+    before = pages["quality"].render("?lang=en", None)
+    assert "arinsight check" in text_of(find(before, "dq-check"))  # no run stored yet
+    con = duckdb.connect(str(db))
+    n_invoices = con.execute("select count(*) from raw.invoices").fetchone()[0]
+    # two invoices with a negative amount: the one failed expectation, 2 bad rows
+    con.execute(
+        "update raw.invoices set amount = -5 where invoice_id in "
+        "(select invoice_id from raw.invoices order by invoice_id limit 2)"
+    )
+    con.close()
+    proc = subprocess.run(
+        [ARINSIGHT or "arinsight", "check", "--db", str(db), "--no-docs"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stderr
+    out = pages["quality"].render("?lang=en", None)
+    assert "1 failed" in text_of(find(out, "dq-check-summary"))
+    failed = table_rows(find(out, "dq-check-failed"))
+    assert len(failed) == 1
+    assert failed[0]["table_name"] == "raw.invoices"
+    assert failed[0]["column_names"] == "amount"
+    assert failed[0]["bad"] == f"2 / {n_invoices:,}"
+    assert "-5.00" in failed[0]["examples"]
 
 
 @pytest.mark.parametrize("page", ["overview", "aging", "dunning", "recovery", "ladder", "quality"])
@@ -428,3 +532,36 @@ def test_recommendation_intervals_are_shown_with_their_estimate(pages: dict[str,
     rows, columns = pages["ladder"].with_intervals(recs)
     assert [c for c, _ in columns] == ["segment", "expected_dso_change_days", "rationale"]
     assert rows[0]["expected_dso_change_days"] == "-1.4 (-2.1 to -0.7)"
+
+
+def test_recommendations_are_labelled_for_people(pages: dict[str, Any]) -> None:
+    import polars as pl
+
+    recs = pl.DataFrame(
+        {
+            "segment": ["smb", "smb"],
+            "stage_number": [-1, 1],
+            "stage_name": [None, "Zahlungserinnerung"],
+            "current_offset_days": [None, 7],
+            "proposed_offset_days": [None, 3],
+            "current_channel": [None, "email"],
+            "proposed_channel": [None, "email"],  # unchanged: no channel columns
+            "delta_dso_days": [-1.2, -1.2],
+            "delta_dso_days_low": [-2.0, -2.0],
+            "delta_dso_days_high": [-0.4, -0.4],
+            "delta_net_value_amount": [12000.0, 12000.0],
+            "delta_net_value_amount_low": [500.0, 500.0],
+            "delta_net_value_amount_high": [20500.0, 20500.0],
+            "evidence_count_events": [9000, 4000],
+            "rationale": ["all changes", "remind earlier"],
+            "ladder_source": ["default", "default"],
+        }
+    )
+    rows, columns = pages["ladder"].readable(recs, "en")
+    keys = [c for c, _ in columns]
+    assert "current_channel" not in keys and "ladder_source" not in keys
+    assert dict(columns)["delta_dso_days"] == "Δ DSO, days (80 %)"
+    assert rows[0]["stage_name"] == "whole ladder"
+    assert rows[1]["delta_dso_days"] == "-1.2 (-2.0 to -0.4)"
+    assert rows[1]["delta_net_value_amount"] == "€12,000 (€500 to €20,500)"
+    assert rows[1]["evidence_count_events"] == "4,000"

@@ -227,3 +227,85 @@ def test_behaviour_mix_counts_active_customers(wh: Any) -> None:
         total=pl.col("share_of_customers_pct").sum()
     )
     assert totals["total"].to_list() == pytest.approx([100.0] * totals.height)
+
+
+# ------------------------------------------------- fct_stage_channels (own ledger)
+# Customers A and B (smb), three January invoices due 2024-01-31, and I9 in April
+# so that February is a complete month (as-of 2024-04-15). Reminders in February:
+#   I1 A 100: stage 1 by email 02-05, paid 02-10      -> converted (no next stage)
+#   I2 B 300: stage 1 by sms   02-05, stage 2 letter 02-20, paid 03-01
+#             -> stage 1 progressed (not converted); stage 2 converted (9 days)
+#   I3 A 200: stage 1 by email 02-06 and again by letter 02-06 (same day: the
+#             smallest channel name, email, is the send's channel), paid 02-07
+CHANNEL_INVOICES = [
+    ("I1", "A", "2024-01-01", "2024-01-31", "100"),
+    ("I2", "B", "2024-01-01", "2024-01-31", "300"),
+    ("I3", "A", "2024-01-01", "2024-01-31", "200"),
+    ("I9", "A", "2024-04-01", "2024-05-01", "50"),
+]
+CHANNEL_PAYMENTS = [
+    ("P1", "I1", "2024-02-10", "100"),
+    ("P2", "I2", "2024-03-01", "300"),
+    ("P3", "I3", "2024-02-07", "200"),
+    ("P9", "I9", "2024-04-15", "50"),
+]
+CHANNEL_EVENTS = [
+    ("E1", "I1", 1, "2024-02-05", "email"),
+    ("E2", "I2", 1, "2024-02-05", "sms"),
+    ("E3", "I2", 2, "2024-02-20", "letter"),
+    ("E4", "I3", 1, "2024-02-06", "letter"),
+    ("E5", "I3", 1, "2024-02-06", "email"),
+]
+
+
+def test_stage_channels_split_conversion_by_channel(ledger_warehouse: Any) -> None:
+    wh = ledger_warehouse(
+        customers=[
+            {"customer_id": "A", "segment": "smb"},
+            {"customer_id": "B", "segment": "smb"},
+        ],
+        invoices=[
+            {
+                "invoice_id": i,
+                "customer_id": c,
+                "issue_date": issue,
+                "due_date": due,
+                "amount": amount,
+                "currency": "EUR",
+            }
+            for i, c, issue, due, amount in CHANNEL_INVOICES
+        ],
+        payments=[
+            {"payment_id": p, "invoice_id": i, "paid_at": d, "amount": a}
+            for p, i, d, a in CHANNEL_PAYMENTS
+        ],
+        dunning_events=[
+            {"event_id": e, "invoice_id": i, "stage": s, "sent_at": d, "channel": ch}
+            for e, i, s, d, ch in CHANNEL_EVENTS
+        ],
+    )
+    rows = metrics.stage_channels(wh, "all", "all", FEB)
+    email = _row(rows, stage_number=1, channel="email")
+    # I1 (100) and I3 (200) by email, both paid before any next stage
+    assert (email["count_entered"], email["count_converted"]) == (2, 2)
+    assert float(email["entered_amount"]) == 300
+    assert email["conversion_pct"] == pytest.approx(100.0)
+    sms = _row(rows, stage_number=1, channel="sms")
+    # I2 by sms: escalated to stage 2 on 02-20, unpaid until 03-01 -> not converted
+    assert (sms["count_entered"], sms["count_converted"], sms["count_progressed"]) == (1, 0, 1)
+    assert sms["conversion_pct"] == pytest.approx(0.0)
+    both = _row(rows, stage_number=1, channel="all")
+    assert (both["count_entered"], both["count_converted"]) == (3, 2)
+    assert both["conversion_pct"] == pytest.approx(100 * 2 / 3)
+    assert float(both["converted_amount"]) == 300  # 100 + 200
+    letter = _row(rows, stage_number=2, channel="letter")
+    assert (letter["count_entered"], letter["count_converted"]) == (1, 1)  # paid 9 days later
+    # no letter row for stage 1: I3's same-day letter is not the send's channel
+    assert rows.filter((rows["stage_number"] == 1) & (rows["channel"] == "letter")).height == 0
+    # behaviour at 2024-01-31 (the month end before the sends): nothing was past due
+    # yet, so both customers are unscored and that split repeats the totals
+    unscored = _row(
+        metrics.stage_channels(wh, "smb", "unscored", FEB), stage_number=1, channel="all"
+    )
+    assert (unscored["count_entered"], unscored["count_converted"]) == (3, 2)
+    assert metrics.stage_channels(wh, "all", "chronic", FEB).height == 0

@@ -296,3 +296,41 @@ def test_suites_are_declared_from_the_contract() -> None:
         "has rows",
     } <= inv
     assert {s.name for s in mart_suites()} >= {"marts.fct_dso_monthly", "marts.aging_sums_to_ar"}
+
+
+def test_store_check_keeps_every_expectation_and_skipped_suites(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import duckdb
+
+    from arinsight.quality.runner import RuleResult, SuiteResult
+    from arinsight.quality.store import SKIPPED, store_check
+    from arinsight.quality.suites import Rule, Suite
+
+    amount = Rule("between", ("amount",), "amount >= 0", min_value=0)
+    key = Rule("unique", ("invoice_id",), "invoice_id unique")
+    ran = SuiteResult(
+        Suite("raw.invoices", "raw.invoices", (amount, key), "raw"),
+        "failed",
+        rows=10,
+        validated_rows=10,
+        rules=[RuleResult(amount, False, 2, [-5, -1]), RuleResult(key, True, 0)],
+    )
+    skipped = SuiteResult(
+        Suite("marts.x", "marts.x", (), "marts"), "skipped", note="marts.x is not built yet"
+    )
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema meta")
+    result = CheckResult([ran, skipped], None, 1.0)
+    first = store_check(con, result, dt.datetime(2026, 1, 5, 8, 0))
+    second = store_check(con, result, dt.datetime(2026, 1, 6, 8, 0))
+    assert (first, second) == (1, 2)
+    rows = con.execute(
+        "select expectation, table_name, column_names, success, unexpected_count, row_count, "
+        "examples, note from meta.checks where check_id = 2 order by expectation"
+    ).fetchall()
+    assert rows == [
+        (SKIPPED, "marts.x", None, None, None, None, None, "marts.x is not built yet"),
+        ("amount >= 0", "raw.invoices", "amount", False, 2, 10, "[-5, -1]", None),
+        ("invoice_id unique", "raw.invoices", "invoice_id", True, 0, 10, None, None),
+    ]

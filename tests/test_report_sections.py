@@ -118,6 +118,77 @@ def test_last_ladder_change_against_unchanged_segments(base: Path, tmp_path: Pat
     assert review.last_ladder_change(early) is None
 
 
+def test_ladder_review_compares_with_the_effect_expected_at_apply(
+    base: Path, tmp_path: Path
+) -> None:
+    from arinsight.ladder.store import apply_ladder
+
+    db = copy_of(base, tmp_path)
+    ends = month_ends(db)
+    effective = ends[8] + dt.timedelta(days=1)
+    with Warehouse.open(db, read_only=False) as wh:
+        for table in ("ladders", "ladder_stages"):
+            wh.con.execute(f"delete from meta.{table}")
+        apply_ladder(wh.con, yaml.safe_dump(LADDER_V1), ends[0])
+        # The recommendation v2 came from: smb moves reminder 1 from day 7 to day 2 (what
+        # v2 applies); enterprise was told to move it to day 10, which v2 does not do.
+        # Whole-ladder rows (stage -1) carry the expected effect with its 80 % interval.
+        wh.con.execute(
+            """
+            create or replace table marts.ladder_recommendations as
+            select * from (values
+                ('smb', -1, null, null, -1.5, -2.5, -0.4, 0.8, 0.1, 1.5, 900.0, 100.0, 1700.0),
+                ('smb', 0, -3, -3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+                ('smb', 1, 7, 2, -1.5, -2.5, -0.4, 0.8, 0.1, 1.5, 900.0, 100.0, 1700.0),
+                ('smb', 2, 21, 21, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+                ('enterprise', -1, null, null, 0.7, 0.2, 1.1, 0.5, 0.1, 0.9, 50.0, 10.0, 90.0),
+                ('enterprise', 1, 7, 10, 0.7, 0.2, 1.1, 0.5, 0.1, 0.9, 50.0, 10.0, 90.0)
+            ) as r (segment, stage_number, current_offset_days, proposed_offset_days,
+                delta_dso_days, delta_dso_days_low, delta_dso_days_high,
+                delta_recovery_pct, delta_recovery_pct_low, delta_recovery_pct_high,
+                delta_net_value_amount, delta_net_value_amount_low,
+                delta_net_value_amount_high)
+            """
+        )
+        applied = apply_ladder(wh.con, yaml.safe_dump(LADDER_V2), effective)
+    assert applied.count_expectations == 2
+
+    rv = review.start(db=str(db), plotly_renderer=None)
+    result = review.last_ladder_change(rv)
+    assert result is not None and result.expected is not None
+    flags = dict(result.expected.select("segment", "is_as_recommended").rows())
+    assert flags == {"smb": True, "enterprise": False}
+    smb = result.table.filter(result.table["segment"] == "smb").row(0, named=True)
+    assert smb["expected_delta_dso_days"] == pytest.approx(-1.5)
+    assert (smb["expected_delta_dso_days_low"], smb["expected_delta_dso_days_high"]) == (
+        pytest.approx(-2.5),
+        pytest.approx(-0.4),
+    )
+    # realised for smb: its own change minus the mean change of the unchanged segments
+    others = result.table.filter(~result.table["is_ladder_changed"])["dso_change_days"]
+    assert smb["dso_change_vs_unchanged_days"] == pytest.approx(
+        smb["dso_change_days"] - others.mean()
+    )
+    html = review.ladder_change_html(rv)
+    assert "−1.5 (−2.5 to −0.4)" in html
+    assert "stored when version 2 was applied" in html
+
+
+def test_ladder_review_without_a_stored_expectation_says_so(base: Path, tmp_path: Path) -> None:
+    from arinsight.ladder.store import apply_ladder
+
+    db = copy_of(base, tmp_path)
+    ends = month_ends(db)
+    with Warehouse.open(db, read_only=False) as wh:
+        for table in ("ladders", "ladder_stages"):
+            wh.con.execute(f"delete from meta.{table}")
+        wh.con.execute("drop table if exists marts.ladder_recommendations")
+        apply_ladder(wh.con, yaml.safe_dump(LADDER_V1), ends[0])
+        apply_ladder(wh.con, yaml.safe_dump(LADDER_V2), ends[8] + dt.timedelta(days=1))
+    html = review.ladder_change_html(review.start(db=str(db), plotly_renderer=None))
+    assert "No expected effect is stored with version 2" in html
+
+
 def test_recommendations_table_to_approve(base: Path, tmp_path: Path) -> None:
     db = copy_of(base, tmp_path)
     with Warehouse.open(db, read_only=False) as wh:
@@ -138,7 +209,10 @@ def test_recommendations_table_to_approve(base: Path, tmp_path: Path) -> None:
     rv = review.start(db=str(db), plotly_renderer=None)
     html = review.recommendations_html(rv)
     assert "response died out by day 5" in html and "low: small n" in html
-    assert "−1.2 [−2.0, −0.4]" in html and "+0.3 [−0.5, +1.1]" in html
+    assert "−1.2 [−2.0,\u00a0−0.4]" in html and "+0.3 [−0.5,\u00a0+1.1]" in html
+    # channels did not change: no channel columns, a note instead; rationale below the table
+    assert "Channel now" not in html and "Channels and fees stay as they are" in html
+    assert "<li><b>smb · 1 Zahlungserinnerung</b>: response died out by day 5</li>" in html
     assert "Expected Δ DSO (days)" in html and "Evidence n (invoices)" in html
     assert html.count("☐ / ☐") == 2  # one approve / reject box per row
     smb = review.start(db=str(db), segment="smb", plotly_renderer=None)
@@ -237,3 +311,34 @@ def test_kpi_changes_against_the_previous_month_and_a_year_ago(base: Path) -> No
             dso[last] - dso[year_ago],
         )
     )
+
+
+def test_data_quality_lists_the_failed_expectations_of_the_latest_check(
+    base: Path, tmp_path: Path
+) -> None:
+    import datetime as _dt
+
+    from arinsight.quality.runner import CheckResult, RuleResult, SuiteResult
+    from arinsight.quality.store import store_check
+    from arinsight.quality.suites import Rule, Suite
+
+    db = copy_of(base, tmp_path)
+    assert "run <code>arinsight check</code>" in review.data_quality_html(
+        review.start(db=str(db), plotly_renderer=None)
+    )
+    amount = Rule("between", ("amount",), "amount >= 0", min_value=0)
+    suite = Suite("raw.payments", "raw.payments", (amount,), "raw")
+    old = CheckResult(
+        [SuiteResult(suite, "passed", 40, 40, [RuleResult(amount, True, 0)])], None, 1
+    )
+    new = CheckResult(
+        [SuiteResult(suite, "failed", 40, 40, [RuleResult(amount, False, 3, [-1])])], None, 1
+    )
+    with Warehouse.open(db, read_only=False) as wh:
+        store_check(wh.con, old, _dt.datetime(2026, 1, 1, 7, 0))
+        store_check(wh.con, new, _dt.datetime(2026, 1, 2, 7, 30))
+    html = review.data_quality_html(review.start(db=str(db), plotly_renderer=None))
+    # the latest run only: 0 of 1 met, its failed expectation with 3 of 40 rows
+    assert "(2026-01-02 07:30 UTC): 0 of 1 expectations met, 1 failed." in html
+    assert 'data-key="raw.payments|amount &gt;= 0"' in html
+    assert '<td class="num">3</td><td class="num">40</td>' in html

@@ -337,10 +337,10 @@ LADDER = pl.DataFrame(
 
 def test_ladder_timeline_current_only() -> None:
     fig = viz.ladder_timeline(LADDER)
-    email = _trace(fig, "In force: email")
+    email = _trace(fig, "In force: E-mail")
     assert list(email.x) == [7, 7]
     assert sorted(email.y) == ["enterprise", "smb"]
-    assert list(_trace(fig, "In force: letter").x) == [21, 21]
+    assert list(_trace(fig, "In force: Letter").x) == [21, 21]
 
 
 def test_ladder_timeline_with_proposal_draws_an_arrow_per_change() -> None:
@@ -402,3 +402,50 @@ def test_behaviour_mix_stacks_shares_and_highlights() -> None:
     assert _trace(fig, "chronically late").opacity == 1.0
     assert _trace(fig, "reliable").opacity == pytest.approx(0.3)
     assert list(_trace(fig, "not scored yet").x) == [dt.date(2025, 1, 1)]  # only where present
+
+
+def test_channel_comparison_bars_per_stage_and_channel() -> None:
+    rows = pl.DataFrame(
+        {
+            "segment": ["all"] * 4,
+            "stage_number": [1, 1, 1, 2],
+            "channel": ["email", "sms", "all", "letter"],
+            # stage 1: 30 of 40 by email, 5 of 20 by sms; the 'all' rollup is left out
+            "count_entered": [40, 20, 60, 10],
+            "conversion_pct": [75.0, 25.0, 35 / 60 * 100, 50.0],
+        }
+    )
+    fig = viz.channel_comparison(rows, stage_names={1: "Reminder", 2: "Letter"})
+    # legend in the order channels first appear along the ladder
+    assert [tr.name for tr in fig.data] == ["E-mail", "SMS", "Letter"]
+    email = _trace(fig, "E-mail")
+    assert list(email.x) == ["1<br>Reminder"] and list(email.y) == [75.0]
+    assert list(_trace(fig, "SMS").text) == ["n=20"]
+    assert list(_trace(fig, "Letter").x) == ["2<br>Letter"]
+    assert list(fig.layout.xaxis.categoryarray) == ["1<br>Reminder", "2<br>Letter"]
+
+
+def test_recovery_rates_shade_cohorts_still_maturing() -> None:
+    rec = pl.DataFrame(
+        {
+            "month_end_date": [dt.date(2025, 1, 31), dt.date(2025, 2, 28), dt.date(2025, 3, 31)],
+            "segment": ["all"] * 3,
+            # January's 180 days are observed; February and March are not yet
+            "recovery_180d_pct": [90.0, None, None],
+            "closed_case_recovery_pct": [95.0, 96.0, 97.0],
+            "agency_recovery_pct": [40.0, 20.0, 5.0],
+            "fee_yield_pct": [60.0, 50.0, 30.0],
+            "count_closed_cases": [10, 10, 10],
+            "count_handed_over": [3, 3, 3],
+            "count_overdue_cases": [20, 20, 20],
+        }
+    )
+    fig = viz.recovery_rates(rec)
+    (shade,) = fig.layout.shapes
+    # from half a month before February's point (plotted at Feb 1) past March's end
+    assert str(shade.x0)[:10] == "2025-01-17" and str(shade.x1)[:10] == "2025-04-01"
+    assert "still maturing" in fig.layout.annotations[-1].text
+    assert (
+        viz.recovery_rates(rec.with_columns(pl.lit(80.0).alias("recovery_180d_pct"))).layout.shapes
+        == ()
+    )

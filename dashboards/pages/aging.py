@@ -12,7 +12,14 @@ from dash import Input, Output, callback, dcc, html
 from arinsight import metrics, viz
 from arinsight.config import load_settings
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, grid, month_label, table
+from arinsight.dashboard.components import (
+    behaviour_scope,
+    card,
+    graph,
+    grid,
+    month_label,
+    table,
+)
 from arinsight.dashboard.context import month, no_rows, render_page, upto
 from arinsight.dashboard.filters import BEHAVIOURS, Filters
 from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
@@ -37,8 +44,20 @@ def body(f: Filters) -> list[Any]:
     roll = data.read(metrics.aging_roll_rates, f.segment)
     cohorts = upto(data.read(metrics.billing_cohorts, f.segment), end)
     de = f.lang == "de"
+    scope = behaviour_scope(
+        "ag",
+        f.behaviour,
+        f.lang,
+        split=["Größte überfällige Kunden" if de else "Top overdue customers"],
+        not_split=[
+            "Altersstruktur" if de else "Aging buckets",
+            "Roll- und Heilungsraten" if de else "Roll and cure rates",
+            "Rechnungskohorten" if de else "Billing cohorts",
+        ],
+    )
     return [
         html.H2(f"{month_label(end, f.lang)} · {f.segment}", id="ag-heading"),
+        *([scope] if scope else []),
         grid(
             card(
                 graph("ag-stacked", viz.aging_stacked(aging, segment=f.segment, lang=f.lang)),

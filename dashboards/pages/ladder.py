@@ -13,9 +13,10 @@ from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, table
+from arinsight.dashboard.components import behaviour_scope, card, graph, table
 from arinsight.dashboard.context import render_page
 from arinsight.dashboard.filters import Filters
+from arinsight.viz.theme import fmt_count, fmt_eur, t
 
 dash.register_page(__name__, path="/ladder", name="Ladder", order=4)
 
@@ -68,7 +69,20 @@ def body(f: Filters) -> list[Any]:
         )
     else:
         source_note = ("Quelle: " if de else "Source: ") + source
+    scope = behaviour_scope(
+        "ld",
+        f.behaviour,
+        f.lang,
+        split=[],
+        not_split=[
+            "Mahnplan je Segment (Stammdaten-Segment, nicht Zahlverhalten)"
+            if de
+            else "Ladder per segment (master-data segment, not payment behaviour)",
+            "Empfehlungen" if de else "Recommendations",
+        ],
+    )
     parts: list[Any] = [
+        *([scope] if scope else []),
         card(
             graph("ld-timeline", viz.ladder_timeline(current, proposed, lang=f.lang)),
             note=source_note,
@@ -77,14 +91,21 @@ def body(f: Filters) -> list[Any]:
         card(
             table(
                 "ld-current",
-                current.to_dicts(),
+                [
+                    {
+                        **r,
+                        "channel": t(r["channel"], f.lang),
+                        "fee_amount": fmt_eur(r["fee_amount"], f.lang),
+                    }
+                    for r in current.to_dicts()
+                ],
                 [
                     ("segment", "Segment"),
                     ("stage_number", "Stufe" if de else "Stage"),
                     ("stage_name", "Name"),
                     ("due_offset_days", "Tage nach Fälligkeit" if de else "Days after due"),
                     ("channel", "Kanal" if de else "Channel"),
-                    ("fee_amount", "Gebühr (EUR)" if de else "Fee (EUR)"),
+                    ("fee_amount", "Gebühr" if de else "Fee"),
                 ],
                 page_size=25,
             ),
@@ -114,7 +135,7 @@ def body(f: Filters) -> list[Any]:
             if f.segment == "all" or "segment" not in recs.columns
             else recs.filter(pl.col("segment") == f.segment)
         )
-        rows, columns = with_intervals(shown)
+        rows, columns = readable(shown, f.lang)
         parts.append(
             card(
                 table("ld-recommendations", rows, columns, page_size=25),
@@ -122,11 +143,15 @@ def body(f: Filters) -> list[Any]:
                 if de
                 else "Recommendations (arinsight recommend)",
                 note=(
-                    "Erwartete Wirkung mit 80-%-Intervallen, n = Evidenz; wie vom Empfehlungsmodul geschrieben."
+                    "Erwartete Wirkung mit 80-%-Intervallen (Δ DSO: betragsgewichtete offene Tage; "
+                    "Nettowert über die nachgespielte Historie); Stufe −1 = der ganze Mahnplan des "
+                    "Segments; Mahnungen (n) = Evidenz."
                     if de
-                    else "Expected effects with their 80 % intervals and the evidence n, as the "
-                    "recommender wrote them."
-                ),
+                    else "Expected effects with their 80 % intervals (Δ DSO: amount-weighted days "
+                    "outstanding; net value over the replayed history); stage −1 = the segment's "
+                    "whole ladder; sends (n) = the evidence."
+                )
+                + _provenance(recs, de),
                 wide=True,
             )
         )
@@ -149,6 +174,91 @@ def body(f: Filters) -> list[Any]:
             )
         )
     return parts
+
+
+#: Recommendation columns shown, with their labels (en, de); the rest is left out
+#: (ladder_source and recommended_at go to the note). Channel and fee columns only
+#: when the proposal changes them.
+READABLE = (
+    ("segment", "Segment", "Segment"),
+    ("stage_number", "Stage", "Stufe"),
+    ("stage_name", "Name", "Name"),
+    ("current_offset_days", "Now (days after due)", "Jetzt (Tage nach Fälligkeit)"),
+    ("proposed_offset_days", "Proposed", "Vorschlag"),
+    ("current_channel", "Channel now", "Kanal jetzt"),
+    ("proposed_channel", "Channel proposed", "Kanal Vorschlag"),
+    ("current_fee_amount", "Fee now", "Gebühr jetzt"),
+    ("proposed_fee_amount", "Fee proposed", "Gebühr Vorschlag"),
+    ("delta_dso_days", "Δ DSO, days (80 %)", "Δ DSO, Tage (80 %)"),
+    ("delta_recovery_pct", "Δ recovery, pp (80 %)", "Δ Einbringung, pp (80 %)"),
+    (
+        "delta_involuntary_churn",
+        "Δ involuntary churn, customers (80 %)",
+        "Δ unfreiw. Abwanderung, Kunden (80 %)",
+    ),
+    ("delta_net_value_amount", "Δ net value (80 %)", "Δ Nettowert (80 %)"),
+    ("evidence_count_events", "Sends (n)", "Mahnungen (n)"),
+    ("confidence", "Confidence", "Konfidenz"),
+    ("rationale", "Rationale", "Begründung"),
+)
+
+
+def readable(recs: pl.DataFrame, lang: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The recommendations for people: the columns of :data:`READABLE` with labels,
+    each expected effect as ``estimate (low to high)``, money as whole euros,
+    stage -1 named "whole ladder". Falls back to :func:`with_intervals` for a
+    table without the recommender's columns."""
+    if not {"segment", "stage_number", "delta_dso_days"} <= set(recs.columns):
+        return with_intervals(recs)
+    de = lang == "de"
+    unchanged = {
+        c
+        for now, new in (
+            ("current_channel", "proposed_channel"),
+            ("current_fee_amount", "proposed_fee_amount"),
+        )
+        if now in recs.columns
+        and new in recs.columns
+        and all(a == b or b is None for a, b in recs.select(now, new).rows())
+        for c in (now, new)
+    }
+    shown = [
+        (c, de_label if de else en_label)
+        for c, en_label, de_label in READABLE
+        if c in recs.columns and c not in unchanged
+    ]
+
+    def num(value: Any, money: bool) -> str:
+        if value is None:
+            return "–"
+        if money:
+            return fmt_eur(value, lang)
+        return f"{value:+.1f}".replace(".", ",") if de else f"{value:+.1f}"
+
+    rows = []
+    for r in recs.iter_rows(named=True):
+        row: dict[str, Any] = {}
+        for c, _ in shown:
+            v = r.get(c)
+            if c.startswith("delta_"):
+                money = c.endswith("_amount")
+                low, high = r.get(f"{c}_low"), r.get(f"{c}_high")
+                v = num(v, money) + (
+                    f" ({num(low, money)} {'bis' if de else 'to'} {num(high, money)})"
+                    if low is not None and high is not None
+                    else ""
+                )
+            elif c.endswith("_fee_amount"):
+                v = fmt_eur(v, lang) if v is not None else None
+            elif c.endswith("_channel") and v:
+                v = t(v, lang)
+            elif c == "stage_name" and r.get("stage_number") == -1:
+                v = "ganzer Mahnplan" if de else "whole ladder"
+            elif c.endswith(("_days", "_events")) and v is not None:
+                v = fmt_count(v, lang) if isinstance(v, int) else v
+            row[c] = v
+        rows.append(row)
+    return rows, shown
 
 
 def with_intervals(recs: pl.DataFrame) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -183,3 +293,15 @@ def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 2)
     return value
+
+
+def _provenance(recs: pl.DataFrame, de: bool) -> str:
+    """`` Recommended 2026-12-02 from <ladder>.`` from the table's own columns."""
+    parts = []
+    if "recommended_at" in recs.columns and recs["recommended_at"].drop_nulls().len():
+        when = str(recs["recommended_at"].drop_nulls().max())[:10]
+        parts.append(("Empfohlen am " if de else "Recommended on ") + when)
+    if "ladder_source" in recs.columns and recs["ladder_source"].drop_nulls().len():
+        src = str(recs["ladder_source"].drop_nulls()[0])
+        parts.append(("ausgehend von " if de else "from ") + src)
+    return (" " + ", ".join(parts) + ".") if parts else ""

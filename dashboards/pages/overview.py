@@ -11,7 +11,14 @@ from dash import Input, Output, callback, dcc, html
 from arinsight import metrics, viz
 from arinsight.config import load_settings
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, grid, kpi_tile, month_label
+from arinsight.dashboard.components import (
+    behaviour_scope,
+    card,
+    graph,
+    grid,
+    kpi_tile,
+    month_label,
+)
 from arinsight.dashboard.context import month, no_rows, render_page, upto
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import t
@@ -64,8 +71,23 @@ def body(f: Filters) -> list[Any]:
     heading = f"{month_label(end, f.lang)} · {f.segment}" + (
         f" · DSO window {window} d" if f.lang == "en" else f" · DSO-Fenster {window} T"
     )
+    de = f.lang == "de"
+    scope = behaviour_scope(
+        "ov",
+        f.behaviour,
+        f.lang,
+        split=[t("behaviour_title", f.lang) + (" (hervorgehoben)" if de else " (highlighted)")],
+        not_split=[
+            "Kennzahlen" if de else "KPI tiles",
+            "DSO-Verlauf" if de else "DSO trend",
+            "Forderungen" if de else "Receivables",
+            "Zahlungseingang" if de else "Cash",
+            "Segmente" if de else "Segments",
+        ],
+    )
     return [
         html.H2(heading, id="ov-heading"),
+        *([scope] if scope else []),
         html.Div(tiles, className="kpis", id="ov-kpis"),
         grid(
             card(

@@ -1,9 +1,10 @@
 """Data quality: loads (rows read / loaded / quarantined per file), quarantine reasons
-with a sample row, the latest `arinsight check` result, build history."""
+with a sample row, the latest `arinsight check` result (``meta.checks``: which
+expectations failed, on which table and column, on how many rows), build history."""
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from arinsight.dashboard import data
 from arinsight.dashboard.components import card, table
 from arinsight.dashboard.context import render_page
 from arinsight.dashboard.filters import Filters
+from arinsight.viz.theme import fmt_count
 
 dash.register_page(__name__, path="/quality", name="Data quality", order=5)
 
@@ -36,57 +38,43 @@ def body(f: Filters) -> list[Any]:
     loads = data.read(metrics.loads)
     reasons = data.read(metrics.quarantine_reasons)
     builds = data.read(metrics.builds)
-    if CHECK_INDEX.exists():
-        validations = CHECK_INDEX.parent / "validations"
-        suites = sum(1 for layer in validations.glob("*") for _ in layer.glob("*"))
-        counted = f"{suites} " + ("Suiten; " if de else "suites; ") if suites else ""
-        stamp = dt.datetime.fromtimestamp(CHECK_INDEX.stat().st_mtime).isoformat(
-            sep=" ", timespec="minutes"
-        )
-        check: Any = html.P(
-            [
-                ("Letzter Lauf von " if de else "Latest run of "),
-                html.Code("arinsight check", className="cmd"),
-                f": {stamp} — {counted}"
-                + ("Bericht" if de else "report")
-                + f": {CHECK_INDEX.resolve()}",
-            ],
-            id="dq-check",
-        )
-    else:
-        check = html.P(
-            [
-                (
-                    "Noch kein Prüflauf in diesem Verzeichnis: "
-                    if de
-                    else "No check run found here: "
-                ),
-                html.Code("arinsight check", className="cmd"),
-                (" prüft Eingaben und Marts." if de else " validates the inputs and the marts."),
-            ],
-            className="notice",
-            id="dq-check",
-        )
+    check = check_section(data.read(metrics.checks), de)
     total_q = int(loads["rows_quarantined"].sum()) if loads.height else 0
     return [
         card(
             table(
                 "dq-loads",
-                loads.to_dicts(),
+                [
+                    {
+                        **r,
+                        **{
+                            k: fmt_count(r[k], f.lang)
+                            for k in (
+                                "rows_read",
+                                "rows_loaded",
+                                "rows_quarantined",
+                                "rows_replaced",
+                            )
+                            if r.get(k) is not None
+                        },
+                    }
+                    for r in loads.to_dicts()
+                ],
                 [
                     ("loaded_at", "Geladen" if de else "Loaded at"),
                     ("file", "Datei" if de else "File"),
                     ("table_name", "Tabelle" if de else "Table"),
                     ("profile", "Profil" if de else "Profile"),
-                    ("rows_read", "gelesen" if de else "read"),
-                    ("rows_loaded", "geladen" if de else "loaded"),
-                    ("rows_quarantined", "Quarantäne" if de else "quarantined"),
-                    ("rows_replaced", "ersetzt" if de else "replaced"),
+                    ("rows_read", "Gelesen" if de else "Read"),
+                    ("rows_loaded", "Geladen" if de else "Loaded"),
+                    ("rows_quarantined", "Quarantäne" if de else "Quarantined"),
+                    ("rows_replaced", "Ersetzt" if de else "Replaced"),
                 ],
             ),
             title="Ladevorgänge" if de else "Loads",
             note=(
-                f"Gelesen = geladen + Quarantäne, je Datei. {total_q:,} Zeilen in Quarantäne."
+                "Gelesen = geladen + Quarantäne, je Datei. "
+                f"{fmt_count(total_q, 'de')} Zeilen in Quarantäne."
                 if de
                 else f"Rows read = loaded + quarantined, per file. {total_q:,} rows in quarantine."
             ),
@@ -113,11 +101,28 @@ def body(f: Filters) -> list[Any]:
             title="Quarantäne-Gründe" if de else "Quarantine reasons",
             wide=True,
         ),
-        card(check, title="Qualitätsprüfung" if de else "Quality check", wide=True),
+        card(
+            check,
+            title=(
+                "Letzte Qualitätsprüfung (arinsight check)"
+                if de
+                else "Latest quality check (arinsight check)"
+            ),
+            wide=True,
+        ),
         card(
             table(
                 "dq-builds",
-                builds.to_dicts(),
+                [
+                    {
+                        **r,
+                        "count_mart_rows": fmt_count(r["count_mart_rows"], f.lang)
+                        if r["count_mart_rows"] is not None
+                        else None,
+                        "seconds": f"{r['seconds']:.1f}" if r["seconds"] is not None else None,
+                    }
+                    for r in builds.to_dicts()
+                ],
                 [
                     ("build_id", "Build"),
                     ("built_at", "Erstellt" if de else "Built at"),
@@ -130,3 +135,99 @@ def body(f: Filters) -> list[Any]:
             wide=True,
         ),
     ]
+
+
+def check_section(checks: Any, de: bool) -> Any:
+    """The latest ``arinsight check`` run from ``meta.checks``: a summary line and
+    every failed expectation (suite, table, column, expectation, bad rows of rows,
+    example values); skipped suites with their reason."""
+    lang = "de" if de else "en"
+    if checks is None or checks.height == 0:
+        return html.P(
+            [
+                (
+                    "Für dieses Warehouse wurde noch keine Prüfung gespeichert: "
+                    if de
+                    else "No check result stored for this warehouse yet: "
+                ),
+                html.Code("arinsight check", className="cmd"),
+                (
+                    " prüft Eingaben und Marts und speichert das Ergebnis hier."
+                    if de
+                    else " validates the inputs and the marts and stores the result here."
+                ),
+            ],
+            className="notice",
+            id="dq-check",
+        )
+    rows = checks.to_dicts()
+    ran = [r for r in rows if r["success"] is not None]
+    failed = [r for r in ran if not r["success"]]
+    skipped = [r for r in rows if r["success"] is None]
+    stamp = rows[0]["checked_at"].isoformat(sep=" ", timespec="minutes")
+    suites = len({r["suite"] for r in ran})
+    if de:
+        summary = (
+            f"Lauf {rows[0]['check_id']} am {stamp} UTC: {len(ran) - len(failed)} von "
+            f"{len(ran)} Erwartungen in {suites} Suiten erfüllt, {len(failed)} verletzt"
+            + (f", {len(skipped)} Suiten übersprungen." if skipped else ".")
+        )
+    else:
+        summary = (
+            f"Run {rows[0]['check_id']} at {stamp} UTC: {len(ran) - len(failed)} of "
+            f"{len(ran)} expectations in {suites} suites passed, {len(failed)} failed"
+            + (f", {len(skipped)} suites skipped." if skipped else ".")
+        )
+    parts: list[Any] = [
+        html.P(summary, id="dq-check-summary", className="bad" if failed else "good")
+    ]
+    if failed:
+        parts.append(
+            table(
+                "dq-check-failed",
+                [
+                    {
+                        **r,
+                        "bad": f"{fmt_count(r['unexpected_count'], lang)} / "
+                        f"{fmt_count(r['row_count'], lang)}"
+                        if r["row_count"] is not None and r["unexpected_count"] is not None
+                        else "–",
+                        "examples": ", ".join(str(v) for v in json.loads(r["examples"]))
+                        if r["examples"]
+                        else "–",
+                    }
+                    for r in failed
+                ],
+                [
+                    ("table_name", "Tabelle" if de else "Table"),
+                    ("column_names", "Spalte" if de else "Column"),
+                    ("expectation", "Erwartung" if de else "Expectation"),
+                    ("bad", "Zeilen verletzt / gesamt" if de else "Rows failing / total"),
+                    ("examples", "Beispielwerte" if de else "Example values"),
+                ],
+            )
+        )
+    if skipped:
+        parts.append(
+            html.Details(
+                [
+                    html.Summary("Übersprungene Suiten" if de else "Skipped suites"),
+                    table(
+                        "dq-check-skipped",
+                        skipped,
+                        [
+                            ("table_name", "Tabelle" if de else "Table"),
+                            ("note", "Grund" if de else "Reason"),
+                        ],
+                    ),
+                ]
+            )
+        )
+    if CHECK_INDEX.exists():
+        parts.append(
+            html.P(
+                ("Ausführlicher Bericht: " if de else "Full report: ") + str(CHECK_INDEX.resolve()),
+                className="card-note",
+            )
+        )
+    return html.Div(parts, id="dq-check")

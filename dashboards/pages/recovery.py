@@ -11,7 +11,7 @@ from dash import Input, Output, callback, dcc, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
-from arinsight.dashboard.components import card, graph, grid, month_label
+from arinsight.dashboard.components import behaviour_scope, card, graph, grid, month_label
 from arinsight.dashboard.context import month, no_rows, render_page, upto
 from arinsight.dashboard.filters import Filters
 
@@ -35,8 +35,20 @@ def body(f: Filters) -> list[Any]:
     if churn.filter(churn["month_end_date"] == end).height == 0:
         raise no_rows("churn figures", f, end)
     de = f.lang == "de"
+    scope = behaviour_scope(
+        "rc",
+        f.behaviour,
+        f.lang,
+        split=[],
+        not_split=[
+            "Einbringung" if de else "Recovery",
+            "Abwanderung" if de else "Churn",
+            "Abwanderung nach Mahnstufe" if de else "Churn by dunning stage",
+        ],
+    )
     return [
         html.H2(f"{month_label(end, f.lang)} · {f.segment}", id="rc-heading"),
+        *([scope] if scope else []),
         grid(
             card(
                 graph(

@@ -655,6 +655,26 @@ def stage_survival_bands(
     )
 
 
+def stage_channels(
+    wh: Warehouse,
+    segment: str | None = None,
+    behaviour_segment: str | None = None,
+    month_end: dt.date | None = None,
+) -> pl.DataFrame:
+    """``marts.fct_stage_channels``: stage entries per month end x segment x
+    behaviour segment x stage x channel (each with an ``'all'`` rollup): entered,
+    converted (paid before the next stage), progressed, pending, amounts,
+    ``conversion_pct`` (0-100)."""
+    return _read(
+        wh,
+        "fct_stage_channels",
+        "month_end_date, segment, behaviour_segment, stage_number, channel",
+        segment=segment,
+        behaviour_segment=behaviour_segment,
+        month_end_date=month_end,
+    )
+
+
 def overdue_customers(
     wh: Warehouse,
     segment: str | None = None,
@@ -784,3 +804,24 @@ def ladder_recommendations(wh: Warehouse) -> pl.DataFrame | None:
     if not has_relation(wh, "marts", "ladder_recommendations"):
         return None
     return wh.sql("select * from marts.ladder_recommendations")
+
+
+def checks(wh: Warehouse, check_id: int | None = None) -> pl.DataFrame | None:
+    """``meta.checks``: one row per expectation of the latest ``arinsight check`` run
+    (or of run ``check_id``), failed first, then by suite and expectation.
+
+    Columns: check_id, checked_at, suite, layer, table_name, column_names,
+    expectation, expectation_kind, suite_status, success (null: suite skipped),
+    unexpected_count (bad rows over the whole table), row_count, examples (JSON
+    list), note. None when ``arinsight check`` never ran on this warehouse.
+    """
+    if not has_relation(wh, "meta", "checks"):
+        return None
+    return wh.sql(
+        """
+        select * from meta.checks
+        where check_id = coalesce(?, (select max(check_id) from meta.checks))
+        order by coalesce(success, true), suite, expectation
+        """,
+        [check_id],
+    )

@@ -49,7 +49,9 @@ def command(
     columns, allowed values, ranges, references, due_date >= issue_date, the
     latest load of each file quarantined at most max_quarantine_pct, aging
     buckets sum to AR, lifecycle days consistent with dates. Prints a summary,
-    writes a self-contained HTML report and exits 1 when an expectation fails.
+    writes a self-contained HTML report, stores every expectation's result in
+    meta.checks (read by the dashboard and the monthly report) and exits 1
+    when an expectation fails.
     Marts that are not built yet are skipped with a note.
     """
     from pathlib import Path
@@ -57,10 +59,16 @@ def command(
     from arinsight.cli._render import check_json, console, print_check_result, print_json, set_quiet
     from arinsight.errors import ArinsightError
     from arinsight.quality.runner import run_check
+    from arinsight.quality.store import store_check
     from arinsight.warehouse import Warehouse
 
     set_quiet(quiet or as_json)
-    with Warehouse.open(db) as wh, console.status("checking (great-expectations)…"):
+    # writable: the results go to meta.checks (the dashboard and the report read
+    # them); leaving the block publishes the read snapshot with them
+    with (
+        Warehouse.open(db, read_only=False) as wh,
+        console.status("checking (great-expectations)…"),
+    ):
         result = run_check(
             wh.con,
             None if no_docs else Path(out),
@@ -68,6 +76,7 @@ def command(
             accept_quarantine=accept_quarantine,
             source=str(db),
         )
+        store_check(wh.con, result)
     if as_json:
         print_json(check_json(result))
     else:

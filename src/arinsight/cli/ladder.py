@@ -173,6 +173,12 @@ def apply_cmd(file: str, effective: dt.datetime, force: bool, db: str) -> None:
             f"applied {file} as ladder version {done.version} ({done.name!r}), "
             f"in force from {done.effective_date.isoformat()}"
         )
+        if done.count_expectations:
+            click.echo(
+                f"stored the expected effect from marts.ladder_recommendations for "
+                f"{done.count_expectations} segment(s) with version {done.version} "
+                "(the monthly review compares it with what is realised)"
+            )
     else:
         click.echo(
             f"unchanged: version {done.version} already holds {file} "

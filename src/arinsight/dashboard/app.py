@@ -88,7 +88,9 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
     from arinsight.dashboard import filters as flt
     from arinsight.dashboard.components import month_label
 
-    settings = load_settings().dashboard
+    full_settings = load_settings()
+    settings = full_settings.dashboard
+    currency = full_settings.reporting_currency
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -119,6 +121,8 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
     def serve_layout() -> Any:
         segs, months = options()
         lang = settings.language
+        basis = "Berichtswährung" if lang == "de" else "reporting currency"
+        currency_label = f"{currency} ({basis})"
         nav = [
             dcc.Link(p["name"], href=p["relative_path"], id=f"nav-{p['module'].split('.')[-1]}")
             for p in dash.page_registry.values()
@@ -171,13 +175,17 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
                                 ),
                                 _labelled(
                                     "currency",
-                                    dcc.Dropdown(
-                                        id="flt-basis",
-                                        options=[
-                                            {"label": "EUR (reporting)", "value": "reporting"}
-                                        ],
-                                        value="reporting",
-                                        clearable=False,
+                                    html.Span(
+                                        currency_label,
+                                        id="flt-currency",
+                                        className="flt-static",
+                                        title=(
+                                            "Alle Beträge in der Berichtswährung, umgerechnet zum "
+                                            "Kurs am Rechnungsdatum."
+                                            if lang == "de"
+                                            else "Every amount is in the reporting currency, "
+                                            "converted at the invoice's issue-date rate."
+                                        ),
                                     ),
                                 ),
                                 _labelled(
@@ -210,17 +218,15 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
         Output("flt-segment", "value"),
         Output("flt-behaviour", "value"),
         Output("flt-period", "value"),
-        Output("flt-basis", "value"),
         Output("flt-lang", "value"),
         Input("url", "search"),
         Input("flt-segment", "value"),
         Input("flt-behaviour", "value"),
         Input("flt-period", "value"),
-        Input("flt-basis", "value"),
         Input("flt-lang", "value"),
     )
     def sync_filters(
-        search: str | None, segment: str, behaviour: str, period: str, basis: str, lang: str
+        search: str | None, segment: str, behaviour: str, period: str, lang: str
     ) -> tuple[Any, ...]:
         """URL → controls on load and navigation; controls → URL on a change."""
         segs, months = options()
@@ -231,21 +237,19 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
                 f.segment,
                 f.behaviour or "any",
                 f.period.isoformat() if f.period else "latest",
-                f.basis,
                 f.lang,
             )
         chosen = flt.Filters(
             segment=segment or "all",
             behaviour=None if behaviour in (None, "any") else behaviour,
             period=None if period in (None, "latest") else _date(period),
-            basis=basis or "reporting",
             lang=lang or settings.language,
         )
         # through parse() again: only known values make it into the URL
         search_new = flt.parse(
             chosen.to_search(), segments=segs, periods=months, default_lang=settings.language
         ).to_search()
-        return (search_new if search_new != search else no_update, *([no_update] * 5))
+        return (search_new if search_new != search else no_update, *([no_update] * 4))
 
     @app.callback(
         [Output(f"nav-{p}", "href") for p in PAGES]

@@ -188,3 +188,54 @@ def month_label(day: dt.date, lang: str) -> str:
         "Dez.",
     )
     return f"{(de if lang == 'de' else en)[day.month - 1]} {day.year}"
+
+
+def behaviour_scope(
+    page: str, behaviour: str | None, lang: str, *, split: Sequence[str], not_split: Sequence[str]
+) -> html.P | None:
+    """With a payment-behaviour filter chosen: which charts on the page follow it and
+    which cannot be split by it (their marts have no behaviour column). None
+    without a behaviour filter.
+
+    ``split`` / ``not_split``: chart titles, already in ``lang``.
+    """
+    if not behaviour:
+        return None
+    de = lang == "de"
+    chosen = t(behaviour, lang)
+    parts: list[str] = []
+    if split:
+        parts.append(
+            (
+                f"Filter Zahlverhalten „{chosen}“ gilt für: "
+                if de
+                else f"Behaviour filter “{chosen}” applies to: "
+            )
+            + ", ".join(split)
+            + "."
+        )
+    else:
+        parts.append(
+            f"Filter Zahlverhalten „{chosen}“: keine Grafik dieser Seite lässt sich "
+            "danach aufteilen."
+            if de
+            else f"Behaviour filter “{chosen}”: no chart on this page can be split by "
+            "payment behaviour."
+        )
+    if not_split and split:
+        parts.append(
+            (
+                "Nicht nach Zahlverhalten aufteilbar (alle Kunden): "
+                if de
+                else "Cannot be split by behaviour (all customers): "
+            )
+            + ", ".join(not_split)
+            + "."
+        )
+    elif not_split:
+        parts.append(
+            ("Gezeigt für alle Kunden: " if de else "Shown for all customers: ")
+            + ", ".join(not_split)
+            + "."
+        )
+    return html.P(" ".join(parts), className="scope-note", id=f"{page}-behaviour-scope")

@@ -1,6 +1,6 @@
 """The global filters, kept in the URL query string so a view can be bookmarked.
 
-``?segment=smb&behaviour=chronic&period=2025-11-30&basis=reporting&lang=de``.
+``?segment=smb&behaviour=chronic&period=2025-11-30&lang=de``.
 Unknown or malformed values fall back to the defaults (a hand-edited URL never
 breaks a page); values only ever reach SQL as bound parameters.
 """
@@ -12,20 +12,19 @@ from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
 BEHAVIOURS = ("reliable", "occasional", "chronic", "unscored")
-#: Currency bases the marts can show: amounts in the reporting currency,
-#: converted at the invoice's issue-date rate (sql/intermediate).
-BASES = ("reporting",)
+#: There is no currency filter: every mart holds amounts in the reporting
+#: currency only (converted at the invoice's issue-date rate, sql/intermediate),
+#: so the header states that basis instead of offering a choice (docs/dashboard.md).
 
 
 @dataclass(frozen=True)
 class Filters:
     """segment ('all' or a master-data segment), behaviour segment (None = any),
-    period (a month end; None = the latest), currency basis, label language."""
+    period (a month end; None = the latest), label language."""
 
     segment: str = "all"
     behaviour: str | None = None
     period: dt.date | None = None
-    basis: str = "reporting"
     lang: str = "en"
 
     def to_search(self) -> str:
@@ -37,8 +36,6 @@ class Filters:
             params["behaviour"] = self.behaviour
         if self.period:
             params["period"] = self.period.isoformat()
-        if self.basis != "reporting":
-            params["basis"] = self.basis
         params["lang"] = self.lang
         return "?" + urlencode(params)
 
@@ -76,10 +73,7 @@ def parse(
             period = None
         if period is not None and periods is not None and period not in periods:
             period = None
-    basis = q.get("basis", "reporting")
-    if basis not in BASES:
-        basis = "reporting"
     lang = q.get("lang", default_lang)
     if lang not in ("en", "de"):
         lang = default_lang if default_lang in ("en", "de") else "en"
-    return Filters(segment=segment, behaviour=behaviour, period=period, basis=basis, lang=lang)
+    return Filters(segment=segment, behaviour=behaviour, period=period, lang=lang)

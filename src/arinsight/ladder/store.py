@@ -72,6 +72,8 @@ class Applied:
     name: str
     sha256: str
     is_new: bool
+    #: segments whose expected effect (marts.ladder_recommendations) was stored
+    count_expectations: int = 0
 
 
 def stage_rows(ladder: Ladder, version: int) -> list[tuple[Any, ...]]:
@@ -97,6 +99,7 @@ def apply_ladder(
     Raises:
         ConfigError: the text is not a valid ladder.
     """
+    from arinsight.ladder.expectations import record_expectations
     from arinsight.warehouse import META_DDL, transaction
 
     ladder = parse_ladder_text(yaml_text, source)
@@ -123,7 +126,11 @@ def apply_ladder(
             "insert into meta.ladder_stages values (?, ?, ?, ?, ?, ?, ?)",
             stage_rows(ladder, version),
         )
-    return Applied(version, effective, ladder.name, digest, is_new=True)
+        # the recommender's expected effect, kept with the version for the review
+        expected = record_expectations(con, version, ladder)
+    return Applied(
+        version, effective, ladder.name, digest, is_new=True, count_expectations=expected
+    )
 
 
 def ladder_versions(wh_or_con: Warehouse | duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -33,6 +33,8 @@ from arinsight.reports.narrative import (
 from arinsight.reports.params import ReportParams, check_params, month_label
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import polars as pl
 
     from arinsight.warehouse import Warehouse
@@ -77,7 +79,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "total": {"en": "Total", "de": "Summe"},
     "segment": {"en": "Segment", "de": "Segment"},
     "contribution": {"en": "Days of the DSO change", "de": "Tage der DSO-Veränderung"},
-    "sales_effect": {"en": "sales in the window", "de": "Umsatz im Fenster"},
+    "sales_effect": {
+        "en": "change in sales in the DSO window",
+        "de": "Umsatzänderung im DSO-Fenster",
+    },
 }
 
 
@@ -101,6 +106,9 @@ def _fmt(value: float | None, unit: str, lang: str, signed: bool = False) -> str
 
 
 # --- the review -------------------------------------------------------------------
+
+#: Read-snapshot connections shared by a report's sections: path -> (version, warehouse).
+_SHARED: dict[str, tuple[str, Warehouse]] = {}
 
 
 @dataclass(frozen=True)
@@ -135,11 +143,35 @@ class Review:
         """The mart segment the figures are read for ('all' without a filter)."""
         return self.params.segment or "all"
 
-    def connect(self) -> Warehouse:
-        """The warehouse, read-only (use as a context manager)."""
-        from arinsight import connect
+    def connect(self) -> AbstractContextManager[Warehouse]:
+        """The warehouse, read-only (use as a context manager).
 
-        return connect(str(self.params.db))
+        Every section of a report reads through one connection: the current read
+        snapshot is opened once and kept (a snapshot is never written, so holding
+        it blocks no load or build), and reopened when a newer one is published.
+        A warehouse without snapshots (or a Parquet marts folder) is opened per
+        call and closed after it, as it holds the file's lock.
+        """
+        from contextlib import nullcontext
+
+        from arinsight import connect
+        from arinsight.warehouse import read_version
+
+        key = str(self.params.db)
+        version = read_version(key)
+        if version is None:
+            return connect(key)
+        held = _SHARED.get(key)
+        if held is not None and held[0] == version:
+            return nullcontext(held[1])
+        if held is not None:
+            held[1].close()
+            del _SHARED[key]
+        wh = connect(key)
+        if wh.source == wh.path:  # fell back to the file itself: do not keep it
+            return wh
+        _SHARED[key] = (version, wh)
+        return nullcontext(wh)
 
 
 def start(
@@ -384,7 +416,9 @@ def attribution_table(rv: Review, top: int = 6) -> Html:
         (
             "sales",
             [
-                _t("total", lang) if rv.params.segment is None else rv.segment,
+                ("all segments" if lang == "en" else "alle Segmente")
+                if rv.params.segment is None
+                else rv.segment,
                 _t("sales_effect", lang),
                 _fmt(attribution.sales_days, "days", lang, True),
             ],
@@ -500,6 +534,8 @@ _REC_COLUMNS = (
 
 def recommendations_html(rv: Review) -> Html:
     """The ladder recommendations to approve or reject, or how to produce them."""
+    import polars as pl
+
     frame = ladder_recommendations(rv)
     lang = rv.lang
     if frame is None:
@@ -526,8 +562,35 @@ def recommendations_html(rv: Review) -> Html:
         )
     cols: list[tuple[str, str]] = []
     seen_labels: set[str] = set()
+    # channel / fee columns only when the proposal changes one (else a note says so);
+    # the rationale goes below the table, so the table fits a printed page
+    same = [
+        (now, new)
+        for now, new in (
+            ("current_channel", "proposed_channel"),
+            ("current_fee_amount", "proposed_fee_amount"),
+        )
+        if now in frame.columns
+        and new in frame.columns
+        and all(a == b or b is None for a, b in frame.select(now, new).rows())
+    ]
+    hidden = {c for pair in same for c in pair} | {"rationale"}
+    # invoices the fit used: one figure per segment, said once in the note
+    per_segment_n = ""
+    if "evidence_count_invoices" in frame.columns and "segment" in frame.columns:
+        n_by_seg = frame.group_by("segment", maintain_order=True).agg(
+            pl.col("evidence_count_invoices").drop_nulls().unique()
+        )
+        if all(len(v) <= 1 for v in n_by_seg["evidence_count_invoices"].to_list()):
+            hidden.add("evidence_count_invoices")
+            label = dict(_REC_COLUMNS)["evidence_count_invoices"][lang]
+            per_segment_n = (
+                f" {label}: "
+                + "; ".join(f"{seg} {_cell(v[0]) if len(v) else '–'}" for seg, v in n_by_seg.rows())
+                + "."
+            )
     for name, labels in _REC_COLUMNS:
-        if name in frame.columns and labels[lang] not in seen_labels:
+        if name in frame.columns and labels[lang] not in seen_labels and name not in hidden:
             cols.append((name, labels[lang]))
             seen_labels.add(labels[lang])
     # Expected effects with their 80 % intervals: every column the recommender
@@ -538,28 +601,76 @@ def recommendations_html(rv: Review) -> Html:
         if c.startswith(("delta_", "expected_"))
         and not c.endswith(("_low", "_high", "_lower", "_upper"))
     ]
-    head = [label for _, label in cols] + [_expected_label(c, lang) for c in expected]
-    head.append("✓ / ✗")
+    # two tables that each fit a printed page: the proposal with its approve /
+    # reject box, then the expected effects of the same rows
+    head = [label for _, label in cols] + ["✓ / ✗"]
+    keys = [n for n, _ in cols if n in ("segment", "stage_number", "stage", "stage_name")]
+    effect_head = [label for n, label in cols if n in keys] + [
+        _expected_label(c, lang) for c in expected
+    ]
     rows = []
+    effect_rows = []
     for i, r in enumerate(frame.iter_rows(named=True)):
         cells = [_cell(r[name]) for name, _ in cols]
+        cells.append("☐ / ☐")
+        rows.append((str(i), cells))
+        effects = [_cell(r[name]) for name in keys]
         for c in expected:
             low = _first(r, (f"{c}_low", f"{c}_lower"))
             high = _first(r, (f"{c}_high", f"{c}_upper"))
-            text = _cell(r[c], signed=True)
+            d = 0 if c.endswith("_amount") else 1  # money in whole units
+            text = _cell(r[c], signed=True, digits=d)
             if low is not None and high is not None:
-                text += f" [{_cell(low, signed=True)}, {_cell(high, signed=True)}]"
-            cells.append(text)
-        cells.append("☐ / ☐")
-        rows.append((str(i), cells))
+                # non-breaking inside the interval: a narrow column wraps before "["
+                lo, hi = _cell(low, signed=True, digits=d), _cell(high, signed=True, digits=d)
+                text += f" [{lo},\u00a0{hi}]"
+            effects.append(text)
+        effect_rows.append((str(i), effects))
     note = (
         "Intervals: 80 %. Tick approve or reject per row; small n is flagged by the "
-        "recommender's confidence."
+        "recommender's confidence. Stage −1 = the segment's whole ladder (all its changes "
+        "together)."
         if lang == "en"
         else "Intervalle: 80 %. Pro Zeile genehmigen oder ablehnen; kleines n zeigt die "
-        "Konfidenz des Empfehlers."
+        "Konfidenz des Empfehlers. Stufe −1 = der ganze Mahnplan des Segments (alle "
+        "Änderungen zusammen)."
     )
-    return Html(_table("ai-rec", head, rows) + f'<p class="ai-note">{html.escape(note)}</p>')
+    note += per_segment_n
+    if same:
+        note += (
+            " Channels and fees stay as they are."
+            if lang == "en"
+            else " Kanäle und Gebühren bleiben unverändert."
+        )
+    reasons = ""
+    if "rationale" in frame.columns:
+        items = "".join(
+            f"<li><b>{html.escape(str(r.get('segment', '')))} · "
+            f"{html.escape(str(_first(r, ('stage_number', 'stage'))))}"
+            + (f" {html.escape(str(r['stage_name']))}" if r.get("stage_name") else "")
+            + f"</b>: {html.escape(str(r['rationale']))}</li>"
+            for r in frame.iter_rows(named=True)
+            if r.get("rationale")
+        )
+        if items:
+            title = "Rationale" if lang == "en" else "Begründung"
+            reasons = f'<h4 class="ai-h4">{title}</h4><ul class="ai-reasons">{items}</ul>'
+    effect_title = (
+        "Expected effect of each row (80 % interval)"
+        if lang == "en"
+        else "Erwartete Wirkung je Zeile (80-%-Intervall)"
+    )
+    effect_table = (
+        f'<h4 class="ai-h4">{effect_title}</h4>' + _table("ai-rec", effect_head, effect_rows)
+        if expected
+        else ""
+    )
+    return Html(
+        _table("ai-rec", head, rows)
+        + effect_table
+        + f'<p class="ai-note">{html.escape(note)}</p>'
+        + reasons
+    )
 
 
 def _first(r: dict[str, Any], names: tuple[str, ...]) -> Any:
@@ -585,7 +696,7 @@ def _expected_label(column: str, lang: str) -> str:
     return f"Expected Δ {en}" if lang == "en" else f"Erwartet Δ {de}"
 
 
-def _cell(value: Any, signed: bool = False) -> str:
+def _cell(value: Any, signed: bool = False, digits: int = 1) -> str:
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -593,8 +704,10 @@ def _cell(value: Any, signed: bool = False) -> str:
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float):
-        text = f"{abs(value) if signed else value:,.1f}"
+        text = f"{abs(value) if signed else value:,.{digits}f}"
         return (("+" if value >= 0 else "−") + text) if signed else text
+    if isinstance(value, int):
+        return f"{value:,}"
     return str(value)
 
 
@@ -616,8 +729,12 @@ class LadderChange:
     effective_date: dt.date
     changed: tuple[str, ...]
     unchanged: tuple[str, ...]
-    table: pl.DataFrame  # segment, group, dso before, dso after, change, n months
+    table: pl.DataFrame  # segment, group, dso before, dso after, change, n months,
+    #                      change vs unchanged segments, expected change (80 % interval)
     did_days: float | None  # change in changed segments minus change in unchanged ones
+    #: meta.ladder_expectations rows of the new version (None: nothing was recorded,
+    #: e.g. applied without a recommendation, or before expectations were stored)
+    expected: pl.DataFrame | None = None
 
 
 def ladder_versions(wh: Warehouse) -> pl.DataFrame | None:
@@ -663,6 +780,14 @@ def last_ladder_change(rv: Review, months: int = 3) -> LadderChange | None:
             "where segment <> 'all' and month_end_date <= ? order by segment, month_end_date",
             [rv.month_end],
         )
+        expected = None
+        if _has_table(wh, "meta", "ladder_expectations"):
+            expected = wh.sql(
+                "select * from meta.ladder_expectations where version = ? order by segment",
+                [new["version"]],
+            )
+            if expected.height == 0:
+                expected = None
     before_st = segment_stages(str(old["yaml_text"]), segments)
     after_st = segment_stages(str(new["yaml_text"]), segments)
     changed = tuple(s for s in segments if before_st[s] != after_st[s])
@@ -692,6 +817,38 @@ def last_ladder_change(rv: Review, months: int = 3) -> LadderChange | None:
     got = dict(means.rows())
     if got.get(True) is not None and got.get(False) is not None:
         did = float(got[True]) - float(got[False])
+    # per changed segment: its change minus the unchanged segments' mean change
+    base = got.get(False)
+    table = table.with_columns(
+        pl.when(pl.col("is_ladder_changed") & pl.lit(base is not None))
+        .then(pl.col("dso_change_days") - pl.lit(base, dtype=pl.Float64))
+        .otherwise(None)
+        .alias("dso_change_vs_unchanged_days")
+    )
+    effect_cols = [
+        "is_as_recommended",
+        "delta_dso_days",
+        "delta_dso_days_low",
+        "delta_dso_days_high",
+    ]
+    if expected is not None:
+        table = table.join(
+            expected.select("segment", *effect_cols), on="segment", how="left"
+        ).with_columns(
+            # an expected effect describes what was applied only where the ladder is the proposal
+            *(
+                pl.when(pl.col("is_as_recommended").fill_null(False))
+                .then(pl.col(c))
+                .otherwise(None)
+                .alias(f"expected_{c}")
+                for c in effect_cols[1:]
+            )
+        )
+    else:
+        table = table.with_columns(
+            pl.lit(None, dtype=pl.Boolean).alias("is_as_recommended"),
+            *(pl.lit(None, dtype=pl.Float64).alias(f"expected_{c}") for c in effect_cols[1:]),
+        )
     return LadderChange(
         version_before=str(old["version"]),
         version_after=str(new["version"]),
@@ -700,6 +857,7 @@ def last_ladder_change(rv: Review, months: int = 3) -> LadderChange | None:
         unchanged=unchanged,
         table=table,
         did_days=did,
+        expected=expected,
     )
 
 
@@ -730,15 +888,35 @@ def ladder_change_html(rv: Review) -> Html:
                 _fmt(r["dso_before_days"], "days", lang),
                 _fmt(r["dso_after_days"], "days", lang),
                 _fmt(r["dso_change_days"], "days", lang, signed=True),
+                _fmt(r["dso_change_vs_unchanged_days"], "days", lang, signed=True),
+                _expected_cell(r, lang),
                 _fmt(r["count_months_after"], "count", lang),
             ],
         )
         for r in change.table.iter_rows(named=True)
     ]
     head = (
-        ["Segment", "Ladder", "DSO before", "DSO after", "Change", "Months after"]
+        [
+            "Segment",
+            "Ladder",
+            "DSO before",
+            "DSO after",
+            "Change",
+            "Realised vs unchanged",
+            "Expected (80 %)",
+            "Months after",
+        ]
         if lang == "en"
-        else ["Segment", "Mahnstufen", "DSO vorher", "DSO nachher", "Veränderung", "Monate nachher"]
+        else [
+            "Segment",
+            "Mahnstufen",
+            "DSO vorher",
+            "DSO nachher",
+            "Veränderung",
+            "Realisiert ggü. unverändert",
+            "Erwartet (80 %)",
+            "Monate nachher",
+        ]
     )
     if change.did_days is None:
         verdict = (
@@ -760,8 +938,61 @@ def ladder_change_html(rv: Review) -> Html:
             f"der geänderten Segmente ({', '.join(change.changed) or '–'}) um {d} Tage."
         )
     return Html(
-        f'<p class="ai-narrative">{html.escape(verdict)}</p>' + _table("ai-ladder", head, rows)
+        f'<p class="ai-narrative">{html.escape(verdict)}</p>'
+        + f'<p class="ai-note">{html.escape(_expected_note(change, lang))}</p>'
+        + _table("ai-ladder", head, rows)
     )
+
+
+def _expected_cell(r: dict[str, Any], lang: str) -> str:
+    """``−2.1 (−3.0 to −1.2)`` for a changed segment applied as recommended, else –."""
+    if not r["is_ladder_changed"] or r.get("expected_delta_dso_days") is None:
+        return "–"
+    point = _fmt(r["expected_delta_dso_days"], "days", lang, signed=True)
+    low = _fmt(r["expected_delta_dso_days_low"], "days", lang, signed=True)
+    high = _fmt(r["expected_delta_dso_days_high"], "days", lang, signed=True)
+    return f"{point} ({low} {'to' if lang == 'en' else 'bis'} {high})"
+
+
+def _expected_note(change: LadderChange, lang: str) -> str:
+    """What the expected column compares, and why a segment has none."""
+    en = lang == "en"
+    if change.expected is None:
+        return (
+            f"No expected effect is stored with version {change.version_after}: it was applied "
+            "without recommendations in the warehouse. Run `arinsight recommend` before "
+            "`arinsight ladder apply` to keep the expected effect with the next version."
+            if en
+            else f"Zu Version {change.version_after} ist keine erwartete Wirkung gespeichert: "
+            "sie wurde ohne Empfehlungen im Warehouse angewendet. `arinsight recommend` vor "
+            "`arinsight ladder apply` speichert sie mit der nächsten Version."
+        )
+    off = [
+        str(r["segment"])
+        for r in change.expected.iter_rows(named=True)
+        if r["segment"] in change.changed and not r["is_as_recommended"]
+    ]
+    when = change.expected["recommended_at"].drop_nulls()
+    stamp = str(when[0])[:10] if when.len() else "–"
+    text = (
+        f"Expected = the recommender's Δ of amount-weighted days outstanding (what DSO "
+        f"averages to) for the whole ladder, 80 % interval, from the recommendation of "
+        f"{stamp} stored when version {change.version_after} was applied; compare it with "
+        "the realised change against the unchanged segments."
+        if en
+        else f"Erwartet = die vom Empfehlungsmodell geschätzte Änderung der betragsgewichteten "
+        f"offenen Tage (Mittel der DSO) für den ganzen Mahnplan, 80-%-Intervall, aus der "
+        f"Empfehlung vom {stamp}, gespeichert bei Anwendung von Version "
+        f"{change.version_after}; zu vergleichen mit der realisierten Änderung ggü. den "
+        "unveränderten Segmenten."
+    )
+    if off:
+        text += (
+            f" Applied differently from the recommendation (no expected effect): {', '.join(off)}."
+            if en
+            else f" Anders als empfohlen angewendet (keine erwartete Wirkung): {', '.join(off)}."
+        )
+    return text
 
 
 # --- data quality -----------------------------------------------------------------------
@@ -778,6 +1009,62 @@ _GUARD = {
     },
     "skipped_stage": {"en": "Stage skipped", "de": "Stufe übersprungen"},
 }
+
+
+def _checks_html(checks: pl.DataFrame | None, lang: str) -> str:
+    """The latest ``arinsight check`` run (``meta.checks``): summary and failed expectations."""
+    en = lang == "en"
+    if checks is None or checks.height == 0:
+        return (
+            '<p class="ai-note">'
+            + (
+                "No quality check is stored for this warehouse: run "
+                "<code>arinsight check</code> (it stores its results in meta.checks)."
+                if en
+                else "Für dieses Warehouse ist keine Qualitätsprüfung gespeichert: "
+                "<code>arinsight check</code> ausführen (speichert in meta.checks)."
+            )
+            + "</p>"
+        )
+    rows = checks.to_dicts()
+    ran = [r for r in rows if r["success"] is not None]
+    failed = [r for r in ran if not r["success"]]
+    skipped = len(rows) - len(ran)
+    stamp = str(rows[0]["checked_at"])[:16]
+    summary = (
+        f"Latest <code>arinsight check</code> ({stamp} UTC): {len(ran) - len(failed)} of "
+        f"{len(ran)} expectations met, {len(failed)} failed"
+        + (f", {skipped} suite(s) skipped." if skipped else ".")
+        if en
+        else f"Letzte Prüfung <code>arinsight check</code> ({stamp} UTC): "
+        f"{len(ran) - len(failed)} von {len(ran)} Erwartungen erfüllt, {len(failed)} verletzt"
+        + (f", {skipped} Suite(n) übersprungen." if skipped else ".")
+    )
+    out = f'<p class="ai-note">{summary}</p>'
+    if failed:
+        head = (
+            ["Table", "Column", "Expectation failed", "Rows failing", "Rows checked"]
+            if en
+            else ["Tabelle", "Spalte", "Verletzte Erwartung", "Zeilen verletzt", "Zeilen geprüft"]
+        )
+        out += _table(
+            "ai-checks",
+            head,
+            [
+                (
+                    f"{r['suite']}|{r['expectation']}",
+                    [
+                        str(r["table_name"]),
+                        str(r["column_names"] or "–"),
+                        str(r["expectation"]),
+                        _fmt(r["unexpected_count"], "count", lang),
+                        _fmt(r["row_count"], "count", lang),
+                    ],
+                )
+                for r in failed
+            ],
+        )
+    return out
 
 
 def data_quality_html(rv: Review) -> Html:
@@ -801,8 +1088,9 @@ def data_quality_html(rv: Review) -> Html:
             "group by finding_kind order by finding_kind",
             [rv.month_end, rv.segment],
         )
-        checks = [t for t in wh.tables("meta") if "check" in t or "expectation" in t]
-        check_frame = wh.sql(f"select * from meta.{checks[0]}") if checks else None
+        from arinsight import metrics
+
+        check_frame = metrics.checks(wh)
     h_loads = (
         ["File", "Table", "Read", "Loaded", "Quarantined", "Loaded at"]
         if lang == "en"
@@ -864,20 +1152,7 @@ def data_quality_html(rv: Review) -> Html:
                 ],
             )
         )
-    if check_frame is not None:
-        parts.append(f"<p>{check_frame.height} expectation results (meta.{checks[0]}).</p>")
-    else:
-        parts.append(
-            '<p class="ai-note">'
-            + (
-                "Expectation results are not stored in the warehouse: run "
-                "<code>arinsight check</code> for the great-expectations suites."
-                if lang == "en"
-                else "Ergebnisse der Erwartungsprüfungen liegen nicht im Warehouse: "
-                "<code>arinsight check</code> ausführen."
-            )
-            + "</p>"
-        )
+    parts.append(_checks_html(check_frame, lang))
     return Html("".join(parts))
 
 
@@ -902,16 +1177,28 @@ STYLE = """<style>
 .ai-narrative { font-size: 1.1em; line-height: 1.5; max-width: 60em; }
 .ai-note { color: #555; font-style: italic; }
 table.ai-table { border-collapse: collapse; margin: .6em 0 1em 0; font-size: .95em; }
-table.ai-table th { background: #1f3b57; color: #fff; padding: 4px 10px; }
+table.ai-table th { background: #1f3b57; color: #fff; padding: 4px 10px; white-space: nowrap; }
 table.ai-table td { padding: 3px 10px; border-bottom: 1px solid #ddd; white-space: nowrap; }
 table.ai-table .num { text-align: right; font-variant-numeric: tabular-nums; }
 table.ai-table .txt { text-align: left; }
 table.ai-table td.txt { white-space: normal; }
 table.ai-table tr:last-child td { border-bottom: 1px solid #1f3b57; }
+table.ai-rec th, table.ai-rec td.num, table.ai-ladder th { white-space: normal; }
+table.ai-rec th { font-size: .9em; vertical-align: bottom; }
+table.ai-rec td.txt:last-child { white-space: nowrap; }
+ul.ai-reasons { font-size: .9em; line-height: 1.4; padding-left: 1.2em; }
+ul.ai-reasons li { margin-bottom: .3em; break-inside: avoid; }
 @media print {
   .ai-section { break-before: page; }
   .ai-section.ai-first { break-before: auto; }
   table.ai-table, .jp-OutputArea-output { break-inside: avoid; }
+  table.ai-table { font-size: .82em; }
+  table.ai-rec { font-size: .74em; }
+  /* a long recommendations table may break across pages (row by row) */
+  table.ai-rec, .jp-OutputArea-output:has(table.ai-rec),
+  .jp-OutputArea-child:has(table.ai-rec) { break-inside: auto; }
+  table.ai-rec tr { break-inside: avoid; }
+  table.ai-table th, table.ai-table td { padding: 3px 6px; }
 }
 </style>"""
 

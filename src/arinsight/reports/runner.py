@@ -54,6 +54,8 @@ PRINT_CSS = """<style>
   body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   .modebar, .modebar-container { display: none !important; }
   .jp-OutputArea-output, .js-plotly-plot { break-inside: avoid; }
+  /* wide tables: no scroll bar on paper */
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
 }
 </style>"""
 

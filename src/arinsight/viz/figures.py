@@ -21,6 +21,7 @@ from arinsight.viz.theme import (
     PALETTE,
     TEMPLATE_NAME,
     bucket_label,
+    fmt_count,
     fmt_days,
     separators,
     t,
@@ -113,8 +114,18 @@ def _eur_hover(lang: str) -> str:
 
 
 def stage_label(stage: int, name: str | None = None, sep: str = " · ") -> str:
-    """``"1 · Zahlungserinnerung"`` (or just the number when no name is known)."""
-    return f"{stage}{sep}{name}" if name else str(stage)
+    """``"1 · Zahlungserinnerung"`` (or just the number when no name is known).
+
+    With ``sep="<br>"`` (axis labels) a name longer than 12 characters breaks
+    after its first hyphen ("Vorab-<br>Erinnerung"), so neighbouring stage
+    labels do not run into each other on a narrow chart.
+    """
+    if not name:
+        return str(stage)
+    if sep == "<br>" and len(name) > 12 and "-" in name.strip("-"):
+        head, tail = name.split("-", 1)
+        name = f"{head}-<br>{tail}"
+    return f"{stage}{sep}{name}"
 
 
 # --------------------------------------------------------------------------- overview
@@ -549,30 +560,51 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 
 def channel_comparison(
-    channels: pl.DataFrame, *, segment: str = "all", lang: str = "en"
+    channels: pl.DataFrame,
+    *,
+    segment: str = "all",
+    stage_names: dict[int, str] | None = None,
+    lang: str = "en",
 ) -> go.Figure:
-    """Per stage and channel: share paid before the next stage (``conversion_pct``), with n."""
+    """Per stage and channel of the send: share paid before the next stage, with n.
+
+    ``channels`` holds ``fct_stage_channels`` rows of one month and one
+    behaviour segment; the ``'all'`` channel rollup is left out. Bars are
+    ``conversion_pct`` as the mart computed it, labelled with the number of
+    invoices each rests on.
+    """
     fig = _fig(t("channel_title", lang), lang)
-    rows = _segment(channels, segment).sort("stage_number", "channel")
+    rows = _segment(channels, segment)
+    if "channel" in rows.columns:
+        rows = rows.filter(pl.col("channel") != "all")
+    rows = rows.sort("stage_number", "channel")
     if rows.height == 0:
         return _empty(fig, lang)
+    names = stage_names or {}
+    stages = rows["stage_number"].unique(maintain_order=True).to_list()
+    order = [stage_label(k, names.get(k), sep="<br>") for k in stages]
     for i, channel in enumerate(rows["channel"].unique(maintain_order=True).to_list()):
         part = rows.filter(pl.col("channel") == channel)
+        label = t(channel, lang)
         fig.add_trace(
             _bar(
-                x=[str(s) for s in part["stage_number"].to_list()],
+                x=[stage_label(k, names.get(k), sep="<br>") for k in part["stage_number"]],
                 y=part["conversion_pct"].to_list(),
                 customdata=part["count_entered"].to_list(),
-                name=channel,
+                name=label,
                 marker_color=PALETTE[i % len(PALETTE)],
-                text=[f"n={n:,}" for n in part["count_entered"].to_list()],
+                text=[f"n={fmt_count(n, lang)}" for n in part["count_entered"].to_list()],
                 textposition="outside",
-                hovertemplate="%{y:.1f} % (n = %{customdata:,})" + f"<extra>{channel}</extra>",
+                hovertemplate="%{y:.1f} % (n = %{customdata:,} "
+                + t("invoices", lang)
+                + f")<extra>{label}</extra>",
             )
         )
     fig.update_layout(barmode="group")
-    fig.update_yaxes(title_text=t("conversion_pct", lang), range=[0, 105])
-    fig.update_xaxes(title_text=t("stage", lang), type="category")
+    fig.update_yaxes(title_text=t("conversion_pct", lang), range=[0, 110])
+    fig.update_xaxes(
+        title_text=t("stage", lang), type="category", categoryorder="array", categoryarray=order
+    )
     return fig
 
 
@@ -666,6 +698,27 @@ def recovery_rates(recovery: pl.DataFrame, *, segment: str = "all", lang: str = 
         )
     fig.update_yaxes(title_text="%", rangemode="tozero")
     fig.update_xaxes(title_text=t("due_month", lang))
+    # cohorts whose 180-day horizon is not observed yet (the mart leaves
+    # recovery_180d_pct null): their agency collections and fee payments are
+    # still coming in, so the rates there read low; shade and say so
+    if "recovery_180d_pct" in rows.columns:
+        young = rows.filter(pl.col("recovery_180d_pct").is_null())
+        if young.height:
+            young_ends: list[dt.date] = young["month_end_date"].to_list()
+            all_ends: list[dt.date] = rows["month_end_date"].to_list()
+            start = min(young_ends)
+            first = dt.date(start.year, start.month, 1) - dt.timedelta(days=15)
+            last = max(all_ends) + dt.timedelta(days=1)
+            fig.add_vrect(
+                x0=first,
+                x1=last,
+                fillcolor=NEUTRAL,
+                opacity=0.12,
+                line_width=0,
+                annotation_text=t("maturing", lang),
+                annotation_position="bottom left",
+                annotation_font_size=11,
+            )
     return _monthly(fig)
 
 
@@ -780,9 +833,9 @@ def ladder_timeline(
                         strict=True,
                     )
                 ),
-                name=f"{t('current_ladder', lang)}: {channel}",
+                name=f"{t('current_ladder', lang)}: {t(channel, lang)}",
                 hovertemplate="%{customdata[0]} · "
-                + channel
+                + t(channel, lang)
                 + " · %{x:+d} "
                 + t("days", lang)
                 + " · fee %{customdata[1]:.2f} €<extra></extra>",

@@ -165,6 +165,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "still_open": ("Still unpaid", "Noch unbezahlt"),
     "channel_title": ("Conversion by channel", "Erfolgsquote je Kanal"),
     "channel": ("Channel", "Kanal"),
+    "email": ("E-mail", "E-Mail"),
+    "letter": ("Letter", "Brief"),
+    "sms": ("SMS", "SMS"),
+    "phone": ("Phone call", "Anruf"),
+    "collection_agency": ("Collection agency", "Inkassobüro"),
+    "unknown": ("Unknown channel", "Kanal unbekannt"),
     "conversion_pct": ("Paid before the next stage (%)", "Vor nächster Stufe bezahlt (%)"),
     "guardrail_title": ("Guardrail findings", "Auffälligkeiten im Mahnlauf"),
     "reminder_after_settlement": (
@@ -191,6 +197,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "closed_case": ("Closed-case recovery", "Quote abgeschlossener Fälle"),
     "agency_recovery": ("Agency recovery", "Inkasso-Quote"),
     "fee_yield": ("Fee yield", "Gebührenertrag"),
+    "maturing": (
+        "still maturing (< 180 days since due)",
+        "noch nicht ausgereift (< 180 Tage seit Fälligkeit)",
+    ),
     "churn_title": (
         "Customer churn by highest dunning stage reached",
         "Kundenabwanderung nach höchster erreichter Mahnstufe",
@@ -278,6 +288,13 @@ def fmt_days(value: float | int | None, lang: str = "en", *, decimals: int = 1) 
     if abs(float(value)) == 1 and decimals == 0:  # type: ignore[arg-type]
         unit = "day" if lang == "en" else "Tag"
     return f"{_number(float(value), decimals, lang)} {unit}"  # type: ignore[arg-type]
+
+
+def fmt_count(value: float | int | None, lang: str = "en") -> str:
+    """A count: ``29,509`` / ``29.509`` (German groups with dots); ``–`` for missing."""
+    if _missing(value):
+        return "–"
+    return _number(float(value), 0, lang)  # type: ignore[arg-type]
 
 
 def fmt_pct(value: float | int | None, lang: str = "en", *, decimals: int = 1) -> str:
