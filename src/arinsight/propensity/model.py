@@ -117,11 +117,16 @@ def design_matrix(features: pl.DataFrame, segments: tuple[str, ...]) -> pl.DataF
     return frame.select(*COVARIATES, *dummies, *STRATA)
 
 
-def outcomes(features: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
+def outcomes(
+    features: pl.DataFrame, cutoff: dt.date, *, without_agency: bool = False
+) -> pl.DataFrame:
     """``duration_days`` and ``is_paid`` per row, censored at ``cutoff``.
 
     Paid on or before the cut-off → event at the payment; settled otherwise on
     or before it → censored then; anything later → censored at the cut-off.
+    ``without_agency``: a handover to the agency before the payment censors the
+    row on the handover day (the model then answers "paid without the agency",
+    which the ladder's ``route`` rules ask; arinsight.sim.routing).
     """
     import polars as pl
 
@@ -129,13 +134,23 @@ def outcomes(features: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
     settled_in_time = c("settled_date").is_not_null() & (c("settled_date") <= cutoff)
     paid = settled_in_time & (c("settled_by") == "payment")
     end = pl.when(settled_in_time).then(c("settled_date")).otherwise(pl.lit(cutoff))
+    if without_agency:
+        handed = (
+            c("agency_handover_date").is_not_null()
+            & (c("agency_handover_date") <= cutoff)
+            & (c("settled_date").is_null() | (c("agency_handover_date") < c("settled_date")))
+        )
+        paid = paid & ~handed
+        end = pl.when(handed).then(c("agency_handover_date")).otherwise(end)
     return features.select(
         duration_days=(end - c("origin_date")).dt.total_days().clip(lower_bound=1),
         is_paid=paid.cast(pl.Int8),
     )
 
 
-def training_frame(wh: Warehouse, cutoff: dt.date) -> tuple[pl.DataFrame, tuple[str, ...]]:
+def training_frame(
+    wh: Warehouse, cutoff: dt.date, *, without_agency: bool = False
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Training rows (design matrix + outcome) from the year before ``cutoff``."""
     import polars as pl
 
@@ -147,12 +162,15 @@ def training_frame(wh: Warehouse, cutoff: dt.date) -> tuple[pl.DataFrame, tuple[
     if feats.height > MAX_TRAINING_ROWS:
         feats = feats.sample(MAX_TRAINING_ROWS, seed=0)
     segments = tuple(sorted(feats["segment"].unique().to_list()))
-    frame = pl.concat([design_matrix(feats, segments), outcomes(feats, cutoff)], how="horizontal")
+    outcome = outcomes(feats, cutoff, without_agency=without_agency)
+    frame = pl.concat([design_matrix(feats, segments), outcome], how="horizontal")
     return frame, segments
 
 
-def fit(wh: Warehouse, cutoff: dt.date) -> FittedModel:
+def fit(wh: Warehouse, cutoff: dt.date, *, without_agency: bool = False) -> FittedModel:
     """Fit the payment-timing model on data known at ``cutoff``.
+
+    ``without_agency``: payments after a handover do not count (see :func:`outcomes`).
 
     Raises:
         ArinsightError: too little history to fit (the message says how much there is).
@@ -164,7 +182,7 @@ def fit(wh: Warehouse, cutoff: dt.date) -> FittedModel:
 
     warnings.filterwarnings("ignore", module="lifelines")
 
-    frame, segments = training_frame(wh, cutoff)
+    frame, segments = training_frame(wh, cutoff, without_agency=without_agency)
     events = int(frame["is_paid"].sum())
     if frame.height < MIN_TRAINING_ROWS or events < MIN_TRAINING_ROWS // 4:
         raise ArinsightError(
