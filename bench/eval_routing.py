@@ -92,6 +92,36 @@ def measures(truth: dict[str, Any], res: Any, fit_day: int) -> dict[str, float]:
     }
 
 
+class RandomRouter:
+    """Reference: routes a fixed share of the invoices asked, chosen without the model
+    (a hash of the invoice number), from the same day on — does the model's choice matter?"""
+
+    def __init__(self, share: float, active_from: int) -> None:
+        self.share, self.active_from = share, active_from
+        self.decisions: list[tuple[int, int, float, bool]] = []
+
+    def start(self, state: dict[str, Any]) -> None:
+        import numpy as np
+
+        self._s = state
+        self._routed = np.zeros(state["inv_cust"].size, dtype=bool)
+
+    def choose(self, day: int, idx: Any, live: Any, lid: Any, k: Any) -> Any:
+        import numpy as np
+
+        out = np.zeros(idx.size, dtype=bool)
+        if day < self.active_from:
+            return out
+        g = live["g"][idx].astype(np.int64)
+        u = ((g * 2654435761) % (1 << 32)) / float(1 << 32)
+        out = (u < self.share) & ~self._routed[g]
+        self._routed[g[out]] = True
+        self.decisions += [
+            (day, int(x), float("nan"), bool(t)) for x, t in zip(g, out, strict=True)
+        ]
+        return out
+
+
 def interval(xs: list[float]) -> tuple[float, float, float]:
     n = len(xs)
     mean = sum(xs) / n
@@ -101,7 +131,12 @@ def interval(xs: list[float]) -> tuple[float, float, float]:
 
 
 def run_seed(
-    world: Any, l0: Any, plan: list[tuple[float, int | None]], seed: int, scale: float
+    world: Any,
+    l0: Any,
+    plan: list[tuple[float, int | None]],
+    seed: int,
+    scale: float,
+    random_share: float | None = None,
 ) -> dict[str, Any]:
     import numpy as np
 
@@ -122,11 +157,41 @@ def run_seed(
         "training_rows": model.count_training_rows,
         "concordance": round(model.concordance, 3),
     }
-    for th, fb in plan:
-        lad = routed_ladder(l0, th, fb)
-        router = ModelRouter(model=model, active_from=day + 1)
+    references: list[tuple[str, Any, Any]] = [
+        (
+            "no_handover",
+            l0.model_copy(
+                update={
+                    "name": "no_handover",
+                    "default": tuple(s for s in l0.default if s.channel != "collection_agency"),
+                }
+            ),
+            None,
+        ),
+    ]
+    if random_share:
+        references.append(
+            (
+                f"random_{random_share}",
+                routed_ladder(l0, 0.5, None),
+                RandomRouter(random_share, day + 1),
+            )
+        )
+    runs: list[tuple[str, Any, Any]] = [
+        *references,
+        *[
+            (key(th, fb), routed_ladder(l0, th, fb), ModelRouter(model=model, active_from=day + 1))
+            for th, fb in plan
+        ],
+    ]
+    for name, lad, router in runs:
         res = engine.run(world, lad, world.months, seed, scale, router=router)
         m = measures(truth.compute(res, settings, lad), res, day)
+        out[name] = m
+        m["asked"] = len(router.decisions) if router else 0
+        m["routed"] = sum(d[3] for d in router.decisions) if router else 0
+        if router is None:
+            continue
         dec = router.decisions
         paid_off = router._s["paid_off_day"]
         routed = [(d, g, p) for d, g, p, t in dec if t]
@@ -138,18 +203,23 @@ def run_seed(
             po = paid_off[g_]
             m["routed_paid_within_ratio"] = float(((po >= 0) & (po - d_ <= WITHIN_DAYS)).mean())
             m["routed_predicted_ratio"] = float(np.mean([r[2] for r in routed]))
-        out[key(th, fb)] = m
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--thresholds", default="0.5,0.3,0.2")
+    ap.add_argument("--thresholds", default="0.3,0.2,0.1")
     ap.add_argument(
         "--fallbacks", default="30,never", help="days to the handover after the step; never"
     )
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument(
+        "--random-share",
+        type=float,
+        default=0.6,
+        help="reference: route this share of the invoices at random (no model), no fallback",
+    )
     args = ap.parse_args(argv)
     from arinsight.config import load_ladder
     from arinsight.sim import load_world
@@ -164,13 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for s in seeds:
         print(f"seed {s}: L0, fit, {len(plan)} routed runs", file=sys.stderr, flush=True)
-        runs.append(run_seed(world, l0, plan, s, args.scale))
+        runs.append(run_seed(world, l0, plan, s, args.scale, args.random_share))
     wall = time.perf_counter() - t0
     c1 = os.times()
     cpu = (c1.user - c0.user) + (c1.system - c0.system)
     rows = []
-    for th, fb in plan:
-        k = key(th, fb)
+    entries: list[tuple[str, float | None, int | None]] = [
+        ("no_handover", None, None),
+        *([(f"random_{args.random_share}", None, None)] if args.random_share else []),
+        *[(key(th, fb), th, fb) for th, fb in plan],
+    ]
+    for k, th, fb in entries:
         h0 = [r["l0"]["handovers"] for r in runs]
         # the target: fewer handovers in the months routing acts on (after the fit day)
         dh_pct = [
@@ -188,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         c, cl, ch = interval(dc)
         rows.append(
             {
+                "variant": k,
                 "threshold": th,
                 "fallback_after_days": fb,
                 "handovers_l0": sum(h0) / len(h0),
@@ -202,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 "delta_net_value": [round(v, 0), round(vl, 0), round(vh, 0)],
                 "delta_churn": [round(c, 1), round(cl, 1), round(ch, 1)],
                 "routed_paid_within_30d_ratio": _mean([p for p in paid if p is not None]),
-                "routed_predicted_ratio": _mean([p for p in pred if p is not None]),
+                "routed_predicted_ratio": _mean([p for p in pred if p is not None and p == p]),
                 "meets_target": h <= -TARGET_FEWER_HANDOVERS_PCT and vl >= 0,
                 "meets_target_point": h <= -TARGET_FEWER_HANDOVERS_PCT and v >= 0,
             }
@@ -218,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{runs[0]['model']['training_rows']} rows, concordance {runs[0]['model']['concordance']}"
     )
     head = (
-        "| threshold | fallback | handovers L0 → routed (after fit; 18 months) | routed "
+        "| route | fallback | handovers L0 → routed (after fit; 18 months) | routed "
         "| Δ handovers after fit % [95 %] "
         "| Δ net value EUR [95 %] | Δ churn [95 %] | routed paid ≤30d: truth / model | target |"
     )
@@ -232,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             "met" if r["meets_target"] else ("met (point)" if r["meets_target_point"] else "missed")
         )
         print(
-            f"| {r['threshold']:.2f} | {_fb(r['fallback_after_days'])} "
+            f"| {_variant(r)} | {_fb(r['fallback_after_days'])} "
             f"| {r['handovers_after_fit_l0']:.0f} → {r['handovers_after_fit_routed']:.0f}; "
             f"{r['handovers_l0']:.0f} → {r['handovers_routed']:.0f} "
             f"| {r['routed_invoices']:.0f} of {r['asked']:.0f} "
@@ -263,6 +338,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
+
+
+def _variant(r: dict[str, Any]) -> str:
+    if r["threshold"] is not None:
+        return f"P ≥ {r['threshold']:.2f}"
+    if r["variant"] == "no_handover":
+        return "reference: no handover at all"
+    return f"reference: {r['variant'].removeprefix('random_')} routed at random"
 
 
 def _fb(x: int | None) -> str:

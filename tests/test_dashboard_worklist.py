@@ -146,3 +146,29 @@ def test_worklist_page_without_scores_then_with_them(page: tuple[Any, Path]) -> 
     rows = table_rows(find(out, "wl-table"))
     assert rows and {r["segment"] for r in rows} == {seg}
     assert "Arbeitsliste" in text_of(find(out, "wl-heading"))
+
+
+def test_overview_shows_the_cash_forecast_with_the_run_rate_apart(page: tuple[Any, Path]) -> None:
+    import dash
+
+    _, db = page
+    overview = next(
+        sys.modules[p["module"]]
+        for p in dash.page_registry.values()
+        if p["module"].endswith("overview")
+    )
+    assert run("score", "--db", str(db)).returncode == 0
+    import arinsight
+
+    with arinsight.connect(str(db)) as wh:
+        mart = wh.sql(
+            "select * from marts.fct_cash_forecast where scoring_date = "
+            "(select max(scoring_date) from marts.fct_cash_forecast) order by week_number"
+        )
+    out = overview.render("?lang=en", None)
+    graph_ = find(out, "ov-forecast")
+    assert graph_ is not None, text_of(out)
+    bars, run_rate = graph_.figure.data
+    assert list(bars.y) == pytest.approx(mart["expected_collections_amount"].to_list())
+    assert list(run_rate.y) == pytest.approx(mart["invoicing_run_rate_weekly_amount"].to_list())
+    assert "not included" in text_of(out) and "80 % interval" in text_of(out)

@@ -777,8 +777,13 @@ def worklist(
     return _worklist(wh, segment=segment, top=top, as_of=as_of)
 
 
-def cash_forecast(wh: Warehouse, scoring_date: dt.date | None = None) -> pl.DataFrame:
-    """``marts.fct_cash_forecast`` of one scoring date (default: the latest): 13 weekly rows.
+def cash_forecast(
+    wh: Warehouse, scoring_date: dt.date | None = None, on_or_before: dt.date | None = None
+) -> pl.DataFrame:
+    """``marts.fct_cash_forecast`` of one scoring date: 13 weekly rows.
+
+    ``scoring_date`` picks that date; else the latest scoring date on or before
+    ``on_or_before`` (default: the latest of all).
 
     Expected collections from the invoices open at the scoring date with the 80 %
     interval (``collections_p10_amount`` / ``collections_p90_amount``) and the
@@ -791,6 +796,7 @@ def cash_forecast(wh: Warehouse, scoring_date: dt.date | None = None) -> pl.Data
         return pl.DataFrame()
     return wh.sql(
         "select * from marts.fct_cash_forecast where scoring_date = coalesce(?, "
-        "(select max(scoring_date) from marts.fct_cash_forecast)) order by week_number",
-        [scoring_date],
+        "(select max(scoring_date) from marts.fct_cash_forecast "
+        "where ? is null or scoring_date <= ?)) order by week_number",
+        [scoring_date, on_or_before, on_or_before],
     )
