@@ -208,7 +208,7 @@ class ModelRouter(engine.Router):
     def choose(
         self, day: int, idx: np.ndarray, live: dict[str, Any], lid: np.ndarray, k: np.ndarray
     ) -> np.ndarray:
-        from arinsight.propensity.model import survival_matrix
+        from arinsight.propensity.model import calibrated, survival_matrix
 
         out = np.zeros(idx.size, dtype=np.bool_)
         if day < self.active_from:
@@ -222,6 +222,9 @@ class ModelRouter(engine.Router):
         surv = survival_matrix(self.model, feats)
         within = lt.route_within[lid[fresh], k[fresh]]
         p = 1.0 - surv[np.arange(fresh.size), within]
+        for h in np.unique(within):  # the model's recalibration where it has one for h
+            sel = within == h
+            p[sel] = calibrated(self.model, int(h), p[sel])
         take = p >= lt.route_min[lid[fresh], k[fresh]]
         out[fresh[take]] = True
         self._routed[g[fresh[take]]] = True
