@@ -182,10 +182,18 @@ def training_frame(
     return frame, segments
 
 
-def fit(wh: Warehouse, cutoff: dt.date, *, without_agency: bool = False) -> FittedModel:
+def fit(
+    wh: Warehouse,
+    cutoff: dt.date,
+    *,
+    without_agency: bool = False,
+    held_out_calibration: bool = True,
+) -> FittedModel:
     """Fit the payment-timing model on data known at ``cutoff``.
 
     ``without_agency``: payments after a handover do not count (see :func:`outcomes`).
+    ``held_out_calibration``: learn the isotonic maps on a held-out month when there
+    is one (:func:`held_out_maps`), else on the training months.
 
     Raises:
         ArinsightError: too little history to fit (the message says how much there is).
@@ -239,7 +247,47 @@ def fit(wh: Warehouse, cutoff: dt.date, *, without_agency: bool = False) -> Fitt
         concordance=float(fitter.concordance_index_),
     )
     calibration, shock_sd = recalibration(model, frame)
+    if held_out_calibration:
+        calibration = {**calibration, **held_out_maps(wh, cutoff, without_agency)}
     return replace(model, calibration=calibration, shock_sd=shock_sd)
+
+
+def held_out_maps(
+    wh: Warehouse, cutoff: dt.date, without_agency: bool
+) -> dict[int, tuple[Any, Any]]:
+    """Isotonic maps learned out of sample: the same model fitted at the last month end
+    at least 31 days before ``cutoff`` scores the invoices open then, and what they did
+    in the following h days (all before ``cutoff``) is the target. {} when that month
+    has too little history or too few open invoices."""
+    import numpy as np
+    from scipy.optimize import isotonic_regression
+
+    from arinsight.propensity.features import point_in_time
+
+    earlier = [m for m in month_ends(_months_before(cutoff, 2), cutoff - dt.timedelta(days=31))]
+    if not earlier:
+        return {}
+    origin = earlier[-1]
+    try:
+        before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
+    except ArinsightError:
+        return {}
+    feats = point_in_time(wh, [origin])
+    if feats.height < MIN_CALIBRATION_ROWS:
+        return {}
+    surv = survival_matrix(replace(before, calibration={}), feats)
+    out = outcomes(feats, cutoff, without_agency=without_agency)
+    dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
+    maps: dict[int, tuple[Any, Any]] = {}
+    for h in HORIZONS:
+        p = 1.0 - surv[:, h]
+        y = ((paid == 1) & (dur <= h)).astype(float)
+        order = np.argsort(p, kind="stable")
+        fitted = isotonic_regression(y[order]).x
+        knots, idx = np.unique(p[order], return_index=True)
+        last = np.r_[idx[1:] - 1, p.size - 1]
+        maps[h] = (knots, fitted[last])
+    return maps
 
 
 def recalibration(
