@@ -248,17 +248,25 @@ def fit(
     )
     calibration, shock_sd = recalibration(model, frame)
     if held_out_calibration:
-        calibration = {**calibration, **held_out_maps(wh, cutoff, without_agency)}
+        maps, model_error_sd = held_out_maps(wh, cutoff, without_agency)
+        calibration = {**calibration, **maps}
+        # the model's own error on the held-out month, as a shock of the same kind
+        shock_sd = math.sqrt(shock_sd**2 + model_error_sd**2)
     return replace(model, calibration=calibration, shock_sd=shock_sd)
 
 
 def held_out_maps(
     wh: Warehouse, cutoff: dt.date, without_agency: bool
-) -> dict[int, tuple[Any, Any]]:
-    """Isotonic maps learned out of sample: the same model fitted at the last month end
-    at least 31 days before ``cutoff`` scores the invoices open then, and what they did
-    in the following h days (all before ``cutoff``) is the target. {} when that month
-    has too little history or too few open invoices."""
+) -> tuple[dict[int, tuple[Any, Any]], float]:
+    """Isotonic maps learned out of sample, and the model's weekly error there.
+
+    The same model fitted at the last month end at least 31 days before
+    ``cutoff`` scores the invoices open then; what they did in the following h
+    days (all before ``cutoff``) is the target of the maps. The weeks after that
+    month end observed by ``cutoff`` compare expected with actual collections:
+    the mean squared log ratio beyond what binomial noise explains is the
+    variance of the model's error (0 when within noise). ``({}, 0.0)`` when that
+    month has too little history or too few open invoices."""
     import numpy as np
     from scipy.optimize import isotonic_regression
 
@@ -266,15 +274,15 @@ def held_out_maps(
 
     earlier = [m for m in month_ends(_months_before(cutoff, 2), cutoff - dt.timedelta(days=31))]
     if not earlier:
-        return {}
+        return {}, 0.0
     origin = earlier[-1]
     try:
         before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
     except ArinsightError:
-        return {}
+        return {}, 0.0
     feats = point_in_time(wh, [origin])
     if feats.height < MIN_CALIBRATION_ROWS:
-        return {}
+        return {}, 0.0
     surv = survival_matrix(replace(before, calibration={}), feats)
     out = outcomes(feats, cutoff, without_agency=without_agency)
     dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
@@ -287,7 +295,19 @@ def held_out_maps(
         knots, idx = np.unique(p[order], return_index=True)
         last = np.r_[idx[1:] - 1, p.size - 1]
         maps[h] = (knots, fitted[last])
-    return maps
+    amount = feats["invoice_amount"].cast(float).to_numpy()
+    week = (dur - 1) // 7 + 1
+    ratios, noise = [], []
+    for w in range(1, (cutoff - origin).days // 7 + 1):
+        q = surv[:, 7 * (w - 1)] - surv[:, 7 * w]
+        expected = float((amount * q).sum())
+        actual = float(amount[(paid == 1) & (week == w)].sum())
+        if expected <= 0 or actual <= 0:
+            continue
+        ratios.append(math.log(actual / expected) ** 2)
+        noise.append(float((amount**2 * q * (1 - q)).sum()) / expected**2)
+    error = float(np.mean(ratios)) - float(np.mean(noise)) if ratios else 0.0
+    return maps, math.sqrt(max(error, 0.0))
 
 
 def recalibration(
