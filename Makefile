@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 # compiling great-expectations again, so the targets here unset it).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help env env-runtime demo test test-fast bench bench-large eval eval-scores lint format clean
+.PHONY: help env env-runtime demo test test-fast bench bench-large eval eval-scores eval-routing lint format clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -59,6 +59,9 @@ eval: env  ## recommendation quality on the simulated worlds of bench/worlds -> 
 
 eval-scores: env  ## backtest payment scores and the cash forecast -> bench/results_scores.json
 	$(PY) bench/eval_scores.py
+
+eval-routing: env  ## gentler path for likely payers on a hallon-like world -> bench/results_routing.json
+	$(PY) bench/eval_routing.py
 
 lint: env  ## ruff, mypy, sqlfluff
 	$(VENV)/bin/ruff check src tests bench dashboards

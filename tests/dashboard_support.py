@@ -43,6 +43,7 @@ PAGES = [
     ("/recovery", "rc-body"),
     ("/ladder", "ld-body"),
     ("/quality", "dq-body"),
+    ("/worklist", "wl-body"),
 ]
 
 
@@ -58,8 +59,13 @@ def run(
     return proc
 
 
-def make_sample(directory: Path, *, months: int = 6, scale: float = 0.02, seed: int = 3) -> Path:
-    """Simulate, load and build a small warehouse under ``directory``; returns the db path."""
+def make_sample(
+    directory: Path, *, months: int = 6, scale: float = 0.02, seed: int = 3, score: bool = False
+) -> Path:
+    """Simulate, load and build a small warehouse under ``directory``; returns the db path.
+
+    ``score``: also run `arinsight score` (payment scores and the cash forecast).
+    """
     sample = directory / "sample"
     db = directory / "dash.duckdb"
     run(
@@ -77,6 +83,8 @@ def make_sample(directory: Path, *, months: int = 6, scale: float = 0.02, seed: 
     )
     run("load", str(sample), "--db", str(db))
     run("build", "--db", str(db))
+    if score:
+        run("score", "--db", str(db))
     return db
 
 

@@ -459,7 +459,7 @@ def test_the_wheel_ships_the_pages_and_serves_from_any_directory(tmp_path: Path)
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(
-        sorted(["/", "/aging", "/dunning", "/recovery", "/ladder", "/quality"])
+        sorted(["/", "/aging", "/dunning", "/recovery", "/ladder", "/quality", "/worklist"])
     )
 
 

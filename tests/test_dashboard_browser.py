@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = make_sample(tmp_path_factory.mktemp("browser"))
+    db = make_sample(tmp_path_factory.mktemp("browser"), score=True)
     with served(db) as url:
         yield url
 

@@ -127,8 +127,38 @@ def body(f: Filters) -> list[Any]:
                 graph("ov-segments", viz.segment_breakdown(dso, month_end=end, lang=f.lang)),
                 note=_note("segments", f.lang),
             ),
+            _forecast_card(end, f.lang),
         ),
     ]
+
+
+def _forecast_card(end: Any, lang: str) -> Any:
+    """The 13-week cash forecast scored on or before the month end (`arinsight score`)."""
+    from arinsight.viz.theme import fmt_eur
+
+    fc = data.read(metrics.cash_forecast, None, end)
+    de = lang == "de"
+    if fc.height == 0:
+        note = (
+            f"Keine Zahlungsprognose zum {end.isoformat()} oder davor: `arinsight score --as-of "
+            f"{end.isoformat()}` erstellt sie."
+            if de
+            else f"No cash forecast scored on or before {end.isoformat()}: run `arinsight score "
+            f"--as-of {end.isoformat()}`."
+        )
+    else:
+        first = fc.row(0, named=True)
+        total = fmt_eur(float(fc["expected_collections_amount"].cast(float).sum()), lang)
+        rate = fmt_eur(float(first["invoicing_run_rate_weekly_amount"]), lang)
+        day = first["scoring_date"].isoformat()
+        note = (
+            f"Bewertet am {day}: {total} in 13 Wochen erwartet aus den offenen Posten; Balken = "
+            f"80-%-Intervall. Fakturierung {rate} je Woche — neue Rechnungen, nicht enthalten."
+            if de
+            else f"Scored on {day}: {total} expected in 13 weeks from the open invoices; bars = "
+            f"80 % interval. Invoicing run-rate {rate} per week — new invoices, not included."
+        )
+    return card(graph("ov-forecast", viz.cash_forecast(fc, lang=lang)), note=note)
 
 
 def _note(key: str, lang: str) -> str:

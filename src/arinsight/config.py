@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from arinsight.errors import ConfigError
 
 Channel = Literal["email", "letter", "sms", "phone", "collection_agency"]
+#: Channels a ``route`` may send instead of a stage (never the agency itself).
+GentleChannel = Literal["email", "letter", "sms", "phone"]
 
 
 class _Frozen(BaseModel):
@@ -140,6 +142,35 @@ class RetrySchedule(_Frozen):
         return typing.cast(dict[str, RetryRule], self.by_reason).get(reason, self.default)
 
 
+class RouteStep(_Frozen):
+    """The gentler step a ``route`` sends instead of the stage it replaces."""
+
+    name: str = Field(min_length=1)
+    channel: GentleChannel
+    fee: float = Field(0.0, ge=0)
+
+
+class Route(_Frozen):
+    """Send a gentler step instead of ``stage`` to invoices likely paid without it.
+
+    On the day ``stage`` is due, the payment model (:mod:`arinsight.propensity`)
+    scores the invoice as it stands; if P(paid within ``within_days`` days) is at
+    least ``min_paid_ratio``, ``instead`` goes out (with the replaced stage's
+    number) and, if the invoice is still open ``fallback_after_days`` later, the
+    replaced stage follows then (null: never — the invoice runs into write-off).
+    """
+
+    stage: int = Field(ge=0)
+    segments: tuple[str, ...] | None = None
+    min_paid_ratio: float = Field(gt=0, lt=1)
+    within_days: int = Field(30, ge=1, le=365)
+    instead: RouteStep
+    fallback_after_days: int | None = Field(30, ge=1, le=365)
+
+    def applies_to(self, segment: str) -> bool:
+        return self.segments is None or segment in self.segments
+
+
 class Ladder(_Frozen):
     """A dunning ladder: default stages plus optional per-segment overrides."""
 
@@ -151,6 +182,37 @@ class Ladder(_Frozen):
     #: Retry schedule of failed automatic charges (optional; None: the default
     #: ``RetrySchedule()``, retries 3 and 7 days after a failure).
     retries: RetrySchedule | None = None
+    #: Optional gentler path for likely payers (:class:`Route`); empty: no routing.
+    route: tuple[Route, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_routes(self) -> Ladder:
+        seen: set[tuple[str, int]] = set()
+        for i, r in enumerate(self.route):
+            lists = {"default": self.default, **self.segments}
+            if r.segments is not None:
+                lists = {s: self.for_segment(s) for s in r.segments}
+            for seg, stages in lists.items():
+                numbers = [s.stage for s in stages]
+                if r.stage not in numbers:
+                    raise ValueError(
+                        f"route.{i}.stage: stage {r.stage} is not in the {seg!r} stages "
+                        f"{numbers}; name a stage of that list"
+                    )
+                if (seg, r.stage) in seen:
+                    raise ValueError(
+                        f"route.{i}: a second route for segment {seg!r} stage {r.stage}; "
+                        "keep one route per stage and segment"
+                    )
+                seen.add((seg, r.stage))
+        return self
+
+    def route_for(self, segment: str, stage: int) -> Route | None:
+        """The route replacing ``stage`` for ``segment`` (None: no route)."""
+        for r in self.route:
+            if r.stage == stage and r.applies_to(segment):
+                return r
+        return None
 
     @model_validator(mode="after")
     def _check_order(self) -> Ladder:
@@ -236,7 +298,10 @@ def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
                     f"  {loc}: unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}"
                 )
             else:
-                lines.append(f"  {loc}: {err['msg'].removeprefix('Value error, ')}")
+                msg = err["msg"].removeprefix("Value error, ")
+                # a ladder-level check that names its own key (route.0.stage: ...)
+                named = not err["loc"] and msg.startswith("route.")
+                lines.append(f"  {msg}" if named else f"  {loc}: {msg}")
         if len(lines) == 2:  # one problem: one line
             raise ConfigError(f"{source}: {lines[1].strip()}") from None
         raise ConfigError("\n".join(lines)) from None
@@ -257,6 +322,8 @@ def load_ladder(path: Path | str | None = None) -> Ladder:
 def dump_ladder(ladder: Ladder) -> str:
     """Ladder as YAML text (round-trips through ``load_ladder``; unset optional keys left out)."""
     data = ladder.model_dump(mode="json", exclude_none=True)
+    if not data.get("route"):
+        data.pop("route", None)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 

@@ -825,3 +825,56 @@ def checks(wh: Warehouse, check_id: int | None = None) -> pl.DataFrame | None:
         """,
         [check_id],
     )
+
+
+# ---------------------------------------------------------------- payment scores (arinsight score)
+
+
+def score_dates(wh: Warehouse) -> list[dt.date]:
+    """Scoring dates in ``marts.fct_open_invoice_scores``, oldest first ([] before scoring)."""
+    if not has_relation(wh, "marts", "fct_open_invoice_scores"):
+        return []
+    rows = wh.sql("select distinct scoring_date from marts.fct_open_invoice_scores order by 1")
+    return [_day(d) for d in rows["scoring_date"].to_list()]  # type: ignore[misc]
+
+
+def worklist(
+    wh: Warehouse, segment: str | None = None, top: int = 25, as_of: dt.date | None = None
+) -> pl.DataFrame:
+    """The collector's worklist at the latest scoring date (or ``as_of``), as `arinsight worklist`.
+
+    One row per overdue invoice whose next step is a reminder, ranked by
+    ``value_of_acting_amount`` (open amount × gain in 14-day payment probability
+    from the next step), with ``reason`` in words; see docs/propensity.md.
+
+    Raises:
+        ArinsightError: no scores yet (run `arinsight score`).
+    """
+    from arinsight.propensity.worklist import worklist as _worklist
+
+    return _worklist(wh, segment=segment, top=top, as_of=as_of)
+
+
+def cash_forecast(
+    wh: Warehouse, scoring_date: dt.date | None = None, on_or_before: dt.date | None = None
+) -> pl.DataFrame:
+    """``marts.fct_cash_forecast`` of one scoring date: 13 weekly rows.
+
+    ``scoring_date`` picks that date; else the latest scoring date on or before
+    ``on_or_before`` (default: the latest of all).
+
+    Expected collections from the invoices open at the scoring date with the 80 %
+    interval (``collections_p10_amount`` / ``collections_p90_amount``) and the
+    invoicing run-rate (``invoicing_run_rate_weekly_amount``, not in the forecast).
+    Empty before `arinsight score`.
+    """
+    import polars as pl
+
+    if not has_relation(wh, "marts", "fct_cash_forecast"):
+        return pl.DataFrame()
+    return wh.sql(
+        "select * from marts.fct_cash_forecast where scoring_date = coalesce(?, "
+        "(select max(scoring_date) from marts.fct_cash_forecast "
+        "where ? is null or scoring_date <= ?)) order by week_number",
+        [scoring_date, on_or_before, on_or_before],
+    )

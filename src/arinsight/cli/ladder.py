@@ -56,6 +56,7 @@ def _master_data(db: str) -> tuple[dict[str, str] | None, list[tuple[str, str, i
 
 
 def _run_check(ladder: Ladder, db: str) -> tuple[list[Finding], str]:
+    from arinsight.ladder.routes import check_routes
     from arinsight.ladder.rules import check_ladder, check_payment_terms
 
     types, rows = _master_data(db)
@@ -64,8 +65,8 @@ def _run_check(ladder: Ladder, db: str) -> tuple[list[Finding], str]:
             f"customer types unknown (no built warehouse at {db}): every segment is "
             "checked as b2b and b2c; pass --db with a built warehouse to use its master data"
         )
-        return check_ladder(ladder, {}), note
-    findings = check_ladder(ladder, types)
+        return check_ladder(ladder, {}) + check_routes(ladder, {}), note
+    findings = check_ladder(ladder, types) + check_routes(ladder, types)
     for seg, ctype, terms, n in rows:
         findings += check_payment_terms(seg, ctype, terms, count_customers=n)
     described = ", ".join(f"{seg}={t}" for seg, t in sorted(types.items()))
@@ -211,6 +212,19 @@ def _ladder_json(version: int, effective: dt.date, ladder: Ladder) -> dict[str, 
             "default": rows(ladder.default),
             **{seg: rows(st) for seg, st in ladder.segments.items()},
         },
+        "route": [
+            {
+                "stage": r.stage,
+                "segments": None if r.segments is None else list(r.segments),
+                "min_paid_ratio": r.min_paid_ratio,
+                "within_days": r.within_days,
+                "instead_name": r.instead.name,
+                "instead_channel": r.instead.channel,
+                "instead_fee": r.instead.fee,
+                "fallback_after_days": r.fallback_after_days,
+            }
+            for r in ladder.route
+        ],
     }
 
 
@@ -262,6 +276,21 @@ def show_cmd(as_of: dt.datetime | None, db: str, as_json: bool) -> None:
                 f"{r['due_offset_days']:+d}",
                 r["channel"],
                 f"{r['fee']:.2f}",
+            )
+        console.print(t)
+    if data["route"]:
+        t = Table(title="route: gentler path for likely payers", title_justify="left")
+        for col in ("stage", "segments", "when P(paid)", "instead", "fee EUR", "fallback"):
+            t.add_column(col, justify="right" if col in ("stage", "fee EUR") else "left")
+        for r in data["route"]:
+            fallback = r["fallback_after_days"]
+            t.add_row(
+                str(r["stage"]),
+                "all" if r["segments"] is None else ", ".join(r["segments"]),
+                f">= {r['min_paid_ratio']:.2f} within {r['within_days']} d",
+                f"{r['instead_name']} ({r['instead_channel']})",
+                f"{r['instead_fee']:.2f}",
+                "never" if fallback is None else f"stage after {fallback} d if open",
             )
         console.print(t)
 

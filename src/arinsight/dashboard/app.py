@@ -19,7 +19,7 @@ PASSWORD_ENV = "ARINSIGHT_DASHBOARD_PASSWORD"
 VERSION_POLL_MS = 5_000
 
 #: (page module, id prefix) in menu order; each module registers its own path.
-PAGES = ("overview", "aging", "dunning", "recovery", "ladder", "quality")
+PAGES = ("overview", "aging", "dunning", "recovery", "ladder", "quality", "worklist")
 
 #: Menu names (en, de).
 PAGE_NAMES = {
@@ -29,6 +29,7 @@ PAGE_NAMES = {
     "recovery": ("Recovery & churn", "Einbringung & Abwanderung"),
     "ladder": ("Ladder", "Mahnplan"),
     "quality": ("Data quality", "Datenqualität"),
+    "worklist": ("Worklist", "Arbeitsliste"),
 }
 
 _app: Any = None

@@ -23,7 +23,14 @@ WEEKS = 13
 DRAWS = 400
 
 
-def weekly(surv: np.ndarray, amounts: np.ndarray, as_of: dt.date, *, seed: int = 0) -> pl.DataFrame:
+def weekly(
+    surv: np.ndarray,
+    amounts: np.ndarray,
+    as_of: dt.date,
+    *,
+    seed: int = 0,
+    shock_sd: float = 0.0,
+) -> pl.DataFrame:
     """Expected and simulated weekly collections.
 
     Args:
@@ -31,6 +38,10 @@ def weekly(surv: np.ndarray, amounts: np.ndarray, as_of: dt.date, *, seed: int =
         amounts: open amount per invoice (reporting currency).
         as_of: the forecast's day 0; week w covers days 7(w-1)+1 .. 7w after it.
         seed: seed of the simulation draws.
+        shock_sd: sd of a shock common to all invoices in a draw, on the log-hazard
+            scale (each draw raises every curve to the power exp(z), z ~ N(0, sd²)):
+            customers do not pay independently of each other, so without it the
+            band is too narrow (``FittedModel.shock_sd``).
 
     Returns:
         One row per week: ``week_number``, ``week_start_date``, ``week_end_date``,
@@ -48,10 +59,11 @@ def weekly(surv: np.ndarray, amounts: np.ndarray, as_of: dt.date, *, seed: int =
     sims = np.zeros((DRAWS, WEEKS))
     if len(amounts):
         u = rng.random((DRAWS, len(amounts)))
-        # paid by day 7w  <=>  S(7w) <= u  (inverse transform of the curve)
+        power = np.exp(shock_sd * rng.standard_normal(DRAWS))[:, None] if shock_sd > 0 else 1.0
+        # paid by day 7w  <=>  S(7w)^power <= u  (inverse transform of the curve)
         paid_before = np.zeros(u.shape, dtype=bool)
         for w in range(1, WEEKS + 1):
-            paid_by = u >= edges[None, :, w]
+            paid_by = u >= edges[None, :, w] ** power
             sims[:, w - 1] = (paid_by & ~paid_before).astype(float) @ amounts
             paid_before = paid_by
     starts = [as_of + dt.timedelta(days=7 * (w - 1) + 1) for w in range(1, WEEKS + 1)]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from arinsight.errors import ArinsightError
@@ -66,6 +66,10 @@ MAX_DAYS = 365
 MIN_PAY_PROBABILITY = 0.05
 #: Fewer training rows than this (or fewer payments) → no model, a clear message.
 MIN_TRAINING_ROWS = 200
+#: Training rows (a uniform sample) the recalibration and the shock estimate rest on.
+CALIBRATION_ROWS = 20_000
+#: Fewer usable rows than this for a horizon → that horizon is not recalibrated.
+MIN_CALIBRATION_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,14 @@ class FittedModel:
     count_training_rows: int
     count_training_events: int
     concordance: float
+    #: Isotonic recalibration of P(paid within h days), per horizon h: (raw, calibrated)
+    #: knots, learned on training months whose h-day outcome is observed (see
+    #: :func:`recalibration`); empty: the raw Cox probabilities are used.
+    calibration: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    #: Standard deviation of a month-level shock common to all invoices (log hazard
+    #: scale), from how the monthly cohorts' 30-day payments varied around the model;
+    #: the cash forecast draws it so that its band reflects shared shocks.
+    shock_sd: float = 0.0
 
 
 def design_matrix(features: pl.DataFrame, segments: tuple[str, ...]) -> pl.DataFrame:
@@ -117,11 +129,16 @@ def design_matrix(features: pl.DataFrame, segments: tuple[str, ...]) -> pl.DataF
     return frame.select(*COVARIATES, *dummies, *STRATA)
 
 
-def outcomes(features: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
+def outcomes(
+    features: pl.DataFrame, cutoff: dt.date, *, without_agency: bool = False
+) -> pl.DataFrame:
     """``duration_days`` and ``is_paid`` per row, censored at ``cutoff``.
 
     Paid on or before the cut-off → event at the payment; settled otherwise on
     or before it → censored then; anything later → censored at the cut-off.
+    ``without_agency``: a handover to the agency before the payment censors the
+    row on the handover day (the model then answers "paid without the agency",
+    which the ladder's ``route`` rules ask; arinsight.sim.routing).
     """
     import polars as pl
 
@@ -129,13 +146,23 @@ def outcomes(features: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
     settled_in_time = c("settled_date").is_not_null() & (c("settled_date") <= cutoff)
     paid = settled_in_time & (c("settled_by") == "payment")
     end = pl.when(settled_in_time).then(c("settled_date")).otherwise(pl.lit(cutoff))
+    if without_agency:
+        handed = (
+            c("agency_handover_date").is_not_null()
+            & (c("agency_handover_date") <= cutoff)
+            & (c("settled_date").is_null() | (c("agency_handover_date") < c("settled_date")))
+        )
+        paid = paid & ~handed
+        end = pl.when(handed).then(c("agency_handover_date")).otherwise(end)
     return features.select(
         duration_days=(end - c("origin_date")).dt.total_days().clip(lower_bound=1),
         is_paid=paid.cast(pl.Int8),
     )
 
 
-def training_frame(wh: Warehouse, cutoff: dt.date) -> tuple[pl.DataFrame, tuple[str, ...]]:
+def training_frame(
+    wh: Warehouse, cutoff: dt.date, *, without_agency: bool = False
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Training rows (design matrix + outcome) from the year before ``cutoff``."""
     import polars as pl
 
@@ -147,12 +174,26 @@ def training_frame(wh: Warehouse, cutoff: dt.date) -> tuple[pl.DataFrame, tuple[
     if feats.height > MAX_TRAINING_ROWS:
         feats = feats.sample(MAX_TRAINING_ROWS, seed=0)
     segments = tuple(sorted(feats["segment"].unique().to_list()))
-    frame = pl.concat([design_matrix(feats, segments), outcomes(feats, cutoff)], how="horizontal")
+    outcome = outcomes(feats, cutoff, without_agency=without_agency)
+    extra = feats.select(
+        _origin_date=pl.col("origin_date"), _amount=pl.col("invoice_amount").cast(pl.Float64)
+    )
+    frame = pl.concat([design_matrix(feats, segments), outcome, extra], how="horizontal")
     return frame, segments
 
 
-def fit(wh: Warehouse, cutoff: dt.date) -> FittedModel:
+def fit(
+    wh: Warehouse,
+    cutoff: dt.date,
+    *,
+    without_agency: bool = False,
+    held_out_calibration: bool = True,
+) -> FittedModel:
     """Fit the payment-timing model on data known at ``cutoff``.
+
+    ``without_agency``: payments after a handover do not count (see :func:`outcomes`).
+    ``held_out_calibration``: learn the isotonic maps on a held-out month when there
+    is one (:func:`held_out_maps`), else on the training months.
 
     Raises:
         ArinsightError: too little history to fit (the message says how much there is).
@@ -164,7 +205,7 @@ def fit(wh: Warehouse, cutoff: dt.date) -> FittedModel:
 
     warnings.filterwarnings("ignore", module="lifelines")
 
-    frame, segments = training_frame(wh, cutoff)
+    frame, segments = training_frame(wh, cutoff, without_agency=without_agency)
     events = int(frame["is_paid"].sum())
     if frame.height < MIN_TRAINING_ROWS or events < MIN_TRAINING_ROWS // 4:
         raise ArinsightError(
@@ -177,7 +218,8 @@ def fit(wh: Warehouse, cutoff: dt.date) -> FittedModel:
     covariates = [
         c
         for c in frame.columns
-        if c not in ("duration_days", "is_paid", *STRATA) and _std(frame[c]) > 1e-9
+        if c not in ("duration_days", "is_paid", "_origin_date", "_amount", *STRATA)
+        and _std(frame[c]) > 1e-9
     ]
     pdf = frame.select(*covariates, *STRATA, "duration_days", "is_paid").to_pandas()
     fitter = None
@@ -194,7 +236,7 @@ def fit(wh: Warehouse, cutoff: dt.date) -> FittedModel:
             f"the payment model did not converge on the data before {cutoff} "
             f"({frame.height} rows); check for a segment or stage with very few invoices"
         )
-    return FittedModel(
+    model = FittedModel(
         fitter=fitter,
         segments=segments,
         columns=tuple(covariates),
@@ -204,6 +246,145 @@ def fit(wh: Warehouse, cutoff: dt.date) -> FittedModel:
         count_training_events=events,
         concordance=float(fitter.concordance_index_),
     )
+    calibration, shock_sd = recalibration(model, frame)
+    if held_out_calibration:
+        maps, model_error_sd = held_out_maps(wh, cutoff, without_agency)
+        calibration = {**calibration, **maps}
+        # the model's own error on the held-out month, as a shock of the same kind
+        shock_sd = math.sqrt(shock_sd**2 + model_error_sd**2)
+    return replace(model, calibration=calibration, shock_sd=shock_sd)
+
+
+def held_out_maps(
+    wh: Warehouse, cutoff: dt.date, without_agency: bool
+) -> tuple[dict[int, tuple[Any, Any]], float]:
+    """Isotonic maps learned out of sample, and the model's weekly error there.
+
+    The same model fitted at the last month end at least 31 days before
+    ``cutoff`` scores the invoices open then; what they did in the following h
+    days (all before ``cutoff``) is the target of the maps. The weeks after that
+    month end observed by ``cutoff`` compare expected with actual collections:
+    the mean squared log ratio beyond what binomial noise explains is the
+    variance of the model's error (0 when within noise). ``({}, 0.0)`` when that
+    month has too little history or too few open invoices."""
+    import numpy as np
+    from scipy.optimize import isotonic_regression
+
+    from arinsight.propensity.features import point_in_time
+
+    earlier = [m for m in month_ends(_months_before(cutoff, 2), cutoff - dt.timedelta(days=31))]
+    if not earlier:
+        return {}, 0.0
+    origin = earlier[-1]
+    try:
+        before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
+    except ArinsightError:
+        return {}, 0.0
+    feats = point_in_time(wh, [origin])
+    if feats.height < MIN_CALIBRATION_ROWS:
+        return {}, 0.0
+    surv = survival_matrix(replace(before, calibration={}), feats)
+    out = outcomes(feats, cutoff, without_agency=without_agency)
+    dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
+    maps: dict[int, tuple[Any, Any]] = {}
+    for h in HORIZONS:
+        p = 1.0 - surv[:, h]
+        y = ((paid == 1) & (dur <= h)).astype(float)
+        order = np.argsort(p, kind="stable")
+        fitted = isotonic_regression(y[order]).x
+        knots, idx = np.unique(p[order], return_index=True)
+        last = np.r_[idx[1:] - 1, p.size - 1]
+        maps[h] = (knots, fitted[last])
+    amount = feats["invoice_amount"].cast(float).to_numpy()
+    week = (dur - 1) // 7 + 1
+    ratios, noise = [], []
+    for w in range(1, (cutoff - origin).days // 7 + 1):
+        q = surv[:, 7 * (w - 1)] - surv[:, 7 * w]
+        expected = float((amount * q).sum())
+        actual = float(amount[(paid == 1) & (week == w)].sum())
+        if expected <= 0 or actual <= 0:
+            continue
+        ratios.append(math.log(actual / expected) ** 2)
+        noise.append(float((amount**2 * q * (1 - q)).sum()) / expected**2)
+    error = float(np.mean(ratios)) - float(np.mean(noise)) if ratios else 0.0
+    return maps, math.sqrt(max(error, 0.0))
+
+
+def recalibration(
+    model: FittedModel, frame: pl.DataFrame
+) -> tuple[dict[int, tuple[Any, Any]], float]:
+    """Isotonic maps for P(paid within h days) and the month-level shock's sd.
+
+    Rows: a sample of the training rows whose origin lies at least h days before
+    the cut-off (so the h-day outcome is observed; settled otherwise or censored
+    inside h days counts as not paid within h). For each horizon, scipy's
+    ``isotonic_regression`` of the outcome on the Cox probability gives a
+    monotone map (the Cox model's proportional hazards do not hold exactly, so
+    its probabilities run high in some ranges and low in others). The shock:
+    per origin month, log(observed / predicted 30-day paid amount); its variance
+    beyond what binomial noise explains is the variance of a shock common to
+    every invoice that month.
+    """
+    import numpy as np
+    import polars as pl
+    from scipy.optimize import isotonic_regression
+
+    rows = frame.filter(pl.col("_origin_date") <= model.cutoff - dt.timedelta(days=min(HORIZONS)))
+    if rows.height > CALIBRATION_ROWS:
+        rows = rows.sample(CALIBRATION_ROWS, seed=1)
+    if rows.height < MIN_CALIBRATION_ROWS:
+        return {}, 0.0
+    x = _nearest_seen_strata(rows.select(*model.columns, *STRATA), model.strata).to_pandas()
+    surv = model.fitter.predict_survival_function(x, times=list(HORIZONS))
+    raw = surv.loc[:, x.index].to_numpy().T  # rows x horizons, P(unpaid after h)
+    origin = rows["_origin_date"].to_numpy()
+    age = (np.datetime64(model.cutoff) - origin.astype("datetime64[D]")).astype(int)
+    dur, paid = rows["duration_days"].to_numpy(), rows["is_paid"].to_numpy()
+    maps: dict[int, tuple[Any, Any]] = {}
+    p30 = y30 = None
+    for j, h in enumerate(HORIZONS):
+        use = age >= h
+        if use.sum() < MIN_CALIBRATION_ROWS:
+            continue
+        p = 1.0 - raw[use, j]
+        y = ((paid[use] == 1) & (dur[use] <= h)).astype(float)
+        order = np.argsort(p, kind="stable")
+        fitted = isotonic_regression(y[order]).x
+        knots, idx = np.unique(p[order], return_index=True)
+        # the fitted value of the last row of each run of equal probabilities
+        last = np.r_[idx[1:] - 1, p.size - 1]
+        maps[h] = (knots, fitted[last])
+        if h == 30:
+            p30, y30 = p, y
+            month = rows["_origin_date"].to_numpy()[use]
+            amount = rows["_amount"].to_numpy()[use]
+    shock = 0.0
+    if p30 is not None and y30 is not None:
+        cal = np.interp(p30, *maps[30])
+        logs: list[float] = []
+        noise: list[float] = []
+        for m in np.unique(month):
+            sel = month == m
+            pred = float((amount[sel] * cal[sel]).sum())
+            obs = float((amount[sel] * y30[sel]).sum())
+            if pred <= 0 or obs <= 0 or sel.sum() < 50:
+                continue
+            logs.append(math.log(obs / pred))
+            noise.append(float((amount[sel] ** 2 * cal[sel] * (1 - cal[sel])).sum()) / pred**2)
+        if len(logs) >= 3:
+            excess = float(np.var(logs, ddof=1)) - float(np.mean(noise))
+            shock = math.sqrt(max(excess, 0.0))
+    return maps, shock
+
+
+def calibrated(model: FittedModel, h: int, p: Any) -> Any:
+    """``p`` = raw P(paid within h days) through the model's isotonic map (if any)."""
+    import numpy as np
+
+    if h not in model.calibration:
+        return p
+    knots, values = model.calibration[h]
+    return np.interp(p, knots, values)
 
 
 def _std(series: pl.Series) -> float:
@@ -308,8 +489,10 @@ def predict(
 
     surv = survival_matrix(model, features)
     cols: dict[str, Any] = {}
-    for h in HORIZONS:
-        cols[f"paid_within_{h}d_ratio"] = 1.0 - surv[:, h]
+    floor = np.zeros(features.height)
+    for h in HORIZONS:  # recalibrated, and kept non-decreasing in h
+        floor = np.maximum(floor, calibrated(model, h, 1.0 - surv[:, h]))
+        cols[f"paid_within_{h}d_ratio"] = floor
     before_agency = np.full(features.height, np.nan)
     if ladder is not None:
         dpd = features["days_past_due"].to_numpy()

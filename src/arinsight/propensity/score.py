@@ -119,7 +119,7 @@ def run(wh: Warehouse, as_of: dt.date | None = None, *, seed: int = 0) -> ScoreR
         "where issue_date > ? - interval 91 day and issue_date <= ?",
         [day, day],
     )["a"][0]
-    forecast = weekly(surv, amounts, day, seed=seed).with_columns(
+    forecast = weekly(surv, amounts, day, seed=seed, shock_sd=model.shock_sd).with_columns(
         scoring_date=pl.lit(day),
         count_open_invoices=pl.lit(features.height),
         open_amount=pl.lit(float(amounts.sum())),

@@ -61,6 +61,25 @@ def _resolve(
     return w, lad
 
 
+def _run(
+    w: World,
+    lad: Ladder,
+    months: int | None,
+    seed: int,
+    scale: float,
+    settings: Settings,
+    progress: Callable[[int, int], Any] | None,
+) -> Any:
+    """The engine run; a ladder with ``route`` rules is executed with the payment model."""
+    from arinsight.sim import engine
+
+    if lad.route:
+        from arinsight.sim.routing import run_routed
+
+        return run_routed(w, lad, months, seed, scale, settings, progress)[0]
+    return engine.run(w, lad, months, seed, scale, progress)
+
+
 def simulate_truth(
     world: World | Path | str | None = None,
     ladder: Ladder | Path | str | None = None,
@@ -79,11 +98,12 @@ def simulate_truth(
         The truth dictionary (same as ``truth.json``).
     """
     from arinsight.config import load_settings
-    from arinsight.sim import engine, truth
+    from arinsight.sim import truth
 
     w, lad = _resolve(world, ladder)
-    res = engine.run(w, lad, months, seed, scale, progress)
-    return truth.compute(res, settings or load_settings(), lad)
+    st = settings or load_settings()
+    res = _run(w, lad, months, seed, scale, st, progress)
+    return truth.compute(res, st, lad)
 
 
 def simulate(
@@ -116,11 +136,12 @@ def simulate(
         arinsight.errors.ConfigError: an invalid world or ladder file.
     """
     from arinsight.config import load_settings
-    from arinsight.sim import engine, output, truth
+    from arinsight.sim import output, truth
 
     w, lad = _resolve(world_obj, ladder_obj)
-    res = engine.run(w, lad, months, seed, scale, progress)
-    return output.frames(res), truth.compute(res, settings or load_settings(), lad)
+    st = settings or load_settings()
+    res = _run(w, lad, months, seed, scale, st, progress)
+    return output.frames(res), truth.compute(res, st, lad)
 
 
 def simulate_to_dir(
@@ -154,11 +175,11 @@ def simulate_to_dir(
         ValueError: an unknown format, or non-positive ``months`` / ``scale``.
     """
     from arinsight.config import load_settings
-    from arinsight.sim import engine, output, truth
+    from arinsight.sim import output, truth
 
     t0 = time.perf_counter()
     w, lad = _resolve(world, ladder)
-    res = engine.run(w, lad, months, seed, scale, progress)
+    res = _run(w, lad, months, seed, scale, load_settings(), progress)
     out = Path(out)
     rows = output.write(res, out, tuple(formats))
     tr = truth.compute(res, load_settings(), lad)

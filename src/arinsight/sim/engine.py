@@ -87,6 +87,32 @@ class LadderTable:
     n_stages: IntArr
     names: list[list[str]]
     ladder_names: list[str]
+    #: Ladder ``route`` rules, per row and stage position (None: the ladders have none):
+    #: ``route_pos`` is the column of the gentler step sent instead (-1: no route),
+    #: ``route_min`` / ``route_within`` the rule's threshold and horizon in days,
+    #: ``route_wait`` the days until the fallback sends the stage after all (-1: never).
+    route_pos: IntArr | None = None
+    route_min: F64 | None = None
+    route_within: IntArr | None = None
+    route_wait: IntArr | None = None
+
+
+class Router:
+    """Decides, on the day a routed stage is due, which invoices take the gentler step.
+
+    :func:`run` calls :meth:`start` once with the run's state (arrays it keeps
+    updating) and :meth:`choose` in the dunning run of each day on which a stage
+    with a ``route`` rule is due; :mod:`arinsight.sim.routing` implements it with
+    the payment model. ``choose`` returns a bool mask over ``idx`` (live-table rows).
+    """
+
+    def start(self, state: dict[str, Any]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def choose(
+        self, day: int, idx: IntArr, live: dict[str, Any], lid: IntArr, k: IntArr
+    ) -> BoolArr:  # pragma: no cover - interface
+        raise NotImplementedError
 
 
 @dataclass
@@ -274,7 +300,52 @@ def ladder_table(world: World, ladder: Ladder) -> LadderTable:
             ch[r, k] = CHANNEL_CODE[s.channel]
             fee[r, k] = round(s.fee * 100)
             stg[r, k] = s.stage
-    return LadderTable(off, gap, ch, fee, stg, nst, names, [lad.name for lad, _ in rows])
+    table = LadderTable(off, gap, ch, fee, stg, nst, names, [lad.name for lad, _ in rows])
+    if any(lad.route for lad, _ in rows):
+        _add_routes(table, rows)
+    return table
+
+
+def _add_routes(lt: LadderTable, rows: list[tuple[Ladder, str]]) -> None:
+    """Append each route's gentler step as an extra stage column (after every real stage).
+
+    The extra column carries the replaced stage's number and offset, the step's
+    channel, fee and name, so events, output files and truth read it like any stage.
+    """
+    n, kmax = lt.offsets.shape
+    extra: list[tuple[int, int, Any]] = []  # (row, position replaced, route)
+    for r, (lad, seg) in enumerate(rows):
+        for k, st in enumerate(lad.for_segment(seg)):
+            rule = lad.route_for(seg, st.stage)
+            if rule is not None:
+                extra.append((r, k, rule))
+    width = kmax + max(1, max(sum(1 for e in extra if e[0] == r) for r in range(n)))
+
+    def grow(a: IntArr) -> IntArr:
+        out = np.zeros((n, width), dtype=a.dtype)
+        out[:, :kmax] = a
+        return out
+
+    lt.offsets, lt.gaps, lt.channel = grow(lt.offsets), grow(lt.gaps), grow(lt.channel)
+    lt.fee_cents, lt.stage = grow(lt.fee_cents), grow(lt.stage)
+    lt.route_pos = np.full((n, kmax), -1, dtype=np.int64)
+    lt.route_min = np.ones((n, kmax), dtype=np.float64)
+    lt.route_within = np.zeros((n, kmax), dtype=np.int64)
+    lt.route_wait = np.full((n, kmax), -1, dtype=np.int64)
+    for r in range(n):
+        lt.names[r] = lt.names[r] + [""] * (kmax - len(lt.names[r]))
+    for r, k, rule in extra:
+        col = len(lt.names[r])
+        lt.names[r].append(rule.instead.name)
+        lt.offsets[r, col] = lt.offsets[r, k]
+        lt.channel[r, col] = CHANNEL_CODE[rule.instead.channel]
+        lt.fee_cents[r, col] = round(rule.instead.fee * 100)
+        lt.stage[r, col] = lt.stage[r, k]
+        lt.route_pos[r, k] = col
+        lt.route_min[r, k] = rule.min_paid_ratio
+        lt.route_within[r, k] = rule.within_days
+        wait = rule.fallback_after_days
+        lt.route_wait[r, k] = -1 if wait is None else wait
 
 
 # --------------------------------------------------------------------------- set-up
@@ -600,6 +671,7 @@ def run(
     seed: int = 0,
     scale: float = 1.0,
     progress: Progress | None = None,
+    router: Router | None = None,
 ) -> SimResult:
     """Simulate ``world`` under ``ladder``.
 
@@ -611,6 +683,8 @@ def run(
         seed: seed of the ``numpy`` PCG64 streams.
         scale: multiplies every segment's customer count.
         progress: called as ``progress(done_days, total_days)`` after each day.
+        router: decides the ladder's ``route`` rules (:class:`Router`); None: the
+            routed stages go out as written (a ladder's routes need a router).
 
     Returns:
         The arrays of the run (see :class:`SimResult`).
@@ -673,8 +747,26 @@ def run(
     evs = _Log(g=np.int32, d=np.int32, k=np.int8, lid=np.int8)
 
     live = _Live(capacity=max(1024, n_pot // max(months, 1) * 3))
-    kmax = lt.offsets.shape[1]
+    # real stages only: a route's gentler step sits in a column beyond them
+    kmax = lt.offsets.shape[1] if lt.route_pos is None else lt.route_pos.shape[1]
     partial_remaining = at.p_maxcount
+    routing = router is not None and lt.route_pos is not None
+    if routing:
+        assert router is not None
+        router.start(
+            {
+                "ladders": lt,
+                "events": evs,
+                "paid_off_day": paid_off_day,
+                "issued": issued,
+                "inv_cust": inv.cust,
+                "inv_due": inv.due,
+                "inv_amount": inv.amount,
+                "cust_segment": cu.seg,
+                "segment_names": seg_names,
+                "n_customers": n_cust,
+            }
+        )
 
     for d in range(total):
         # ---- 1. issue today's invoices to customers that have not churned
@@ -871,9 +963,17 @@ def run(
                 lid = v["lid"][idx].astype(np.int64)
                 k = v["k"][idx].astype(np.int64)
                 a = v["arch"][idx].astype(np.int64)
-                chn = lt.channel[lid, k]
-                fee_eur = lt.fee_cents[lid, k] / 100.0
-                evs.add(g=g, d=np.full(g.size, d), k=k, lid=lid)
+                k_sent, gentle = k, None
+                if routing:
+                    assert router is not None and lt.route_pos is not None
+                    ask = np.flatnonzero(lt.route_pos[lid, k] >= 0)
+                    if ask.size:
+                        gentle = np.zeros(idx.size, dtype=np.bool_)
+                        gentle[ask] = router.choose(d, idx[ask], v, lid[ask], k[ask])
+                        k_sent = np.where(gentle, lt.route_pos[lid, k], k)
+                chn = lt.channel[lid, k_sent]
+                fee_eur = lt.fee_cents[lid, k_sent] / 100.0
+                evs.add(g=g, d=np.full(g.size, d), k=k_sent, lid=lid)
                 overdue = np.maximum(d - v["due"][idx], 0)
                 boost = (
                     at.lift[a, chn]
@@ -913,6 +1013,12 @@ def run(
                 nxt = np.maximum(v["due"][idx] + lt.offsets[lid, k1c], d + lt.gaps[lid, k1c])
                 v["nxt"][idx] = np.where(more, nxt, BIG)
                 v["k"][idx] = k1c
+                if gentle is not None and gentle.any():
+                    # the gentler step went out: the replaced stage waits for the fallback
+                    assert lt.route_wait is not None
+                    wait = lt.route_wait[lid[gentle], k[gentle]]
+                    v["nxt"][idx[gentle]] = np.where(wait >= 0, d + wait, BIG)
+                    v["k"][idx[gentle]] = k[gentle]
 
         # ---- 6. churn
         c_cum += c_haz

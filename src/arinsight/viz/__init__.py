@@ -28,12 +28,14 @@ from arinsight.viz.figures import (
     stage_funnel,
     survival_curves,
 )
+from arinsight.viz.scores import cash_forecast, worklist_bars, worklist_columns, worklist_rows
 from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
 
 __all__ = [
     "aging_stacked",
     "behaviour_mix",
     "billing_cohorts",
+    "cash_forecast",
     "cash_vs_billed",
     "channel_comparison",
     "churn_by_stage",
@@ -53,4 +55,7 @@ __all__ = [
     "survival_curves",
     "t",
     "theme",
+    "worklist_bars",
+    "worklist_columns",
+    "worklist_rows",
 ]
