@@ -52,13 +52,19 @@ def become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
-def run_tree(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run ``cmd``; wall, CPU (user + sys) and peak RSS of it and every descendant."""
+def run_tree(
+    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> dict[str, float]:
+    """Run ``cmd``; wall, CPU (user + sys) and peak RSS of it and every descendant.
+
+    ``log`` receives the command's output as it runs (the Spark build prints a
+    line per model, so a run stopped early still shows how far it got).
+    """
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
+    out = log.open("w", encoding="utf-8") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
-        cwd=REPO,
+        cmd, stdout=out, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, cwd=REPO,
     )  # fmt: skip
     assert proc.stderr is not None
     err = proc.stderr.read()
@@ -126,6 +132,7 @@ def spark_run(size: int, src: Path, driver_memory: str) -> dict[str, float]:
             "--output", str(out), "--spark-conf", f"spark.driver.memory={driver_memory}",
         ),
         env={"SPARK_LOCAL_IP": "127.0.0.1"},
+        log=size_dir(size) / "spark_build.log",
     )  # fmt: skip
     manifest = json.loads((out / "_arinsight_build.json").read_text(encoding="utf-8"))
     models_s = sum(m["seconds"] for m in manifest["models"])
