@@ -81,6 +81,8 @@ def run_tree(
         if pid == proc.pid:
             status = os.waitstatus_to_exitcode(st)
             wall = time.perf_counter() - start
+    if log:
+        out.close()  # type: ignore[union-attr]
     if status != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({status}):\n{err[-3000:].decode()}")
     return {
