@@ -163,3 +163,85 @@ def test_star_replace_is_spelled_out_in_column_order() -> None:
     )
     assert asked == ["WITH o AS (SELECT * FROM t) SELECT * FROM o"]
     assert "SELECT invoice_id, 'all' AS segment, amount FROM o" in out
+
+
+# --- date - date: DuckDB gives days (BIGINT), Spark an interval ---------------------
+
+DATE_MINUS_DATE = "date - date"
+
+#: A hand-written model in the house style that computes days late by subtracting
+#: dates: what the lint exists to refuse (on Spark `days_late` would be an interval).
+MODEL_SUBTRACTING_DATES = """
+-- model: fct_days_late
+-- grain: one row per invoice
+-- keys: invoice_id
+-- depends_on: int_invoice_facts
+with facts as (
+    select * from intermediate.int_invoice_facts
+),
+
+final as (
+    select
+        invoice_id,
+        greatest(settled_date - due_date, 0) as days_late
+    from facts
+)
+
+select * from final
+"""
+
+
+def test_a_model_subtracting_dates_is_refused() -> None:
+    assert portability_problems(MODEL_SUBTRACTING_DATES) == [NOT_PORTABLE_DATE]
+    with pytest.raises(BuildError, match=r"fct_days_late: not portable to Spark SQL — date - date"):
+        to_spark_sql(MODEL_SUBTRACTING_DATES, VARIABLES, name="fct_days_late")
+
+
+def test_the_same_model_with_date_diff_passes() -> None:
+    fixed = MODEL_SUBTRACTING_DATES.replace(
+        "settled_date - due_date", "date_diff('day', due_date, settled_date)"
+    )
+    assert portability_problems(fixed) == []
+
+
+NOT_PORTABLE_DATE = (
+    "date - date: DuckDB returns days (an integer), Spark an interval; "
+    "use date_diff('day', earlier, later)"
+)
+
+
+@pytest.mark.parametrize(
+    ("expression", "refused"),
+    [
+        # the naming convention: *_date columns, qualified or not; raw *_at dates
+        ("i.settled_date - i.due_date", True),
+        ("paid_at - issue_date", True),
+        # casts, :: casts and date literals (sqlglot parses `date '…'` as a cast)
+        ("cast(x as date) - y::date", True),
+        ("date '2026-03-01' - date '2026-02-28'", True),
+        ("current_date - due_date", True),
+        ("last_day(m) - month_start_date", True),
+        # wrapped dates stay dates: least/greatest/coalesce, min/max (window too), case
+        ("least(coalesce(settled_date, as_of_date), as_of_date) - sent_date", True),
+        ("max(paid_date) over (partition by k) - min(issue_date)", True),
+        ("case when a then settled_date else as_of_date end - due_date", True),
+        # date minus days is still a date, so subtracting a date from it is refused
+        ("(due_date + 30) - issue_date", True),
+        # date minus a number or an interval is a date on both engines: allowed
+        ("due_date - 30", False),
+        ("month_end_date - getvariable('dso_window_days')", False),
+        ("month_end_date - interval 1 month", False),
+        ("cast(date_trunc('month', due_date) as date) - 1", False),
+        # counts and amounts are not dates
+        ("total_amount - paid_amount", False),
+        ("days_late - grace_days", False),
+        # the portable spelling
+        ("date_diff('day', due_date, settled_date)", False),
+        # a column named "update" or "format" must not look like "…_at"/"…date"
+        ("format - updates", False),
+    ],
+)
+def test_date_subtraction_heuristic(expression: str, refused: bool) -> None:
+    problems = portability_problems(f"select {expression} as v from t")
+    assert (problems == [NOT_PORTABLE_DATE]) is refused, problems
+    assert all(DATE_MINUS_DATE in p for p in problems)

@@ -61,11 +61,15 @@ ended as (
             when next_date <= as_of_date then 'next_stage'
             else 'censored'
         end as ending,
-        least(
-            coalesce(settled_date, as_of_date),
-            coalesce(next_date, as_of_date),
-            as_of_date
-        ) - sent_date as days_since_send
+        date_diff(
+            'day',
+            sent_date,
+            least(
+                coalesce(settled_date, as_of_date),
+                coalesce(next_date, as_of_date),
+                as_of_date
+            )
+        ) as days_since_send
     from sent
 ),
 

@@ -2,7 +2,7 @@
 -- grain: one row per invoice per dunning stage planned or sent for it,
 --   for invoices still open at the start of the stage's observation window
 -- keys: invoice_id, stage_number
--- depends_on: fct_invoice_lifecycle, stg_dunning_events, stg_ladder_stages,
+-- depends_on: int_invoice_facts, int_dunning_events, stg_ladder_stages,
 --   dim_customers
 -- notes: the cases of the response analysis (docs/ladder.md), an
 --   intention-to-treat design: a stage's cohort is every invoice open
@@ -34,14 +34,18 @@
 --   is_skipped: not sent although open on the planned day and a higher
 --   stage was sent later (fct_guardrail_findings has the event view).
 
+--   Joins on the integer invoice_key (int_invoice_facts, int_dunning_events:
+--   the same invoices and events as fct_invoice_lifecycle and
+--   stg_dunning_events; events on unknown invoices never reached a case);
+--   each first send is joined to its invoice once.
 with
 
 invoices as (
-    select * from fct_invoice_lifecycle
+    select * from int_invoice_facts
 ),
 
 events as (
-    select * from stg_dunning_events
+    select * from int_dunning_events
 ),
 
 ladder_stages as (
@@ -60,13 +64,13 @@ params as (
 
 ranked_events as (
     select
-        invoice_id,
+        invoice_key,
         stage_number,
         sent_date,
         channel,
         experiment_variant,
         row_number() over (
-            partition by invoice_id, stage_number
+            partition by invoice_key, stage_number
             order by sent_date, event_id
         ) as send_rank
     from events
@@ -74,41 +78,40 @@ ranked_events as (
 
 first_sends as (
     select
-        invoice_id,
-        stage_number,
-        sent_date,
-        channel,
-        experiment_variant
+        ranked_events.invoice_key,
+        ranked_events.stage_number,
+        ranked_events.sent_date,
+        ranked_events.channel,
+        ranked_events.experiment_variant,
+        invoices.segment,
+        invoices.due_date
     from ranked_events
-    where send_rank = 1
+    inner join invoices on ranked_events.invoice_key = invoices.invoice_key
+    where ranked_events.send_rank = 1
 ),
 
 observed_offsets as (
     select
-        invoices.segment,
-        first_sends.stage_number,
+        segment,
+        stage_number,
         cast(
-            round(median(
-                date_diff('day', invoices.due_date, first_sends.sent_date)
-            )) as integer
+            round(median(date_diff('day', due_date, sent_date))) as integer
         ) as due_offset_days
     from first_sends
-    inner join invoices on first_sends.invoice_id = invoices.invoice_id
-    group by invoices.segment, first_sends.stage_number
+    group by segment, stage_number
 ),
 
 observed_channels as (
     select
-        invoices.segment,
-        first_sends.stage_number,
-        first_sends.channel,
+        segment,
+        stage_number,
+        channel,
         row_number() over (
-            partition by invoices.segment, first_sends.stage_number
-            order by count(*) desc, first_sends.channel
+            partition by segment, stage_number
+            order by count(*) desc, channel
         ) as channel_rank
     from first_sends
-    inner join invoices on first_sends.invoice_id = invoices.invoice_id
-    group by invoices.segment, first_sends.stage_number, first_sends.channel
+    group by segment, stage_number, channel
 ),
 
 observed_plan as (
@@ -134,13 +137,13 @@ versions as (
 
 version_candidates as (
     select
-        invoices.invoice_id,
+        invoices.invoice_key,
         invoices.segment,
         invoices.due_date,
         invoices.settled_date,
         versions.ladder_version,
         row_number() over (
-            partition by invoices.invoice_id
+            partition by invoices.invoice_key
             order by versions.effective_date desc, versions.ladder_version desc
         ) as version_rank
     from invoices
@@ -162,7 +165,7 @@ version_segments as (
 
 stored_plan as (
     select
-        iv.invoice_id,
+        iv.invoice_key,
         ls.ladder_version,
         ls.stage_number,
         ls.due_offset_days,
@@ -187,17 +190,17 @@ stored_plan as (
 
 inferred_plan as (
     select
-        invoices.invoice_id,
+        invoices.invoice_key,
         cast(null as integer) as ladder_version,
         observed_plan.stage_number,
         observed_plan.due_offset_days,
         observed_plan.channel
     from invoices
     inner join observed_plan on invoices.segment = observed_plan.segment
-    left join invoice_versions as iv on invoices.invoice_id = iv.invoice_id
+    left join invoice_versions as iv on invoices.invoice_key = iv.invoice_key
     cross join params
     where
-        iv.invoice_id is null
+        iv.invoice_key is null
         and coalesce(
             invoices.settled_date
             >= invoices.due_date
@@ -215,7 +218,7 @@ plan as (
 
 anchored as (
     select
-        coalesce(plan.invoice_id, first_sends.invoice_id) as invoice_id,
+        coalesce(plan.invoice_key, first_sends.invoice_key) as invoice_key,
         coalesce(plan.stage_number, first_sends.stage_number) as stage_number,
         plan.ladder_version,
         plan.due_offset_days as planned_due_offset_days,
@@ -226,13 +229,14 @@ anchored as (
     from plan
     full outer join first_sends
         on
-            plan.invoice_id = first_sends.invoice_id
+            plan.invoice_key = first_sends.invoice_key
             and plan.stage_number = first_sends.stage_number
 ),
 
 cases as (
     select
         anchored.*,
+        invoices.invoice_id,
         invoices.customer_id,
         invoices.segment,
         invoices.issue_date,
@@ -246,7 +250,7 @@ cases as (
         ) as anchor_date,
         coalesce(anchored.sent_channel, anchored.planned_channel) as channel
     from anchored
-    inner join invoices on anchored.invoice_id = invoices.invoice_id
+    inner join invoices on anchored.invoice_key = invoices.invoice_key
 ),
 
 windowed as (
@@ -269,16 +273,16 @@ eligible as (
 
 next_sends as (
     select
-        eligible.invoice_id,
+        eligible.invoice_key,
         eligible.stage_number,
         min(first_sends.sent_date) as next_stage_sent_date
     from eligible
     inner join first_sends
         on
-            eligible.invoice_id = first_sends.invoice_id
+            eligible.invoice_key = first_sends.invoice_key
             and eligible.stage_number < first_sends.stage_number
             and eligible.window_start_date <= first_sends.sent_date
-    group by eligible.invoice_id, eligible.stage_number
+    group by eligible.invoice_key, eligible.stage_number
 ),
 
 ended as (
@@ -294,28 +298,27 @@ ended as (
     from eligible
     left join next_sends
         on
-            eligible.invoice_id = next_sends.invoice_id
+            eligible.invoice_key = next_sends.invoice_key
             and eligible.stage_number = next_sends.stage_number
 ),
 
 sent_versions as (
     select
-        first_sends.invoice_id,
+        first_sends.invoice_key,
         first_sends.stage_number,
-        invoices.segment,
+        first_sends.segment,
         versions.ladder_version,
         row_number() over (
-            partition by first_sends.invoice_id, first_sends.stage_number
+            partition by first_sends.invoice_key, first_sends.stage_number
             order by versions.effective_date desc, versions.ladder_version desc
         ) as version_rank
     from first_sends
-    inner join invoices on first_sends.invoice_id = invoices.invoice_id
     inner join versions on first_sends.sent_date >= versions.effective_date
 ),
 
 sent_plan as (
     select
-        sv.invoice_id,
+        sv.invoice_key,
         sv.stage_number,
         sv.ladder_version,
         ls.due_offset_days,
@@ -339,17 +342,17 @@ planned as (
         coalesce(customers.behaviour_segment, 'unscored')
             as behaviour_segment,
         case
-            when sent_plan.invoice_id is not null
+            when sent_plan.invoice_key is not null
                 then sent_plan.ladder_version
             else ended.ladder_version
         end as plan_version,
         case
-            when sent_plan.invoice_id is not null
+            when sent_plan.invoice_key is not null
                 then sent_plan.due_offset_days
             else ended.planned_due_offset_days
         end as plan_offset_days,
         case
-            when sent_plan.invoice_id is not null then sent_plan.channel
+            when sent_plan.invoice_key is not null then sent_plan.channel
             else ended.planned_channel
         end as plan_channel
     from ended
@@ -362,7 +365,7 @@ planned as (
             > cast(date_trunc('month', ended.anchor_date) as date) - 1
     left join sent_plan
         on
-            ended.invoice_id = sent_plan.invoice_id
+            ended.invoice_key = sent_plan.invoice_key
             and ended.stage_number = sent_plan.stage_number
 ),
 

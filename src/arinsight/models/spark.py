@@ -80,6 +80,8 @@ NOT_PORTABLE: dict[str, str] = {
     "use date_diff('day', date '1970-01-05', d) % 7 (0 = Monday)",
     "DayOfWeekIso": "isodow(): sqlglot's Spark form is off by one on Sundays; "
     "use date_diff('day', date '1970-01-05', d) % 7 + 1",
+    "DateMinusDate": "date - date: DuckDB returns days (an integer), Spark an interval; "
+    "use date_diff('day', earlier, later)",
 }
 
 
@@ -174,6 +176,56 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
 # --- SQL: DuckDB dialect → Spark SQL ------------------------------------------------
 
 
+#: Column names taken for dates by :func:`is_date_typed` (the naming convention:
+#: ``_date`` everywhere, ``_at`` in the canonical ledger's raw tables).
+_DATE_COLUMN = re.compile(r"(^|_)(date|at)$")
+
+
+def is_date_typed(node: exp.Expr) -> bool:
+    """Whether ``node`` is a date by the project's conventions (a syntactic heuristic).
+
+    sqlglot parses without the schema, so types are read off the expression:
+
+    - a column named ``*_date`` or ``date`` (docs/conventions.md: every date
+      column carries the unit), or ``*_at`` (the raw ledger's dates);
+    - ``cast(… as date)``, ``…::date``, ``try_cast(… as date)`` and date literals
+      (``date '2026-01-31'``, which sqlglot parses as a cast);
+    - ``current_date``, ``last_day(…)``, ``make_date(…)``;
+    - a date plus or minus anything but a date (``d - 1``, ``d + interval 1 day``);
+    - ``(…)``, ``min``/``max``/``any_value``/``first``/``last`` (also as window
+      functions), ``coalesce``/``greatest``/``least`` and ``case``/``if`` when
+      one of their values is a date.
+
+    It misses dates it cannot see (a date column named without the unit, a CTE
+    column aliased to another name, a function returning a date not listed);
+    the naming convention is what makes it reliable here.
+    """
+    from sqlglot import exp
+
+    if isinstance(node, exp.Paren | exp.Window | exp.Alias):
+        return is_date_typed(node.this)
+    if isinstance(node, exp.Column):
+        return bool(_DATE_COLUMN.search(node.name.lower()))
+    if isinstance(node, exp.Cast):  # TryCast is a Cast
+        return node.to.is_type(exp.DataType.Type.DATE)
+    if isinstance(node, exp.CurrentDate | exp.LastDay | exp.DateFromParts):
+        return True
+    if isinstance(node, exp.Add):
+        return is_date_typed(node.this) != is_date_typed(node.expression)
+    if isinstance(node, exp.Sub):
+        return is_date_typed(node.this) and not is_date_typed(node.expression)
+    if isinstance(node, exp.Min | exp.Max | exp.AnyValue | exp.First | exp.Last):
+        return is_date_typed(node.this)
+    if isinstance(node, exp.Coalesce | exp.Greatest | exp.Least):
+        return any(is_date_typed(e) for e in [node.this, *node.expressions])
+    if isinstance(node, exp.If):
+        return any(is_date_typed(e) for e in (node.args.get("true"), node.args.get("false")) if e)
+    if isinstance(node, exp.Case):
+        values = [i.args.get("true") for i in node.args.get("ifs") or []]
+        return any(is_date_typed(e) for e in [*values, node.args.get("default")] if e)
+    return False
+
+
 def portability_problems(sql: str) -> list[str]:
     """Constructs in ``sql`` (DuckDB dialect) that Spark SQL cannot run, one line each."""
     import sqlglot
@@ -184,6 +236,12 @@ def portability_problems(sql: str) -> list[str]:
         name = type(node).__name__
         if name in NOT_PORTABLE:
             found.append(NOT_PORTABLE[name])
+        elif (
+            isinstance(node, exp.Sub)
+            and is_date_typed(node.this)
+            and is_date_typed(node.expression)
+        ):
+            found.append(NOT_PORTABLE["DateMinusDate"])
         elif isinstance(node, exp.Star) and any(
             node.args.get(k) for k in ("replace", "rename", "ilike")
         ):
