@@ -177,6 +177,24 @@ def test_a_stage_without_lift_is_dropped(tmp_path: Path) -> None:
     after = days(new)
     assert 2 not in after or 3 not in after
 
+    # the same history with `route` rules on both letters: a routed stage is the
+    # user's policy and stays, so the proposal is still a valid ladder
+    from arinsight.config import dump_ladder, load_ladder
+    from arinsight.ladder.recommend import recommend
+
+    routed = {
+        **lad,
+        "route": [
+            {"stage": k, "min_paid_ratio": 0.5, "instead": {"name": "call", "channel": "phone"}}
+            for k in (2, 3)
+        ],
+    }
+    (tmp_path / "routed.yaml").write_text(yaml.safe_dump(routed), encoding="utf-8")
+    rec = recommend(tmp_path / "w.duckdb", ladder_path=tmp_path / "routed.yaml", options=OPTS)
+    assert {2, 3} <= set(days(rec.ladder))
+    (tmp_path / "proposed.yaml").write_text(dump_ladder(rec.ladder), encoding="utf-8")
+    assert [r.stage for r in load_ladder(tmp_path / "proposed.yaml").route] == [2, 3]
+
 
 def test_fitted_model_predicts_the_ledger_under_the_ladder_in_force(tmp_path: Path) -> None:
     # the default mix of payers under the default ladder: the model's prediction of

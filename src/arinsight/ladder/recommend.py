@@ -521,6 +521,11 @@ def recommend(
             _tpl: tuple[Stage, ...] = template,
             _base: Ladder = proposal,
         ) -> bool:
+            # a stage a `route` rule names stays: the route is the user's policy for it
+            # (and a ladder whose route names a missing stage is invalid)
+            routed = {r.stage for r in current.route if r.applies_to(_seg)}
+            if not routed <= {q.stage for q in p}:
+                return False
             stages = _stages_of(list(p), tuple(_stage_for(_tpl, q) for q in p))
             return legal_full(_with_segment(_base, _seg, stages))
 
