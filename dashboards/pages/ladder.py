@@ -155,6 +155,9 @@ def body(f: Filters) -> list[Any]:
                 wide=True,
             )
         )
+    advice = data.read(metrics.retry_recommendations)
+    if advice is not None and advice.height:
+        parts.append(retry_card(advice, f.segment, de))
     versions = data.read(metrics.ladder_versions)
     if versions is not None and versions.height:
         cols = [
@@ -174,6 +177,63 @@ def body(f: Filters) -> list[Any]:
             )
         )
     return parts
+
+
+def retry_card(advice: pl.DataFrame, segment: str, de: bool) -> Any:
+    """``marts.retry_recommendations`` as a table: the retry schedule per failure
+    reason (ladder-wide), then the stages whose channel bounces (the segment's)."""
+    if segment != "all":
+        advice = advice.filter(
+            (pl.col("advice") == "retry_schedule") | (pl.col("segment") == segment)
+        )
+    rows = []
+    for r in advice.iter_rows(named=True):
+        schedule = r["advice"] == "retry_schedule"
+        n = r["evidence_count_attempts"] if schedule else r["evidence_count_sends"]
+        if schedule:
+            what = r["failure_reason"]
+            tag = "" if r["is_changed"] else (" (behalten)" if de else " (keep)")
+            unit = "Wiederholungen" if de else "retries"
+        else:
+            what = f"{r['segment']} · {'Stufe' if de else 'stage'} {r['stage_number']}"
+            tag = " (Hinweis)" if de else " (advice only)"
+            unit = "Sendungen" if de else "sends"
+        rows.append(
+            {
+                "what": what,
+                "current": r["current"],
+                "proposed": f"{r['proposed']}{tag}",
+                "n": f"{n:,} {unit}" if n is not None else "",
+                "rationale": r["rationale"],
+            }
+        )
+    return card(
+        table(
+            "ld-retry-recommendations",
+            rows,
+            [
+                ("what", "Fehlgrund / Stufe" if de else "Failure reason / stage"),
+                ("current", "jetzt" if de else "now"),
+                ("proposed", "Vorschlag" if de else "proposed"),
+                ("n", "n"),
+                ("rationale", "Begründung" if de else "why"),
+            ],
+            page_size=25,
+        ),
+        title="Wiederholungen fehlgeschlagener Abbuchungen und Kanäle (arinsight recommend)"
+        if de
+        else "Retry schedules and channel advice (arinsight recommend)",
+        note=(
+            "Wiederholungsplan je Fehlgrund (für den ganzen Mahnplan, aus fct_payment_retries); "
+            "Kanalhinweise, wo Mahnungen klar häufiger als 10 % unzustellbar sind (der Kanal im "
+            "Vorschlag bleibt unverändert). docs/payments.md"
+            if de
+            else "Retry schedule per failure reason (ladder-wide, from fct_payment_retries); "
+            "channel advice where a stage's sends bounce clearly more than 10 % (the proposed "
+            "ladder keeps the channel). docs/payments.md"
+        ),
+        wide=True,
+    )
 
 
 #: Recommendation columns shown, with their labels (en, de); the rest is left out

@@ -806,6 +806,18 @@ def ladder_recommendations(wh: Warehouse) -> pl.DataFrame | None:
     return wh.sql("select * from marts.ladder_recommendations")
 
 
+def retry_recommendations(wh: Warehouse) -> pl.DataFrame | None:
+    """``marts.retry_recommendations`` (retry schedule per failure reason, then channel
+    advice per segment x stage) as ``arinsight recommend`` wrote it; None when absent,
+    no rows when the ledger has no payment attempts (docs/payments.md)."""
+    if not has_relation(wh, "marts", "retry_recommendations"):
+        return None
+    return wh.sql(
+        "select * from marts.retry_recommendations "
+        "order by advice desc, failure_reason, segment, stage_number"
+    )
+
+
 def checks(wh: Warehouse, check_id: int | None = None) -> pl.DataFrame | None:
     """``meta.checks``: one row per expectation of the latest ``arinsight check`` run
     (or of run ``check_id``), failed first, then by suite and expectation.

@@ -99,8 +99,13 @@ def command(
             say(
                 f"    {rows.get('customers', 0):,} customers, "
                 f"{rows.get('invoices', 0):,} invoices, "
-                f"{rows.get('dunning_events', 0):,} dunning events "
-                f"in {summary['seconds']:.1f} s"
+                f"{rows.get('dunning_events', 0):,} dunning events"
+                + "".join(
+                    f", {rows[name]:,} {name.replace('_', ' ')}"
+                    for name in ("payment_attempts", "message_events")
+                    if name in rows
+                )
+                + f" in {summary['seconds']:.1f} s"
             )
 
         def loaded(self, results: list[Any]) -> None:

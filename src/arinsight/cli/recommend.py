@@ -52,8 +52,10 @@ def command(
     Fits a response model to the ledger and dunning log in the warehouse (never to
     simulation files), searches ladders on it, and keeps only the changes whose
     80 % interval of Δ net value lies above 0. Writes the proposed ladder to
-    --out and the evidence to marts.ladder_recommendations. Method and limits:
-    docs/recommender.md.
+    --out and the evidence to marts.ladder_recommendations; retry schedules per
+    failure reason and channel advice (when the ledger has payment attempts /
+    message events) to marts.retry_recommendations. Method and limits:
+    docs/recommender.md, docs/payments.md.
     """
     from arinsight.config import dump_ladder
     from arinsight.ladder.options import load_options
@@ -71,7 +73,13 @@ def command(
         "# Evidence and expected effects: marts.ladder_recommendations.\n"
     )
     Path(out).write_text(header + dump_ladder(rec.ladder), encoding="utf-8")
-    write_mart(db, rec.rows)
+    import datetime as dt
+
+    from arinsight.ladder.retries import advice_rows
+
+    when = rec.rows[0]["recommended_at"] if rec.rows else dt.datetime.now().replace(microsecond=0)
+    retry_rows = advice_rows(rec.fit_summary, rec.source, when)
+    write_mart(db, rec.rows, retry_rows)
     if quiet and not as_json:
         return
     if as_json:
@@ -90,7 +98,7 @@ def command(
             )
         )
         return
-    _print(rec.rows, out, rec.changed, rec.seconds)
+    _print(rec.rows, out, rec.changed, rec.seconds, retry_rows)
 
 
 def _fmt_iv(mid: Any, lo: Any, hi: Any, digits: int = 1) -> str:
@@ -99,7 +107,13 @@ def _fmt_iv(mid: Any, lo: Any, hi: Any, digits: int = 1) -> str:
     return f"{mid:+,.{digits}f} [{lo:+,.{digits}f}, {hi:+,.{digits}f}]"
 
 
-def _print(rows: list[dict[str, Any]], out: str, changed: bool, seconds: float) -> None:
+def _print(
+    rows: list[dict[str, Any]],
+    out: str,
+    changed: bool,
+    seconds: float,
+    retry_rows: list[dict[str, Any]],
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -149,7 +163,24 @@ def _print(rows: list[dict[str, Any]], out: str, changed: bool, seconds: float) 
             r["rationale"],
         )
     console.print(t)
-    verdict = "proposed ladder" if changed else "no change recommended; ladder"
-    console.print(
-        f"{verdict} written to {out}; evidence in marts.ladder_recommendations ({seconds:.1f} s)"
+    if retry_rows:
+        # failed payments (fit.payment_retries) and bouncing channels (fit.channel_changes)
+        r2 = Table(title="retry schedules and channel advice", show_lines=False)
+        for col in ("failure reason / stage", "now", "proposed", "n", "why"):
+            r2.add_column(col, overflow="fold")
+        for r in retry_rows:
+            if r["advice"] == "retry_schedule":
+                what = r["failure_reason"]
+                n = f"{r['evidence_count_attempts']:,} retries"
+                proposed = r["proposed"] if r["is_changed"] else f"{r['proposed']} (keep)"
+            else:
+                what = f"{r['segment']} stage {r['stage_number']}"
+                n = f"{r['evidence_count_sends']:,} sends"
+                proposed = f"{r['proposed']} (advice only)"
+            r2.add_row(what, r["current"], proposed, n, r["rationale"])
+        console.print(r2)
+    tables = "marts.ladder_recommendations" + (
+        ", marts.retry_recommendations" if retry_rows else ""
     )
+    verdict = "proposed ladder" if changed else "no change recommended; ladder"
+    console.print(f"{verdict} written to {out}; evidence in {tables} ({seconds:.1f} s)")

@@ -62,15 +62,25 @@ def command(
     """Simulate a company's AR ledger and dunning log under a ladder.
 
     Writes customers, invoices, payments, adjustments and dunning_events
-    (CSV and/or Parquet) plus truth.json (realised DSO, recovery, churn, fees,
+    (plus payment_attempts and message_events when the world has auto_pay /
+    engagement; CSV and/or Parquet) plus truth.json (realised DSO, recovery, churn, fees,
     dunning cost, net value). Same inputs and seed give byte-identical files.
     """
     from arinsight.cli._progress import run_simulation
 
     summary = run_simulation(world, ladder, months, seed, scale, Path(out), formats)
     rows = summary["rows"]
+    # the optional tables only when the world simulates them (auto_pay / engagement)
+    extra = "".join(
+        f", {rows[name]:,} {label}"
+        for name, label in (
+            ("payment_attempts", "payment attempts"),
+            ("message_events", "message events"),
+        )
+        if name in rows
+    )
     click.echo(
         f"simulated {rows.get('invoices', 0):,} invoices, "
-        f"{rows.get('dunning_events', 0):,} dunning events in {summary['seconds']:.1f} s "
+        f"{rows.get('dunning_events', 0):,} dunning events{extra} in {summary['seconds']:.1f} s "
         f"→ {out}"
     )

@@ -893,8 +893,15 @@ def _tidy(proposal: Ladder, current: Ladder) -> Ladder:
     return proposal.model_copy(update={"segments": segs, "name": f"{current.name}-recommended"})
 
 
-def write_mart(db: str | Path | None, rows: list[dict[str, Any]]) -> None:
-    """Replace ``marts.ladder_recommendations`` with ``rows`` (one transaction)."""
+def write_mart(
+    db: str | Path | None,
+    rows: list[dict[str, Any]],
+    retry_rows: list[dict[str, Any]] | None = None,
+) -> None:
+    """Replace ``marts.ladder_recommendations`` with ``rows`` and, when
+    ``retry_rows`` is given, ``marts.retry_recommendations`` with those
+    (``arinsight.ladder.retries.advice_rows``; no rows: an empty table, so no
+    advice of an earlier run lingers) -- one transaction."""
     import polars as pl
 
     from arinsight.warehouse import Warehouse, transaction
@@ -932,6 +939,14 @@ def write_mart(db: str | Path | None, rows: list[dict[str, Any]]) -> None:
         wh.con.register("recs", frame)
         wh.con.execute("create or replace table marts.ladder_recommendations as select * from recs")
         wh.con.unregister("recs")
+        if retry_rows is not None:
+            from arinsight.ladder.retries import advice_frame
+
+            wh.con.register("retry_recs", advice_frame(retry_rows))
+            wh.con.execute(
+                "create or replace table marts.retry_recommendations as select * from retry_recs"
+            )
+            wh.con.unregister("retry_recs")
 
 
 __all__ = ["Recommendation", "default_legality", "recommend", "search_segment", "write_mart"]

@@ -199,9 +199,115 @@ def extend(
             text = channel_advice(r["channel"], r["count_sent"], r["count_bounced"], opts)
             if text is None:
                 continue
-            item = {"segment": r["segment"], "stage_number": r["stage_number"], "rationale": text}
+            item = {
+                "segment": r["segment"],
+                "stage_number": r["stage_number"],
+                "channel": r["channel"],
+                "proposed_channel": opts.fallback_channel,
+                "count_sent": int(r["count_sent"]),
+                "count_bounced": int(r["count_bounced"]),
+                "rationale": text,
+            }
             summary["channel_changes"].append(item)
             for row in rows:
                 if row["segment"] == r["segment"] and row["stage_number"] == r["stage_number"]:
                     row["rationale"] = f"{row['rationale']}; {text}"
     return proposal, summary
+
+
+#: Columns of ``marts.retry_recommendations``, in order (one row per failure
+#: reason's retry schedule, then one per flagged segment x stage x channel).
+RETRY_COLUMNS = (
+    "advice",
+    "segment",
+    "failure_reason",
+    "stage_number",
+    "current",
+    "proposed",
+    "is_changed",
+    "rationale",
+    "evidence_count_attempts",
+    "evidence_count_sends",
+    "ladder_source",
+    "recommended_at",
+)
+
+
+def describe_rule(rule: RetryRule | dict[str, Any]) -> str:
+    """A retry rule in words: ``retry after 3, 7 d`` / ``no retry`` /
+    ``retry on day 2, 16 of the month (2x)``."""
+    r = rule if isinstance(rule, RetryRule) else RetryRule.model_validate(rule)
+    if r.days_of_month:
+        days = ", ".join(str(d) for d in r.days_of_month)
+        return f"retry on day {days} of the month ({r.count}x)"
+    if not r.gaps_days:
+        return "no retry"
+    return "retry after " + ", ".join(str(g) for g in r.gaps_days) + " d"
+
+
+def advice_rows(summary: dict[str, Any], source: str, when: Any) -> list[dict[str, Any]]:
+    """Rows of ``marts.retry_recommendations`` from :func:`extend`'s summary.
+
+    ``advice`` is ``retry_schedule`` (segment 'all', one row per failure reason
+    seen in ``fct_payment_retries``, changed or kept) or ``channel`` (a stage
+    whose channel bounces; ``current`` / ``proposed`` are channels, the ladder
+    itself is not changed). Empty when the ledger has no payment attempts and
+    no channel bounces clearly.
+    """
+    out: list[dict[str, Any]] = []
+    for a in summary.get("payment_retries", []):
+        out.append(
+            {
+                "advice": "retry_schedule",
+                "segment": "all",
+                "failure_reason": a["failure_reason"],
+                "stage_number": None,
+                "current": describe_rule(a["current"]),
+                "proposed": describe_rule(a["proposed"]),
+                "is_changed": a["current"] != a["proposed"],
+                "rationale": a["rationale"],
+                "evidence_count_attempts": a["evidence_count_attempts"],
+                "evidence_count_sends": None,
+                "ladder_source": source,
+                "recommended_at": when,
+            }
+        )
+    for c in summary.get("channel_changes", []):
+        out.append(
+            {
+                "advice": "channel",
+                "segment": c["segment"],
+                "failure_reason": None,
+                "stage_number": c["stage_number"],
+                "current": c.get("channel"),
+                "proposed": c.get("proposed_channel"),
+                "is_changed": False,  # stated in the rationale, not written into the ladder
+                "rationale": c["rationale"],
+                "evidence_count_attempts": None,
+                "evidence_count_sends": c.get("count_sent"),
+                "ladder_source": source,
+                "recommended_at": when,
+            }
+        )
+    return out
+
+
+def advice_frame(rows: list[dict[str, Any]]) -> Any:
+    """:func:`advice_rows` as a polars frame with the mart's column types."""
+    import polars as pl
+
+    schema: dict[str, Any] = {
+        "advice": pl.Utf8,
+        "segment": pl.Utf8,
+        "failure_reason": pl.Utf8,
+        "stage_number": pl.Int64,
+        "current": pl.Utf8,
+        "proposed": pl.Utf8,
+        "is_changed": pl.Boolean,
+        "rationale": pl.Utf8,
+        "evidence_count_attempts": pl.Int64,
+        "evidence_count_sends": pl.Int64,
+        "ladder_source": pl.Utf8,
+        "recommended_at": pl.Datetime("us"),
+    }
+    return pl.DataFrame([{c: r.get(c) for c in RETRY_COLUMNS} for r in rows], schema=schema)

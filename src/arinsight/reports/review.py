@@ -559,6 +559,7 @@ def recommendations_html(rv: Review) -> Html:
                 else "Der Empfehler schlägt keine Änderung der Mahnstufen vor."
             )
             + "</p>"
+            + retry_recommendations_html(rv)
         )
     cols: list[tuple[str, str]] = []
     seen_labels: set[str] = set()
@@ -670,6 +671,70 @@ def recommendations_html(rv: Review) -> Html:
         + effect_table
         + f'<p class="ai-note">{html.escape(note)}</p>'
         + reasons
+        + retry_recommendations_html(rv)
+    )
+
+
+def retry_recommendations_html(rv: Review) -> str:
+    """``marts.retry_recommendations`` as a table (retry schedule per failure reason,
+    then the scope's stages whose channel bounces); "" when absent or without rows
+    (a ledger without payment attempts)."""
+    import polars as pl
+
+    with rv.connect() as wh:
+        if not _has_table(wh, "marts", "retry_recommendations"):
+            return ""
+        frame = wh.sql(
+            "select * from marts.retry_recommendations "
+            "order by advice desc, failure_reason, segment, stage_number"
+        )
+    if rv.params.segment is not None:
+        frame = frame.filter(
+            (pl.col("advice") == "retry_schedule") | (pl.col("segment") == rv.params.segment)
+        )
+    if frame.height == 0:
+        return ""
+    en = rv.lang == "en"
+    rows = []
+    for i, r in enumerate(frame.iter_rows(named=True)):
+        schedule = r["advice"] == "retry_schedule"
+        if schedule:
+            what = str(r["failure_reason"])
+            tag = "" if r["is_changed"] else (" (keep)" if en else " (behalten)")
+            n = r["evidence_count_attempts"]
+        else:
+            what = f"{r['segment']} · {'stage' if en else 'Stufe'} {r['stage_number']}"
+            tag = " (advice only)" if en else " (Hinweis)"
+            n = r["evidence_count_sends"]
+        rows.append(
+            (
+                f"retry-{i}",
+                [what, str(r["current"]), f"{r['proposed']}{tag}", _cell(n), str(r["rationale"])],
+            )
+        )
+    head = (
+        ["Failure reason / stage", "Now", "Proposed", "n", "Rationale"]
+        if en
+        else ["Fehlgrund / Stufe", "Jetzt", "Vorschlag", "n", "Begründung"]
+    )
+    title = (
+        "Retry schedules of failed payments and channel advice"
+        if en
+        else "Wiederholungen fehlgeschlagener Abbuchungen und Kanalhinweise"
+    )
+    note = (
+        "n = retries (schedule, ladder-wide) or sends (channel). A channel is flagged "
+        "where its sends bounce clearly more than 10 %; the proposed ladder keeps the "
+        "channel. Method: docs/payments.md."
+        if en
+        else "n = Wiederholungen (Plan, für den ganzen Mahnplan) bzw. Sendungen (Kanal). "
+        "Ein Kanal wird markiert, wo klar mehr als 10 % der Sendungen unzustellbar sind; "
+        "der Vorschlag behält den Kanal. Methode: docs/payments.md."
+    )
+    return (
+        f'<h4 class="ai-h4">{html.escape(title)}</h4>'
+        + _table("ai-retry-rec", head, rows)
+        + f'<p class="ai-note">{html.escape(note)}</p>'
     )
 
 
