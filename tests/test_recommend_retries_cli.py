@@ -95,9 +95,7 @@ def _retries_after(d: Path, reason: str) -> int:
     for atts in by_invoice.values():
         atts.sort(key=lambda a: int(a["retry_number"]))
         # every attempt but the last is followed by a retry
-        n += sum(
-            1 for p in atts[:-1] if p["outcome"] == "failed" and p["failure_reason"] == reason
-        )
+        n += sum(1 for p in atts[:-1] if p["outcome"] == "failed" and p["failure_reason"] == reason)
     return n
 
 
