@@ -121,21 +121,25 @@ def run_demo(
     scale: float = 1.0,
     reporter: DemoReporter | None = None,
 ) -> DemoResult:
-    """Simulate the default world if ``data_dir`` has no ledger, load, build, read the headline.
+    """Simulate the demo world (:func:`arinsight.sim.demo_world`: the default world with
+    failed payments and message engagement) if ``data_dir`` has no ledger, load, build,
+    read the headline.
 
     Raises:
         ArinsightError: any step's error (input, quarantine gate, build), unchanged.
     """
     from arinsight.ingest import load_sources
     from arinsight.metrics import headline
-    from arinsight.sim import simulate_to_dir
+    from arinsight.sim import demo_world, simulate_to_dir
     from arinsight.warehouse import Warehouse
 
     rep = reporter or DemoReporter()
     summary: dict[str, Any] | None = None
     if not _has_ledger(data_dir):
-        rep.step(1, 4, f"simulate the default world → {data_dir}")
-        summary = simulate_to_dir(out=data_dir, seed=seed, scale=scale, progress=rep.sim_progress)
+        rep.step(1, 4, f"simulate the demo world → {data_dir}")
+        summary = simulate_to_dir(
+            demo_world(), out=data_dir, seed=seed, scale=scale, progress=rep.sim_progress
+        )
     else:
         rep.step(1, 4, f"simulate skipped: {data_dir} already holds a ledger")
     rep.simulated(summary)

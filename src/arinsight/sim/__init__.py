@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ARCHETYPE_TABLE",
     "LEDGER_TABLES",
+    "demo_world",
     "load_world",
     "simulate",
     "simulate_to_dir",
@@ -47,6 +48,26 @@ def load_world(path: Path | str | None = None) -> World:
     from arinsight.sim.world import load_world as _load
 
     return _load(path)
+
+
+#: Blocks merged over the default world for the sample company of ``arinsight demo``.
+DEMO_BLOCKS = "world_demo_payments.yaml"
+
+
+def demo_world() -> World:
+    """The sample company of ``arinsight demo``: the default world with the
+    ``auto_pay`` and ``engagement`` blocks of ``defaults/world_demo_payments.yaml``
+    merged over it (failed payments, retries, message events)."""
+    import yaml
+
+    from arinsight.config import deep_merge, default_path
+    from arinsight.sim.world import world_from_dict
+
+    base_path = Path(default_path("world_default.yaml"))
+    blocks_path = Path(default_path(DEMO_BLOCKS))
+    base = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+    blocks = yaml.safe_load(blocks_path.read_text(encoding="utf-8"))
+    return world_from_dict(deep_merge(base, blocks), str(blocks_path), base_path.parent)
 
 
 def _resolve(
