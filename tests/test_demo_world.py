@@ -37,8 +37,16 @@ def test_demo_simulates_and_prints_attempts_and_messages(tmp_path: Path) -> None
     data = tmp_path / "sample"
     proc = subprocess.run(
         [
-            str(BIN), "demo", "--db", str(tmp_path / "w.duckdb"), "--data-dir", str(data),
-            "--scale", "0.01", "--no-serve", "--no-report",
+            str(BIN),
+            "demo",
+            "--db",
+            str(tmp_path / "w.duckdb"),
+            "--data-dir",
+            str(data),
+            "--scale",
+            "0.01",
+            "--no-serve",
+            "--no-report",
         ],  # fmt: skip
         capture_output=True,
         text=True,
