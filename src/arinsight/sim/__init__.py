@@ -166,7 +166,7 @@ def simulate(
 
 
 def simulate_to_dir(
-    world: Path | None = None,
+    world: World | Path | None = None,
     ladder: Path | None = None,
     months: int | None = None,
     seed: int = 0,
@@ -178,7 +178,7 @@ def simulate_to_dir(
     """Simulate and write ``<table>.csv`` / ``<table>.parquet`` and ``truth.json`` into ``out``.
 
     Args:
-        world: world YAML (None: the shipped default world).
+        world: world YAML or a loaded World (None: the shipped default world).
         ladder: ladder YAML (None: the shipped default ladder).
         months: issuing horizon in months (None: the world's default).
         seed: random seed; same inputs and seed give byte-identical files.
