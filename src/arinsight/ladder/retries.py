@@ -94,7 +94,7 @@ def retry_advice(
                 "stop retrying" if keep == 0 else f"keep {keep} retr{'y' if keep == 1 else 'ies'}"
             )
             return new, (
-                f"retry {n} recovered {s.recovered} of {s.attempts} "
+                f"retry {n} recovered {s.recovered:,} of {s.attempts:,} "
                 f"({100 * s.recovered / s.attempts:.1f} %, "
                 f"95 % CI {100 * lo:.1f}-{100 * hi:.1f} %): {what}"
             )
@@ -108,7 +108,7 @@ def retry_advice(
                 gap = rule.gaps_days[-1] if rule.gaps_days else opts.default_gap_days
                 new = RetryRule(gaps_days=(*rule.gaps_days, gap))
             return new, (
-                f"the last retry ({n_now}) still recovered {last.recovered} of {last.attempts} "
+                f"the last retry ({n_now}) still recovered {last.recovered:,} of {last.attempts:,} "
                 f"({100 * last.recovered / last.attempts:.1f} %, 95 % CI {100 * lo:.1f}-"
                 f"{100 * hi:.1f} %): add one more"
             )
