@@ -29,6 +29,7 @@ PAGES = [
     ("dunning", "/dunning", "dn-body", True),
     ("recovery", "/recovery", "rc-body", True),
     ("ladder", "/ladder", "ld-body", True),
+    ("worklist", "/worklist", "wl-body", True),
     ("quality", "/quality", "dq-body", False),
 ]
 CHROMIUM = "/usr/bin/chromium"
