@@ -397,7 +397,7 @@ class ChurnModel:
     delay), then any reminder on a disputed invoice.
     """
 
-    theta: F64  # [log base, x_0..x_7]; b_k = softplus(x_k)
+    theta: F64  # [log base, x per channel, log after-payment multiplier, x dispute]
     active: npt.NDArray[np.bool_]  # event kinds present in the data
     scores: Any
     info_inv: F64
@@ -413,11 +413,15 @@ class ChurnModel:
         return float(math.exp(x[0]))
 
 
-#: Churn event kinds: a send by channel (contract.CHANNELS order), a reminder after
-#: payment, a reminder on a dispute.
-N_CHURN_KINDS = len(CHANNELS) + 2
+#: Churn event kinds: a send on an open invoice by channel (contract.CHANNELS order),
+#: a reminder after payment by channel (``KIND_PAID + channel``), a reminder on a dispute.
 KIND_PAID = len(CHANNELS)
-KIND_DISPUTED = len(CHANNELS) + 1
+KIND_DISPUTED = 2 * len(CHANNELS)
+N_CHURN_KINDS = 2 * len(CHANNELS) + 1
+#: Free churn parameters (after ``log base``): one per channel, the log multiplier of a
+#: reminder after payment over its channel's send, one for a reminder on a dispute.
+P_PAID_MULT = len(CHANNELS)
+N_CHURN_PARAMS = len(CHANNELS) + 2
 
 
 def churn_features(
@@ -450,13 +454,13 @@ def churn_features(
         m = inp.sent[:, k] < NEVER
         paid = (inp.settled_by == 1) & (inp.sent[:, k] >= inp.settled_rel)
         chan = stage_channel[np.maximum(inp.seg, 0), k]
-        kind = np.where(inp.disputed, KIND_DISPUTED, np.where(paid, KIND_PAID, chan))[m]
+        kind = np.where(inp.disputed, KIND_DISPUTED, np.where(paid, KIND_PAID + chan, chan))[m]
         c = inp.cust[m]
         e = inp.due_day[m] + inp.sent[m, k]
         dt = inp.c_to_day[c] - e
         ok = dt >= 0
         if not pre_due:
-            ok &= (inp.sent[m, k] >= 0) | (kind == KIND_PAID) | (kind == KIND_DISPUTED)
+            ok &= (inp.sent[m, k] >= 0) | (kind >= KIND_PAID)
         c, dt, kind = c[ok], dt[ok].astype(np.float64), kind[ok]
         key = c * N_CHURN_KINDS + kind
         size = n_c * N_CHURN_KINDS
@@ -476,25 +480,34 @@ _I_EMAIL, _I_LETTER, _I_SMS, _I_PHONE, _I_AGENCY = (
 
 
 def ordered_bumps(x: F64, active: npt.NDArray[np.bool_]) -> F64:
-    """Excess churn per event kind from the free parameters ``x`` (one per kind).
+    """Excess churn per event kind from the free parameters ``x`` (``N_CHURN_PARAMS``).
 
     A channel's bump is ``softplus(x_k)`` on top of the largest bump of its softer
     channels in use (``_I_*`` order above), so harsher channels never come out below
-    softer ones; a reminder after payment and one on a disputed invoice are free.
-    Kinds not in the data are 0. Why: every customer gets the soft reminders, so their
-    churn and background churn are nearly collinear, and letters reach mostly the late
-    payers who shrug them off; the order keeps the fit from handing letter churn to
-    the pre-due e-mail (see docs/recommender.md).
+    softer ones. Why: every customer gets the soft reminders, so their churn and
+    background churn are nearly collinear, and letters reach mostly the late payers who
+    shrug them off; the order keeps the fit from handing letter churn to the pre-due
+    e-mail (see docs/recommender.md). A reminder that arrives after payment is a send
+    of its channel, its bump the channel's times ``exp(x[P_PAID_MULT])`` (prior centred
+    on 1, ``paid_reminder_churn_log_sd``): free, it took the churn of the late payers
+    who receive it. A reminder on a disputed invoice is free. Kinds not in the data are 0.
     """
-    sp = np.where(active, np.logaddexp(0.0, x), 0.0)
+    n = len(CHANNELS)
+    act_ch = active[:n] | active[KIND_PAID : KIND_PAID + n]
+    sp = np.where(act_ch, np.logaddexp(0.0, x[:n]), 0.0)
     b = sp.copy()
     soft = max(b[_I_EMAIL], b[_I_SMS])
-    b[_I_LETTER] = np.where(active[_I_LETTER], sp[_I_LETTER] + soft, 0.0)
-    b[_I_PHONE] = np.where(active[_I_PHONE], sp[_I_PHONE] + soft, 0.0)
+    b[_I_LETTER] = np.where(act_ch[_I_LETTER], sp[_I_LETTER] + soft, 0.0)
+    b[_I_PHONE] = np.where(act_ch[_I_PHONE], sp[_I_PHONE] + soft, 0.0)
     b[_I_AGENCY] = np.where(
-        active[_I_AGENCY], sp[_I_AGENCY] + max(b[_I_LETTER], b[_I_PHONE], soft), 0.0
+        act_ch[_I_AGENCY], sp[_I_AGENCY] + max(b[_I_LETTER], b[_I_PHONE], soft), 0.0
     )
-    out: F64 = b
+    out = np.zeros(N_CHURN_KINDS)
+    out[:n] = np.where(active[:n], b, 0.0)
+    out[KIND_PAID : KIND_PAID + n] = np.where(
+        active[KIND_PAID : KIND_PAID + n], b * math.exp(float(x[P_PAID_MULT])), 0.0
+    )
+    out[KIND_DISPUTED] = math.log1p(math.exp(float(x[-1]))) if active[KIND_DISPUTED] else 0.0
     return out
 
 
@@ -508,9 +521,16 @@ def _churn_rowll(x: F64, expo: F64, xh: F64, xl: F64, y: npt.NDArray[np.bool_], 
 
 
 def fit_churn(
-    inp: Inputs, customers: npt.NDArray[np.bool_], features: tuple[F64, F64]
+    inp: Inputs,
+    customers: npt.NDArray[np.bool_],
+    features: tuple[F64, F64],
+    paid_log_sd: float = 0.5,
 ) -> ChurnModel:
-    """Fit the churn model over the ``customers`` mask (see the module notes)."""
+    """Fit the churn model over the ``customers`` mask (see the module notes).
+
+    ``paid_log_sd``: prior sd of the log multiplier of a reminder after payment over
+    its channel's send (centred on 0: the same churn as the channel's send).
+    """
     from scipy.optimize import minimize
 
     cm = np.flatnonzero(customers)
@@ -519,11 +539,16 @@ def fit_churn(
     y = inp.c_churned[cm]
     act = xl.sum(axis=0) > 0
     prior_sd = 3.0
-    x0 = np.full(1 + N_CHURN_KINDS, -6.0)
+    x0 = np.full(1 + N_CHURN_PARAMS, -6.0)
     x0[0] = math.log(max(y.mean(), 1e-4) / max(expo.mean(), 1.0))
+    x0[1 + P_PAID_MULT] = 0.0
+    centre = np.full(N_CHURN_PARAMS, -6.0)
+    centre[P_PAID_MULT] = 0.0
+    sd = np.full(N_CHURN_PARAMS, prior_sd)
+    sd[P_PAID_MULT] = paid_log_sd
 
     def obj(x: F64) -> float:
-        pen = 0.5 * float(np.sum(((x[1:] + 6.0) / prior_sd) ** 2))
+        pen = 0.5 * float(np.sum(((x[1:] - centre) / sd) ** 2))
         return -float(_churn_rowll(x, expo, xh, xl, y, act).sum()) + pen
 
     res = minimize(obj, x0, method="BFGS", options={"maxiter": 300, "gtol": 0.01})
@@ -539,7 +564,7 @@ def fit_churn(
         ) / (2 * eps)
     scores = np.zeros((inp.c_seg.size, x.size))
     scores[cm] = g
-    prec = np.diag(np.r_[1e-6, np.full(N_CHURN_KINDS, 1 / prior_sd**2)])
+    prec = np.diag(np.r_[1e-6, 1 / sd**2])
     info_inv = np.linalg.pinv(scores.T @ scores + prec)
     return ChurnModel(x, act, scores, info_inv, int(cm.size), int(y.sum()))
 

@@ -166,7 +166,7 @@ def _fit_all(
     for g, m in masks.items():
         groups[g] = fit_group(inp, m, opts)
     for s in segs:
-        churn[-1 - s] = fit_churn(inp, inp.c_seg == s, feats)
+        churn[-1 - s] = fit_churn(inp, inp.c_seg == s, feats, opts.paid_reminder_churn_log_sd)
         planned = [(p.stage, p.day) for p in plan(ladders[s])]
         smask = inp.seg == s
         books[s] = make_book(

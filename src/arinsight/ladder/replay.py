@@ -225,7 +225,8 @@ def cell_outcome(
         if p.day < 0 and not opts.pre_due_reminder_churn:
             continue  # a courtesy reminder before the due date: no churn (see options)
         churn_events[:, CHANNEL_INDEX[p.channel]] += events[:, p.stage]
-    churn_events[:, KIND_PAID] = paid_events.sum(axis=1)
+    for p in ladder:  # a reminder after payment: a send of its channel (fit.ordered_bumps)
+        churn_events[:, KIND_PAID + CHANNEL_INDEX[p.channel]] += paid_events[:, p.stage]
     return CellOutcome(
         cash=cash,
         commission=commission,
