@@ -415,17 +415,39 @@ class ChurnModel:
 
 #: Churn event kinds: a send on an open invoice by channel (contract.CHANNELS order),
 #: a reminder after payment by channel (``KIND_PAID + channel``), a reminder on a dispute.
+#: ``KIND_FEE + channel`` / ``KIND_PAID_FEE + channel``: the same events weighted by the
+#: stage's fee in EUR (a fee adds ``phi`` per EUR to the event's churn, relative).
 KIND_PAID = len(CHANNELS)
-KIND_DISPUTED = 2 * len(CHANNELS)
-N_CHURN_KINDS = 2 * len(CHANNELS) + 1
+KIND_FEE = 2 * len(CHANNELS)
+KIND_PAID_FEE = 3 * len(CHANNELS)
+KIND_DISPUTED = 4 * len(CHANNELS)
+N_CHURN_KINDS = 4 * len(CHANNELS) + 1
 #: Free churn parameters (after ``log base``): one per channel, the log multiplier of a
-#: reminder after payment over its channel's send, one for a reminder on a dispute.
+#: reminder after payment over its channel's send, the fee's relative churn per EUR
+#: (softplus), one for a reminder on a dispute.
 P_PAID_MULT = len(CHANNELS)
-N_CHURN_PARAMS = len(CHANNELS) + 2
+P_FEE = len(CHANNELS) + 1
+N_CHURN_PARAMS = len(CHANNELS) + 3
+
+
+def churn_kind_names() -> list[str]:
+    """Names of the churn event kinds, in column order (``--json`` ``fit.churn``)."""
+    ch = list(CHANNELS)
+    return (
+        ch
+        + [f"{c} after payment" for c in ch]
+        + [f"{c} per EUR fee" for c in ch]
+        + [f"{c} after payment per EUR fee" for c in ch]
+        + ["on a disputed invoice"]
+    )
 
 
 def churn_features(
-    inp: Inputs, half_life: float, stage_channel: I64, pre_due: bool = False
+    inp: Inputs,
+    half_life: float,
+    stage_channel: I64,
+    pre_due: bool = False,
+    stage_fee: F64 | None = None,
 ) -> tuple[F64, F64]:
     """Per customer and event kind: the event hazard on the last observed day, and its sum.
 
@@ -441,6 +463,8 @@ def churn_features(
         pre_due: count reminders sent before the due date on open undisputed invoices
             as churn events (``pre_due_reminder_churn``); False: they are not events
             (after payment or on a dispute they still are).
+        stage_fee: [segments, stages] fee in EUR of each stage in the ladder in force
+            (None: no fees); fills the fee-weighted kinds.
 
     Returns:
         ``(Xh, XL)``, each [customers, event kinds].
@@ -462,12 +486,17 @@ def churn_features(
         if not pre_due:
             ok &= (inp.sent[m, k] >= 0) | (kind >= KIND_PAID)
         c, dt, kind = c[ok], dt[ok].astype(np.float64), kind[ok]
-        key = c * N_CHURN_KINDS + kind
         size = n_c * N_CHURN_KINDS
-        xh += np.bincount(key, weights=r * q**dt, minlength=size).reshape(n_c, -1)
-        xl += np.bincount(
-            key, weights=r * (1.0 - q ** (dt + 1.0)) / (1.0 - q), minlength=size
-        ).reshape(n_c, -1)
+        wh_, wl_ = r * q**dt, r * (1.0 - q ** (dt + 1.0)) / (1.0 - q)
+        key = c * N_CHURN_KINDS + kind
+        xh += np.bincount(key, weights=wh_, minlength=size).reshape(n_c, -1)
+        xl += np.bincount(key, weights=wl_, minlength=size).reshape(n_c, -1)
+        if stage_fee is not None:
+            fee = stage_fee[np.maximum(inp.seg, 0), k][m][ok]
+            fk = kind < KIND_DISPUTED  # a send (open or after payment): its fee-weighted kind
+            fkey = (c * N_CHURN_KINDS + kind + KIND_FEE)[fk]
+            xh += np.bincount(fkey, weights=(wh_ * fee)[fk], minlength=size).reshape(n_c, -1)
+            xl += np.bincount(fkey, weights=(wl_ * fee)[fk], minlength=size).reshape(n_c, -1)
     return xh, xl
 
 
@@ -490,7 +519,8 @@ def ordered_bumps(x: F64, active: npt.NDArray[np.bool_]) -> F64:
     e-mail (see docs/recommender.md). A reminder that arrives after payment is a send
     of its channel, its bump the channel's times ``exp(x[P_PAID_MULT])`` (prior centred
     on 1, ``paid_reminder_churn_log_sd``): free, it took the churn of the late payers
-    who receive it. A reminder on a disputed invoice is free. Kinds not in the data are 0.
+    who receive it. A stage's fee adds ``softplus(x[P_FEE])`` per EUR to the event's churn
+    (relative). A reminder on a disputed invoice is free. Kinds not in the data are 0.
     """
     n = len(CHANNELS)
     act_ch = active[:n] | active[KIND_PAID : KIND_PAID + n]
@@ -503,9 +533,13 @@ def ordered_bumps(x: F64, active: npt.NDArray[np.bool_]) -> F64:
         act_ch[_I_AGENCY], sp[_I_AGENCY] + max(b[_I_LETTER], b[_I_PHONE], soft), 0.0
     )
     out = np.zeros(N_CHURN_KINDS)
+    paid = b * math.exp(float(x[P_PAID_MULT]))
+    phi = math.log1p(math.exp(float(x[P_FEE])))
     out[:n] = np.where(active[:n], b, 0.0)
-    out[KIND_PAID : KIND_PAID + n] = np.where(
-        active[KIND_PAID : KIND_PAID + n], b * math.exp(float(x[P_PAID_MULT])), 0.0
+    out[KIND_PAID : KIND_PAID + n] = np.where(active[KIND_PAID : KIND_PAID + n], paid, 0.0)
+    out[KIND_FEE : KIND_FEE + n] = np.where(active[KIND_FEE : KIND_FEE + n], b * phi, 0.0)
+    out[KIND_PAID_FEE : KIND_PAID_FEE + n] = np.where(
+        active[KIND_PAID_FEE : KIND_PAID_FEE + n], paid * phi, 0.0
     )
     out[KIND_DISPUTED] = math.log1p(math.exp(float(x[-1]))) if active[KIND_DISPUTED] else 0.0
     return out
