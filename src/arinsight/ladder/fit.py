@@ -37,6 +37,9 @@ bumps keep the escalation order (email and SMS <= letter and phone <=
 collection agency, :func:`ordered_bumps`): every customer gets the soft
 reminders, so their churn is nearly collinear with background churn, and the
 fit would otherwise hand the letters' churn to the pre-due e-mail.
+A reminder that arrives after payment is a send of its channel with the
+channel's bump times one multiplier (prior centred on 1), and a stage's fee adds
+a share of its channel's bump per EUR (:func:`ordered_bumps`).
 
 **Uncertainty**: a bootstrap over customers. Each draw reweights customers with
 Poisson(1) weights and re-estimates every parameter by one Newton step from
