@@ -101,6 +101,15 @@ def test_posting_delay_events_add_cost() -> None:
     some = cell_outcome(p, -14, ladder, NV, OPTS, np.array([1.0]))
     assert none.cost[0] == pytest.approx(0.0, abs=1e-9)
     assert some.cost[0] == pytest.approx(0.02 * 1.08 ** (-7 / 365), rel=1e-6)
+    # that e-mail (one send: the invoice is paid on day 7) is a churn event of the
+    # e-mail's after-payment kind, not of the e-mail's sends on open invoices
+    paid_email = fit.KIND_PAID + CHANNELS.index("email")
+    assert none.churn_events[0, paid_email] == pytest.approx(0.0, abs=1e-9)
+    assert some.churn_events[0, paid_email] == pytest.approx(1.0, rel=1e-6)
+    assert some.churn_events[0, CHANNELS.index("email")] == pytest.approx(0.0, abs=1e-6)
+    assert some.churn_events[0, fit.KIND_PAID : fit.KIND_DISPUTED].sum() == pytest.approx(
+        some.churn_events[0, paid_email]
+    )
 
 
 def _synthetic_inputs(n: int, rng: np.random.Generator) -> Inputs:
@@ -224,37 +233,127 @@ def _inv_softplus(v: float) -> float:
     return math.log(math.expm1(v))
 
 
-# kinds: email, letter, sms, phone, collection_agency, reminder after payment, on a dispute
+_NO = [False] * 5
+_ZERO = [0.0] * 5
+
+
+# parameters: increments for email, letter, sms, phone, collection_agency; the after-
+# payment multiplier; the fee's churn per EUR (relative); the dispute increment. Kinds:
+# the five channels' sends, the same after payment, both again weighted by the fee in
+# EUR, a reminder on a dispute.
 @pytest.mark.parametrize(
-    ("increments", "active", "expected"),
+    ("increments", "multiplier", "phi", "dispute", "active", "expected"),
     [
-        # email 0.001; letter sits 0.003 above it; agency 0.1 above the letter
+        # email 0.001; letter sits 0.003 above it; agency 0.1 above the letter; a
+        # reminder after payment churns twice its channel's send; each EUR of a
+        # letter's fee adds 1 % of the letter's bump
         (
-            [0.001, 0.003, 0.5, 0.5, 0.1, 0.002, 0.004],
-            [True, True, False, False, True, True, True],
-            [0.001, 0.004, 0.0, 0.0, 0.104, 0.002, 0.004],
+            [0.001, 0.003, 0.5, 0.5, 0.1],
+            2.0,
+            0.01,
+            0.004,
+            [True, True, False, False, True]
+            + [True, True, False, False, False]
+            + [False, True, False, False, False]
+            + [False, True, False, False, False]
+            + [True],
+            [0.001, 0.004, 0.0, 0.0, 0.104]
+            + [0.002, 0.008, 0.0, 0.0, 0.0]
+            + [0.0, 0.00004, 0.0, 0.0, 0.0]
+            + [0.0, 0.00008, 0.0, 0.0, 0.0]
+            + [0.004],
         ),
-        # no letter in the ladder: the agency sits on the e-mail
+        # no letter in the ladder: the agency sits on the e-mail; multiplier 1
         (
-            [0.002, 0.5, 0.5, 0.5, 0.05, 0.001, 0.001],
-            [True, False, False, False, True, False, False],
-            [0.002, 0.0, 0.0, 0.0, 0.052, 0.0, 0.0],
+            [0.002, 0.5, 0.5, 0.5, 0.05],
+            1.0,
+            0.5,
+            0.001,
+            [True, False, False, False, True]
+            + [True, False, False, False, True]
+            + _NO * 2
+            + [False],
+            [0.002, 0.0, 0.0, 0.0, 0.052] + [0.002, 0.0, 0.0, 0.0, 0.052] + _ZERO * 2 + [0.0],
         ),
         # SMS harsher than e-mail: letter and phone sit on the SMS; agency on the
-        # harsher of letter (0.003 + 0.004) and phone (0.003 + 0.001)
+        # harsher of letter (0.003 + 0.004) and phone (0.003 + 0.001); fees on
+        # letter and phone add 10 % of their bumps per EUR
         (
-            [0.001, 0.004, 0.003, 0.001, 0.02, 0.5, 0.5],
-            [True, True, True, True, True, False, False],
-            [0.001, 0.007, 0.003, 0.004, 0.027, 0.0, 0.0],
+            [0.001, 0.004, 0.003, 0.001, 0.02],
+            0.5,
+            0.1,
+            0.5,
+            [True] * 5 + _NO + [False, True, False, True, False] + _NO + [False],
+            [0.001, 0.007, 0.003, 0.004, 0.027]
+            + _ZERO
+            + [0.0, 0.0007, 0.0, 0.0004, 0.0]
+            + _ZERO
+            + [0.0],
+        ),
+        # the e-mail seen only after payment (its pre-due sends are no churn event):
+        # it still has a bump, the letter sits on it, the after-payment e-mail is 3x
+        (
+            [0.002, 0.003, 0.5, 0.5, 0.5],
+            3.0,
+            0.5,
+            0.5,
+            [False, True, False, False, False]
+            + [True, False, False, False, False]
+            + _NO * 2
+            + [False],
+            [0.0, 0.005, 0.0, 0.0, 0.0] + [0.006, 0.0, 0.0, 0.0, 0.0] + _ZERO * 2 + [0.0],
         ),
     ],
 )
 def test_churn_bumps_keep_the_escalation_order(
-    increments: list[float], active: list[bool], expected: list[float]
+    increments: list[float],
+    multiplier: float,
+    phi: float,
+    dispute: float,
+    active: list[bool],
+    expected: list[float],
 ) -> None:
-    x = np.array([_inv_softplus(v) for v in increments])
+    x = np.array(
+        [_inv_softplus(v) for v in increments]
+        + [math.log(multiplier), _inv_softplus(phi), _inv_softplus(dispute)]
+    )
     got = fit.ordered_bumps(x, np.array(active))
     assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_reminder_after_payment_is_its_channels_after_payment_kind() -> None:
+    # one customer, seen to day 100, three invoices due on day 0; e-mail stage 1 at
+    # day 7, letter stage 2 at day 21. Invoice 0 paid on day 7 (the e-mail reaches it
+    # after payment), invoice 1 paid on day 30 (both reach it open), invoice 2 paid on
+    # day 21 (the letter reaches it after payment)
+    inp = Inputs.__new__(Inputs)
+    inp.seg = np.zeros(3, np.int64)
+    inp.cust = np.zeros(3, np.int64)
+    inp.due_day = np.zeros(3, np.int64)
+    inp.settled_by = np.ones(3, np.int64)
+    inp.settled_rel = np.array([7, 30, 21], np.int64)
+    inp.disputed = np.zeros(3, bool)
+    inp.sent = np.full((3, 6), NEVER, np.int64)
+    inp.sent[:, 1] = 7
+    inp.sent[[1, 2], 2] = 21
+    inp.c_seg = np.zeros(1, np.int64)
+    inp.c_to_day = np.array([100], np.int64)
+    email, letter = CHANNELS.index("email"), CHANNELS.index("letter")
+    stage_channel = np.full((1, 6), email, np.int64)
+    stage_channel[0, 2] = letter
+    stage_fee = np.zeros((1, 6))
+    stage_fee[0, 2] = 5.0  # the letter costs EUR 5
+    half = 45.0
+    xh, _xl = fit.churn_features(inp, half, stage_channel, stage_fee=stage_fee)
+    r, q = math.log(2) / half, 0.5 ** (1 / half)
+    want = np.zeros(fit.N_CHURN_KINDS)
+    want[email] = 2 * r * q**93  # invoices 1 and 2: e-mail on day 7, 93 days before 100
+    want[letter] = r * q**79  # invoice 1's letter on day 21
+    want[fit.KIND_PAID + email] = r * q**93  # invoice 0's e-mail after payment
+    want[fit.KIND_PAID + letter] = r * q**79  # invoice 2's letter after payment
+    want[fit.KIND_FEE + letter] = 5 * r * q**79  # the fee-weighted kinds: EUR x kernel
+    want[fit.KIND_PAID_FEE + letter] = 5 * r * q**79
+    assert xh[0] == pytest.approx(want, rel=1e-12)
 
 
 def test_pre_due_reminder_is_no_churn_event_by_default() -> None:
@@ -264,7 +363,7 @@ def test_pre_due_reminder_is_no_churn_event_by_default() -> None:
     # both with pre_due_reminder_churn
     ladder = (
         PlannedStage(0, -3, "email", 0.0),
-        PlannedStage(2, 5, "letter", 0.0),
+        PlannedStage(2, 5, "letter", 5.0),
     )
     m = _params(1e-9, 10.0, 0.01, 2.0, 1e-12)
     email, letter = CHANNELS.index("email"), CHANNELS.index("letter")
@@ -272,6 +371,9 @@ def test_pre_due_reminder_is_no_churn_event_by_default() -> None:
     assert out.events[0, 0] == pytest.approx(1.0)  # still sent (and paid for)
     assert out.churn_events[0, email] == pytest.approx(0.0)
     assert out.churn_events[0, letter] == pytest.approx(1.0)
+    # its fee-weighted kind: one send x EUR 5
+    assert out.churn_events[0, fit.KIND_FEE + letter] == pytest.approx(5.0)
+    assert out.churn_events[0, fit.KIND_FEE + email] == pytest.approx(0.0)
     on = OPTS.model_copy(update={"pre_due_reminder_churn": True})
     out = cell_outcome(m, -14, ladder, NV, on, np.zeros(1))
     assert out.churn_events[0, email] == pytest.approx(1.0)

@@ -20,7 +20,7 @@ from tests.test_recommend_model import _synthetic_inputs
 
 from arinsight.config import load_settings
 from arinsight.ladder import bootstrap, fit
-from arinsight.ladder.fit import N_CHURN_KINDS, ChurnModel, PayModel
+from arinsight.ladder.fit import N_CHURN_KINDS, N_CHURN_PARAMS, ChurnModel, PayModel
 from arinsight.ladder.inputs import NEVER, Inputs
 from arinsight.ladder.options import RecommenderOptions
 from arinsight.ladder.replay import (
@@ -90,7 +90,7 @@ def test_batched_group_draws_equal_one_draw_at_a_time() -> None:
 
 def test_batched_churn_draws_equal_one_draw_at_a_time() -> None:
     rng = np.random.default_rng(12)
-    n_c, k = 300, 1 + N_CHURN_KINDS
+    n_c, k = 300, 1 + N_CHURN_PARAMS
     active = np.zeros(N_CHURN_KINDS, bool)
     active[[0, 2, 3]] = True
     cm = ChurnModel(

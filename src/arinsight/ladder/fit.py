@@ -37,6 +37,9 @@ bumps keep the escalation order (email and SMS <= letter and phone <=
 collection agency, :func:`ordered_bumps`): every customer gets the soft
 reminders, so their churn is nearly collinear with background churn, and the
 fit would otherwise hand the letters' churn to the pre-due e-mail.
+A reminder that arrives after payment is a send of its channel with the
+channel's bump times one multiplier (prior centred on 1), and a stage's fee adds
+a share of its channel's bump per EUR (:func:`ordered_bumps`).
 
 **Uncertainty**: a bootstrap over customers. Each draw reweights customers with
 Poisson(1) weights and re-estimates every parameter by one Newton step from
@@ -397,7 +400,7 @@ class ChurnModel:
     delay), then any reminder on a disputed invoice.
     """
 
-    theta: F64  # [log base, x_0..x_7]; b_k = softplus(x_k)
+    theta: F64  # [log base, x per channel, log after-payment multiplier, x dispute]
     active: npt.NDArray[np.bool_]  # event kinds present in the data
     scores: Any
     info_inv: F64
@@ -413,15 +416,41 @@ class ChurnModel:
         return float(math.exp(x[0]))
 
 
-#: Churn event kinds: a send by channel (contract.CHANNELS order), a reminder after
-#: payment, a reminder on a dispute.
-N_CHURN_KINDS = len(CHANNELS) + 2
+#: Churn event kinds: a send on an open invoice by channel (contract.CHANNELS order),
+#: a reminder after payment by channel (``KIND_PAID + channel``), a reminder on a dispute.
+#: ``KIND_FEE + channel`` / ``KIND_PAID_FEE + channel``: the same events weighted by the
+#: stage's fee in EUR (a fee adds ``phi`` per EUR to the event's churn, relative).
 KIND_PAID = len(CHANNELS)
-KIND_DISPUTED = len(CHANNELS) + 1
+KIND_FEE = 2 * len(CHANNELS)
+KIND_PAID_FEE = 3 * len(CHANNELS)
+KIND_DISPUTED = 4 * len(CHANNELS)
+N_CHURN_KINDS = 4 * len(CHANNELS) + 1
+#: Free churn parameters (after ``log base``): one per channel, the log multiplier of a
+#: reminder after payment over its channel's send, the fee's relative churn per EUR
+#: (softplus), one for a reminder on a dispute.
+P_PAID_MULT = len(CHANNELS)
+P_FEE = len(CHANNELS) + 1
+N_CHURN_PARAMS = len(CHANNELS) + 3
+
+
+def churn_kind_names() -> list[str]:
+    """Names of the churn event kinds, in column order (``--json`` ``fit.churn``)."""
+    ch = list(CHANNELS)
+    return (
+        ch
+        + [f"{c} after payment" for c in ch]
+        + [f"{c} per EUR fee" for c in ch]
+        + [f"{c} after payment per EUR fee" for c in ch]
+        + ["on a disputed invoice"]
+    )
 
 
 def churn_features(
-    inp: Inputs, half_life: float, stage_channel: I64, pre_due: bool = False
+    inp: Inputs,
+    half_life: float,
+    stage_channel: I64,
+    pre_due: bool = False,
+    stage_fee: F64 | None = None,
 ) -> tuple[F64, F64]:
     """Per customer and event kind: the event hazard on the last observed day, and its sum.
 
@@ -437,6 +466,8 @@ def churn_features(
         pre_due: count reminders sent before the due date on open undisputed invoices
             as churn events (``pre_due_reminder_churn``); False: they are not events
             (after payment or on a dispute they still are).
+        stage_fee: [segments, stages] fee in EUR of each stage in the ladder in force
+            (None: no fees); fills the fee-weighted kinds.
 
     Returns:
         ``(Xh, XL)``, each [customers, event kinds].
@@ -450,20 +481,25 @@ def churn_features(
         m = inp.sent[:, k] < NEVER
         paid = (inp.settled_by == 1) & (inp.sent[:, k] >= inp.settled_rel)
         chan = stage_channel[np.maximum(inp.seg, 0), k]
-        kind = np.where(inp.disputed, KIND_DISPUTED, np.where(paid, KIND_PAID, chan))[m]
+        kind = np.where(inp.disputed, KIND_DISPUTED, np.where(paid, KIND_PAID + chan, chan))[m]
         c = inp.cust[m]
         e = inp.due_day[m] + inp.sent[m, k]
         dt = inp.c_to_day[c] - e
         ok = dt >= 0
         if not pre_due:
-            ok &= (inp.sent[m, k] >= 0) | (kind == KIND_PAID) | (kind == KIND_DISPUTED)
+            ok &= (inp.sent[m, k] >= 0) | (kind >= KIND_PAID)
         c, dt, kind = c[ok], dt[ok].astype(np.float64), kind[ok]
-        key = c * N_CHURN_KINDS + kind
         size = n_c * N_CHURN_KINDS
-        xh += np.bincount(key, weights=r * q**dt, minlength=size).reshape(n_c, -1)
-        xl += np.bincount(
-            key, weights=r * (1.0 - q ** (dt + 1.0)) / (1.0 - q), minlength=size
-        ).reshape(n_c, -1)
+        wh_, wl_ = r * q**dt, r * (1.0 - q ** (dt + 1.0)) / (1.0 - q)
+        key = c * N_CHURN_KINDS + kind
+        xh += np.bincount(key, weights=wh_, minlength=size).reshape(n_c, -1)
+        xl += np.bincount(key, weights=wl_, minlength=size).reshape(n_c, -1)
+        if stage_fee is not None:
+            fee = stage_fee[np.maximum(inp.seg, 0), k][m][ok]
+            fk = kind < KIND_DISPUTED  # a send (open or after payment): its fee-weighted kind
+            fkey = (c * N_CHURN_KINDS + kind + KIND_FEE)[fk]
+            xh += np.bincount(fkey, weights=(wh_ * fee)[fk], minlength=size).reshape(n_c, -1)
+            xl += np.bincount(fkey, weights=(wl_ * fee)[fk], minlength=size).reshape(n_c, -1)
     return xh, xl
 
 
@@ -476,25 +512,39 @@ _I_EMAIL, _I_LETTER, _I_SMS, _I_PHONE, _I_AGENCY = (
 
 
 def ordered_bumps(x: F64, active: npt.NDArray[np.bool_]) -> F64:
-    """Excess churn per event kind from the free parameters ``x`` (one per kind).
+    """Excess churn per event kind from the free parameters ``x`` (``N_CHURN_PARAMS``).
 
     A channel's bump is ``softplus(x_k)`` on top of the largest bump of its softer
     channels in use (``_I_*`` order above), so harsher channels never come out below
-    softer ones; a reminder after payment and one on a disputed invoice are free.
-    Kinds not in the data are 0. Why: every customer gets the soft reminders, so their
-    churn and background churn are nearly collinear, and letters reach mostly the late
-    payers who shrug them off; the order keeps the fit from handing letter churn to
-    the pre-due e-mail (see docs/recommender.md).
+    softer ones. Why: every customer gets the soft reminders, so their churn and
+    background churn are nearly collinear, and letters reach mostly the late payers who
+    shrug them off; the order keeps the fit from handing letter churn to the pre-due
+    e-mail (see docs/recommender.md). A reminder that arrives after payment is a send
+    of its channel, its bump the channel's times ``exp(x[P_PAID_MULT])`` (prior centred
+    on 1, ``paid_reminder_churn_log_sd``): free, it took the churn of the late payers
+    who receive it. A stage's fee adds ``softplus(x[P_FEE])`` per EUR to the event's churn
+    (relative). A reminder on a disputed invoice is free. Kinds not in the data are 0.
     """
-    sp = np.where(active, np.logaddexp(0.0, x), 0.0)
+    n = len(CHANNELS)
+    act_ch = active[:n] | active[KIND_PAID : KIND_PAID + n]
+    sp = np.where(act_ch, np.logaddexp(0.0, x[:n]), 0.0)
     b = sp.copy()
     soft = max(b[_I_EMAIL], b[_I_SMS])
-    b[_I_LETTER] = np.where(active[_I_LETTER], sp[_I_LETTER] + soft, 0.0)
-    b[_I_PHONE] = np.where(active[_I_PHONE], sp[_I_PHONE] + soft, 0.0)
+    b[_I_LETTER] = np.where(act_ch[_I_LETTER], sp[_I_LETTER] + soft, 0.0)
+    b[_I_PHONE] = np.where(act_ch[_I_PHONE], sp[_I_PHONE] + soft, 0.0)
     b[_I_AGENCY] = np.where(
-        active[_I_AGENCY], sp[_I_AGENCY] + max(b[_I_LETTER], b[_I_PHONE], soft), 0.0
+        act_ch[_I_AGENCY], sp[_I_AGENCY] + max(b[_I_LETTER], b[_I_PHONE], soft), 0.0
     )
-    out: F64 = b
+    out = np.zeros(N_CHURN_KINDS)
+    paid = b * math.exp(float(x[P_PAID_MULT]))
+    phi = math.log1p(math.exp(float(x[P_FEE])))
+    out[:n] = np.where(active[:n], b, 0.0)
+    out[KIND_PAID : KIND_PAID + n] = np.where(active[KIND_PAID : KIND_PAID + n], paid, 0.0)
+    out[KIND_FEE : KIND_FEE + n] = np.where(active[KIND_FEE : KIND_FEE + n], b * phi, 0.0)
+    out[KIND_PAID_FEE : KIND_PAID_FEE + n] = np.where(
+        active[KIND_PAID_FEE : KIND_PAID_FEE + n], paid * phi, 0.0
+    )
+    out[KIND_DISPUTED] = math.log1p(math.exp(float(x[-1]))) if active[KIND_DISPUTED] else 0.0
     return out
 
 
@@ -508,9 +558,16 @@ def _churn_rowll(x: F64, expo: F64, xh: F64, xl: F64, y: npt.NDArray[np.bool_], 
 
 
 def fit_churn(
-    inp: Inputs, customers: npt.NDArray[np.bool_], features: tuple[F64, F64]
+    inp: Inputs,
+    customers: npt.NDArray[np.bool_],
+    features: tuple[F64, F64],
+    paid_log_sd: float = 0.5,
 ) -> ChurnModel:
-    """Fit the churn model over the ``customers`` mask (see the module notes)."""
+    """Fit the churn model over the ``customers`` mask (see the module notes).
+
+    ``paid_log_sd``: prior sd of the log multiplier of a reminder after payment over
+    its channel's send (centred on 0: the same churn as the channel's send).
+    """
     from scipy.optimize import minimize
 
     cm = np.flatnonzero(customers)
@@ -519,11 +576,16 @@ def fit_churn(
     y = inp.c_churned[cm]
     act = xl.sum(axis=0) > 0
     prior_sd = 3.0
-    x0 = np.full(1 + N_CHURN_KINDS, -6.0)
+    x0 = np.full(1 + N_CHURN_PARAMS, -6.0)
     x0[0] = math.log(max(y.mean(), 1e-4) / max(expo.mean(), 1.0))
+    x0[1 + P_PAID_MULT] = 0.0
+    centre = np.full(N_CHURN_PARAMS, -6.0)
+    centre[P_PAID_MULT] = 0.0
+    sd = np.full(N_CHURN_PARAMS, prior_sd)
+    sd[P_PAID_MULT] = paid_log_sd
 
     def obj(x: F64) -> float:
-        pen = 0.5 * float(np.sum(((x[1:] + 6.0) / prior_sd) ** 2))
+        pen = 0.5 * float(np.sum(((x[1:] - centre) / sd) ** 2))
         return -float(_churn_rowll(x, expo, xh, xl, y, act).sum()) + pen
 
     res = minimize(obj, x0, method="BFGS", options={"maxiter": 300, "gtol": 0.01})
@@ -539,7 +601,7 @@ def fit_churn(
         ) / (2 * eps)
     scores = np.zeros((inp.c_seg.size, x.size))
     scores[cm] = g
-    prec = np.diag(np.r_[1e-6, np.full(N_CHURN_KINDS, 1 / prior_sd**2)])
+    prec = np.diag(np.r_[1e-6, 1 / sd**2])
     info_inv = np.linalg.pinv(scores.T @ scores + prec)
     return ChurnModel(x, act, scores, info_inv, int(cm.size), int(y.sum()))
 

@@ -29,6 +29,7 @@ class RecommenderOptions(BaseModel):
     interval_high_pct: float = Field(90.0, gt=50, lt=100)
     churn_half_life_days: float = Field(45.0, gt=0)
     pre_due_reminder_churn: bool = False
+    paid_reminder_churn_log_sd: float = Field(0.5, gt=0)
     max_send_ratio: float = Field(1.25, ge=1.0)
     replay_max_customers: int = Field(100_000, ge=0)
 

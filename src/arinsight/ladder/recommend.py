@@ -33,6 +33,7 @@ from arinsight.ladder.fit import (
     ChurnModel,
     FittedGroup,
     churn_features,
+    churn_kind_names,
     dispute_curve,
     fit_churn,
     fit_group,
@@ -156,17 +157,19 @@ def _fit_all(
     from arinsight.contract import CHANNELS
 
     stage_channel = np.full((len(inp.segments), 6), CHANNELS.index("letter"), dtype=np.int64)
+    stage_fee = np.zeros((len(inp.segments), 6))
     for s, stages in ladders.items():
         for st in stages:
             if st.stage < 6:
                 stage_channel[s, st.stage] = CHANNELS.index(st.channel)
+                stage_fee[s, st.stage] = float(st.fee)
     feats = churn_features(
-        inp, opts.churn_half_life_days, stage_channel, opts.pre_due_reminder_churn
+        inp, opts.churn_half_life_days, stage_channel, opts.pre_due_reminder_churn, stage_fee
     )
     for g, m in masks.items():
         groups[g] = fit_group(inp, m, opts)
     for s in segs:
-        churn[-1 - s] = fit_churn(inp, inp.c_seg == s, feats)
+        churn[-1 - s] = fit_churn(inp, inp.c_seg == s, feats, opts.paid_reminder_churn_log_sd)
         planned = [(p.stage, p.day) for p in plan(ladders[s])]
         smask = inp.seg == s
         books[s] = make_book(
@@ -574,9 +577,10 @@ def recommend(
                 "customers": cm.n_customers,
                 "churned": cm.n_churned,
                 "background_per_year": round(cm.base() * 365, 4),
-                "excess_per_event_by_channel_then_paid_disputed": [
-                    round(float(x), 5) for x in cm.bumps()
-                ],
+                # kinds: fit.churn_kind_names() (channel sends, after payment, per EUR fee)
+                "excess_per_event": dict(
+                    zip(churn_kind_names(), (round(float(x), 5) for x in cm.bumps()), strict=True)
+                ),
             }
             for k, cm in fit.churn.items()
         },

@@ -33,7 +33,9 @@ from arinsight.config import NetValue, Stage
 from arinsight.contract import CHANNELS
 from arinsight.ladder.fit import (
     KIND_DISPUTED,
+    KIND_FEE,
     KIND_PAID,
+    KIND_PAID_FEE,
     N_CHURN_KINDS,
     T_MAX,
     PayModel,
@@ -222,10 +224,14 @@ def cell_outcome(
         fee = fee + p.fee * opts.fee_collection_share * np.maximum(e - unpaid_final, 0.0) * dp
     churn_events = np.zeros((b, N_CHURN_KINDS))
     for p in ladder:
+        ch = CHANNEL_INDEX[p.channel]
+        # a reminder after payment: a send of its channel (fit.ordered_bumps)
+        churn_events[:, KIND_PAID + ch] += paid_events[:, p.stage]
+        churn_events[:, KIND_PAID_FEE + ch] += paid_events[:, p.stage] * p.fee
         if p.day < 0 and not opts.pre_due_reminder_churn:
             continue  # a courtesy reminder before the due date: no churn (see options)
-        churn_events[:, CHANNEL_INDEX[p.channel]] += events[:, p.stage]
-    churn_events[:, KIND_PAID] = paid_events.sum(axis=1)
+        churn_events[:, ch] += events[:, p.stage]
+        churn_events[:, KIND_FEE + ch] += events[:, p.stage] * p.fee
     return CellOutcome(
         cash=cash,
         commission=commission,
