@@ -184,5 +184,13 @@ def summarise(rows: pl.DataFrame, forecast: pl.DataFrame) -> dict[str, Any]:
             f["actual_amount"] <= f["collections_p90_amount"]
         )
         out["forecast_coverage_pct"] = num(inside.mean()) * 100
+        early = f["week_number"] <= 4
+        out["forecast_coverage_4w_pct"] = num(inside.filter(early).mean()) * 100
+        out["forecast_coverage_5_13w_pct"] = num(inside.filter(~early).mean()) * 100
+        # how wide the band is: Σ (p90 − p10) ÷ Σ expected, in % of the forecast
+        width = f["collections_p90_amount"] - f["collections_p10_amount"]
+        out["forecast_band_width_pct"] = (
+            num(width.sum()) / num(f["expected_collections_amount"].sum()) * 100
+        )
         out["forecast_weeks"] = f.height
     return out
