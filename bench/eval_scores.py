@@ -90,6 +90,7 @@ def _table(results: list[dict[str, Any]]) -> str:
     head = (
         f"{'data':<22}{'n':>7}{'AUC':>7}{'AUC base':>9}{'Brier':>7}{'Brier b':>8}"
         f"{'MAE d':>7}{'MAE b':>7}{'cal gap':>8}{'WAPE':>7}{'MAPE4':>7}{'fc cov':>7}"
+        f"{'cov1-4':>7}{'cov5-13':>8}{'width':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in results:

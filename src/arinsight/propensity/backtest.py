@@ -104,6 +104,7 @@ def run(wh: Warehouse, origins: list[dt.date], *, seed: int = 0) -> Backtest:
         predict,
         survival_matrix,
     )
+    from arinsight.propensity.score import band_terms
 
     end = data_as_of(wh)
     parts, fparts = [], []
@@ -137,7 +138,7 @@ def run(wh: Warehouse, origins: list[dt.date], *, seed: int = 0) -> Backtest:
         if (end - origin).days >= 7 * WEEKS:
             surv = survival_matrix(model, feats)
             amounts = feats["invoice_amount"].to_numpy()
-            fc = weekly(surv, amounts, origin, seed=seed, shock_sd=model.shock_sd)
+            fc = weekly(surv, amounts, origin, seed=seed, **band_terms(model, wh, origin))
             week = ((actual_days - 1) // 7 + 1).to_numpy()
             pay = paid.to_numpy()
             actual = [float(amounts[pay & (week == w)].sum()) for w in range(1, WEEKS + 1)]

@@ -6,8 +6,10 @@ week *w* is ``Σ open_amount × (S(7(w−1)) − S(7w))``. The 80 % interval com
 from simulating each invoice's payment day from its own curve (inverse
 transform of uniform draws, independent across invoices — customers who pay
 late together, e.g. in a downturn, make the true spread wider; see
-docs/propensity.md). Invoices not issued yet are not in the forecast; the
-invoicing run-rate of the last 13 weeks is reported beside it, separately.
+docs/propensity.md) and, when known, the model's own error per horizon week
+measured from a past origin (:func:`week_error_sd`). Invoices not issued yet
+are not in the forecast; the invoicing run-rate of the last 13 weeks is
+reported beside it, separately.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     import polars as pl
 
@@ -30,6 +34,7 @@ def weekly(
     *,
     seed: int = 0,
     shock_sd: float = 0.0,
+    week_error_sd: Sequence[float] = (),
 ) -> pl.DataFrame:
     """Expected and simulated weekly collections.
 
@@ -42,6 +47,10 @@ def weekly(
             scale (each draw raises every curve to the power exp(z), z ~ N(0, sd²)):
             customers do not pay independently of each other, so without it the
             band is too narrow (``FittedModel.shock_sd``).
+        week_error_sd: per week 1..13, the sd of the model's own error on the log
+            scale (:func:`week_error_sd`); each draw's week-w total is multiplied
+            by exp(sd_w × z), z from a stratified standard normal grid (so the
+            band's quantiles are stable across seeds). Empty: no such term.
 
     Returns:
         One row per week: ``week_number``, ``week_start_date``, ``week_end_date``,
@@ -66,6 +75,14 @@ def weekly(
             paid_by = u >= edges[None, :, w] ** power
             sims[:, w - 1] = (paid_by & ~paid_before).astype(float) @ amounts
             paid_before = paid_by
+    if len(week_error_sd):
+        from scipy.stats import norm
+
+        grid = norm.ppf((np.arange(DRAWS) + 0.5) / DRAWS)
+        for w in range(WEEKS):
+            sd = float(week_error_sd[w])
+            if sd > 0:
+                sims[:, w] *= np.exp(sd * rng.permutation(grid))
     starts = [as_of + dt.timedelta(days=7 * (w - 1) + 1) for w in range(1, WEEKS + 1)]
     return pl.DataFrame(
         {
@@ -77,3 +94,38 @@ def weekly(
             "collections_p90_amount": np.quantile(sims, 0.9, axis=0),
         }
     )
+
+
+def week_error_sd(
+    expected: Sequence[float],
+    actual: Sequence[float],
+    noise: Sequence[float],
+    *,
+    window: int = 1,
+) -> tuple[float, ...]:
+    """The model's error per horizon week, from one past origin's forecast.
+
+    Per week w: e_w = log(actual_w / expected_w)² − noise_w, where noise_w is the
+    relative variance binomial noise alone gives (Σ a² q (1 − q) / expected²);
+    a week with nothing expected or nothing collected has no log ratio and is
+    left out. One origin gives one ratio per week, so the variance of week w is
+    the mean of e over weeks w − window .. w + window (those that exist and have
+    one), clipped at 0; its square root is the sd. A week whose window has no
+    ratio takes the mean over all weeks that have one. ``()`` when no week has one.
+    """
+    import numpy as np
+
+    exp_, act, noi = (np.asarray(x, float) for x in (expected, actual, noise))
+    ok = (exp_ > 0) & (act > 0)
+    if not ok.any():
+        return ()
+    excess = np.full(exp_.size, np.nan)
+    excess[ok] = np.log(act[ok] / exp_[ok]) ** 2 - noi[ok]
+    overall = float(np.nanmean(excess))
+    out = []
+    for w in range(exp_.size):
+        near = excess[max(w - window, 0) : w + window + 1]
+        near = near[~np.isnan(near)]
+        var = float(near.mean()) if near.size else overall
+        out.append(float(np.sqrt(max(var, 0.0))))
+    return tuple(out)

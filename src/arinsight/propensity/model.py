@@ -92,6 +92,10 @@ class FittedModel:
     #: scale), from how the monthly cohorts' 30-day payments varied around the model;
     #: the cash forecast draws it so that its band reflects shared shocks.
     shock_sd: float = 0.0
+    #: The training months' part of ``shock_sd`` alone (without the held-out month's
+    #: model error): the forecast uses it beside per-week errors
+    #: (:func:`forecast_week_errors`), which already hold the model's own error.
+    month_shock_sd: float = 0.0
 
 
 def design_matrix(features: pl.DataFrame, segments: tuple[str, ...]) -> pl.DataFrame:
@@ -247,12 +251,57 @@ def fit(
         concordance=float(fitter.concordance_index_),
     )
     calibration, shock_sd = recalibration(model, frame)
+    month_shock_sd = shock_sd
     if held_out_calibration:
         maps, model_error_sd = held_out_maps(wh, cutoff, without_agency)
         calibration = {**calibration, **maps}
         # the model's own error on the held-out month, as a shock of the same kind
         shock_sd = math.sqrt(shock_sd**2 + model_error_sd**2)
-    return replace(model, calibration=calibration, shock_sd=shock_sd)
+    return replace(model, calibration=calibration, shock_sd=shock_sd, month_shock_sd=month_shock_sd)
+
+
+def forecast_week_errors(
+    wh: Warehouse, cutoff: dt.date, *, without_agency: bool = False
+) -> tuple[float, ...]:
+    """The cash forecast's own error per horizon week, measured out of sample.
+
+    The model fitted at the last month end at least 13 weeks before ``cutoff``
+    (data up to that day only) forecasts the 13 weeks after it for the invoices
+    open then; all 13 weeks end on or before ``cutoff``, so their collections are
+    known without looking past it. Expected vs actual per week gives the sd per
+    week (:func:`arinsight.propensity.forecast.week_error_sd`). ``()`` when that
+    origin has too little history or fewer than :data:`MIN_CALIBRATION_ROWS` open
+    invoices (the forecast then uses ``shock_sd`` alone).
+    """
+    import numpy as np
+
+    from arinsight.propensity.forecast import WEEKS, week_error_sd
+
+    earlier = month_ends(_months_before(cutoff, 5), cutoff - dt.timedelta(days=7 * WEEKS))
+    if not earlier:
+        return ()
+    origin = earlier[-1]
+    try:
+        before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
+    except ArinsightError:
+        return ()
+    feats = point_in_time(wh, [origin])
+    if feats.height < MIN_CALIBRATION_ROWS:
+        return ()
+    surv = survival_matrix(before, feats)
+    out = outcomes(feats, cutoff, without_agency=without_agency)
+    dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
+    amount = feats["invoice_amount"].cast(float).to_numpy()
+    week = (dur - 1) // 7 + 1
+    expected, actual, noise = [], [], []
+    for w in range(1, WEEKS + 1):
+        q = surv[:, 7 * (w - 1)] - surv[:, 7 * w]
+        e = float((amount * q).sum())
+        expected.append(e)
+        actual.append(float(amount[(paid == 1) & (week == w)].sum()))
+        noise.append(float((amount**2 * q * (1 - q)).sum()) / e**2 if e > 0 else 0.0)
+    _ = np
+    return week_error_sd(expected, actual, noise)
 
 
 def held_out_maps(
