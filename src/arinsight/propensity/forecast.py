@@ -15,7 +15,8 @@ reported beside it, separately.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -47,9 +48,11 @@ def weekly(
             scale (each draw raises every curve to the power exp(z), z ~ N(0, sd²)):
             customers do not pay independently of each other, so without it the
             band is too narrow (``FittedModel.shock_sd``).
-        week_error_sd: per week 1..13, the sd of the model's own error on the log
-            scale (:func:`week_error_sd`); each draw's week-w total is multiplied
-            by exp(sd_w × z), z from a stratified standard normal grid (so the
+        week_error_sd: per week 1..13, the sd of the forecast's total error on the
+            log scale, measured at past origins (:func:`week_error_sd`). Where it
+            exceeds the draws' own log-scale spread (their p10..p90 read as
+            ±1.2816 sd), each draw's week-w total is multiplied by exp(e × z),
+            e² = sd_w² − own², z from a stratified standard normal grid (so the
             band's quantiles are stable across seeds). Empty: no such term.
 
     Returns:
@@ -78,11 +81,16 @@ def weekly(
     if len(week_error_sd):
         from scipy.stats import norm
 
+        z90 = float(norm.ppf(0.9))
         grid = norm.ppf((np.arange(DRAWS) + 0.5) / DRAWS)
         for w in range(WEEKS):
-            sd = float(week_error_sd[w])
-            if sd > 0:
-                sims[:, w] *= np.exp(sd * rng.permutation(grid))
+            # the draws' own spread on the log scale (from their 10th and 90th
+            # percentiles; a p10 of 0 is already wider than any log-normal error)
+            lo, hi = np.quantile(sims[:, w], [0.1, 0.9])
+            own = ((math.log(hi) - math.log(lo)) / (2 * z90)) ** 2 if lo > 0 else math.inf
+            extra = float(week_error_sd[w]) ** 2 - own
+            if extra > 0:
+                sims[:, w] *= np.exp(math.sqrt(extra) * rng.permutation(grid))
     starts = [as_of + dt.timedelta(days=7 * (w - 1) + 1) for w in range(1, WEEKS + 1)]
     return pl.DataFrame(
         {
@@ -97,35 +105,31 @@ def weekly(
 
 
 def week_error_sd(
-    expected: Sequence[float],
-    actual: Sequence[float],
-    noise: Sequence[float],
-    *,
-    window: int = 1,
+    expected: Sequence[Any], actual: Sequence[Any], *, window: int = 1
 ) -> tuple[float, ...]:
-    """The model's error per horizon week, from one past origin's forecast.
+    """The forecast's total error per horizon week, from past origins' forecasts.
 
-    Per week w: e_w = log(actual_w / expected_w)² − noise_w, where noise_w is the
-    relative variance binomial noise alone gives (Σ a² q (1 − q) / expected²);
-    a week with nothing expected or nothing collected has no log ratio and is
-    left out. One origin gives one ratio per week, so the variance of week w is
-    the mean of e over weeks w − window .. w + window (those that exist and have
-    one), clipped at 0; its square root is the sd. A week whose window has no
-    ratio takes the mean over all weeks that have one. ``()`` when no week has one.
+    Arguments are per week (one past origin) or per origin × week. Per origin
+    and week: log(actual / expected)² (binomial noise, the model's timing error
+    and any shared shock together); a week with nothing expected or nothing
+    collected has no log ratio and is left out. A few origins give a few ratios
+    per week, so the variance of week w is the mean over all origins and weeks
+    w − window .. w + window (those that exist and have one); its square root
+    is the sd. A week whose window has no ratio takes the mean over all that
+    have one. ``()`` when none has one.
     """
     import numpy as np
 
-    exp_, act, noi = (np.asarray(x, float) for x in (expected, actual, noise))
+    exp_, act = (np.atleast_2d(np.asarray(x, float)) for x in (expected, actual))
     ok = (exp_ > 0) & (act > 0)
     if not ok.any():
         return ()
-    excess = np.full(exp_.size, np.nan)
-    excess[ok] = np.log(act[ok] / exp_[ok]) ** 2 - noi[ok]
-    overall = float(np.nanmean(excess))
+    squared = np.full(exp_.shape, np.nan)
+    squared[ok] = np.log(act[ok] / exp_[ok]) ** 2
+    overall = float(np.nanmean(squared))
     out = []
-    for w in range(exp_.size):
-        near = excess[max(w - window, 0) : w + window + 1]
+    for w in range(exp_.shape[1]):
+        near = squared[:, max(w - window, 0) : w + window + 1]
         near = near[~np.isnan(near)]
-        var = float(near.mean()) if near.size else overall
-        out.append(float(np.sqrt(max(var, 0.0))))
+        out.append(float(np.sqrt(near.mean() if near.size else overall)))
     return tuple(out)

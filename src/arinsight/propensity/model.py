@@ -70,6 +70,9 @@ MIN_TRAINING_ROWS = 200
 CALIBRATION_ROWS = 20_000
 #: Fewer usable rows than this for a horizon → that horizon is not recalibrated.
 MIN_CALIBRATION_ROWS = 500
+#: Past origins (month ends at least 13 weeks back) the forecast's per-week error
+#: rests on (:func:`forecast_week_errors`); each costs one more fit.
+ERROR_ORIGINS = 3
 
 
 @dataclass(frozen=True)
@@ -261,47 +264,54 @@ def fit(
 
 
 def forecast_week_errors(
-    wh: Warehouse, cutoff: dt.date, *, without_agency: bool = False
+    wh: Warehouse,
+    cutoff: dt.date,
+    *,
+    without_agency: bool = False,
+    min_rows: int = MIN_CALIBRATION_ROWS,
+    count_origins: int = ERROR_ORIGINS,
 ) -> tuple[float, ...]:
     """The cash forecast's own error per horizon week, measured out of sample.
 
-    The model fitted at the last month end at least 13 weeks before ``cutoff``
-    (data up to that day only) forecasts the 13 weeks after it for the invoices
-    open then; all 13 weeks end on or before ``cutoff``, so their collections are
-    known without looking past it. Expected vs actual per week gives the sd per
-    week (:func:`arinsight.propensity.forecast.week_error_sd`). ``()`` when that
-    origin has too little history or fewer than :data:`MIN_CALIBRATION_ROWS` open
-    invoices (the forecast then uses ``shock_sd`` alone).
+    At each of the last ``count_origins`` month ends at least 13 weeks before
+    ``cutoff``, the model fitted there (data up to that day only) forecasts the
+    13 weeks after it for the invoices open then; all 13 weeks end on or before
+    ``cutoff``, so their collections are known without looking past it. Expected
+    vs actual per week and origin gives the sd per week
+    (:func:`arinsight.propensity.forecast.week_error_sd`). An origin with too
+    little history or fewer than ``min_rows`` open invoices is left out; ``()``
+    when none is left (the forecast then uses ``shock_sd`` alone).
     """
-    import numpy as np
-
     from arinsight.propensity.forecast import WEEKS, week_error_sd
 
-    earlier = month_ends(_months_before(cutoff, 5), cutoff - dt.timedelta(days=7 * WEEKS))
-    if not earlier:
+    last = cutoff - dt.timedelta(days=7 * WEEKS)
+    earlier = month_ends(_months_before(last, count_origins), last)[-count_origins:]
+    expected: list[list[float]] = []
+    actual: list[list[float]] = []
+    for origin in earlier:
+        try:
+            before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
+        except ArinsightError:
+            continue
+        feats = point_in_time(wh, [origin])
+        if feats.height < min_rows:
+            continue
+        surv = survival_matrix(before, feats)
+        out = outcomes(feats, cutoff, without_agency=without_agency)
+        dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
+        amount = feats["invoice_amount"].cast(float).to_numpy()
+        week = (dur - 1) // 7 + 1
+        exp_w, act_w = [], []
+        for w in range(1, WEEKS + 1):
+            q = surv[:, 7 * (w - 1)] - surv[:, 7 * w]
+            e = float((amount * q).sum())
+            exp_w.append(e)
+            act_w.append(float(amount[(paid == 1) & (week == w)].sum()))
+        expected.append(exp_w)
+        actual.append(act_w)
+    if not expected:
         return ()
-    origin = earlier[-1]
-    try:
-        before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
-    except ArinsightError:
-        return ()
-    feats = point_in_time(wh, [origin])
-    if feats.height < MIN_CALIBRATION_ROWS:
-        return ()
-    surv = survival_matrix(before, feats)
-    out = outcomes(feats, cutoff, without_agency=without_agency)
-    dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
-    amount = feats["invoice_amount"].cast(float).to_numpy()
-    week = (dur - 1) // 7 + 1
-    expected, actual, noise = [], [], []
-    for w in range(1, WEEKS + 1):
-        q = surv[:, 7 * (w - 1)] - surv[:, 7 * w]
-        e = float((amount * q).sum())
-        expected.append(e)
-        actual.append(float(amount[(paid == 1) & (week == w)].sum()))
-        noise.append(float((amount**2 * q * (1 - q)).sum()) / e**2 if e > 0 else 0.0)
-    _ = np
-    return week_error_sd(expected, actual, noise)
+    return week_error_sd(expected, actual)
 
 
 def held_out_maps(
