@@ -90,6 +90,7 @@ def _table(results: list[dict[str, Any]]) -> str:
     head = (
         f"{'data':<22}{'n':>7}{'AUC':>7}{'AUC base':>9}{'Brier':>7}{'Brier b':>8}"
         f"{'MAE d':>7}{'MAE b':>7}{'cal gap':>8}{'WAPE':>7}{'MAPE4':>7}{'fc cov':>7}"
+        f"{'cov1-4':>7}{'cov5-13':>8}{'width':>7}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
@@ -101,6 +102,9 @@ def _table(results: list[dict[str, Any]]) -> str:
             f"{r.get('forecast_wape_pct', float('nan')):>7.1f}"
             f"{r.get('forecast_mape_4w_pct', float('nan')):>7.1f}"
             f"{r.get('forecast_coverage_pct', float('nan')):>7.0f}"
+            f"{r.get('forecast_coverage_4w_pct', float('nan')):>7.0f}"
+            f"{r.get('forecast_coverage_5_13w_pct', float('nan')):>8.0f}"
+            f"{r.get('forecast_band_width_pct', float('nan')):>7.0f}"
         )
     return "\n".join(lines)
 
@@ -135,7 +139,8 @@ def main() -> None:
         "\nAUC/Brier: 30-day payment probability on held-out months (baseline: due date + the "
         "customer's median days late);\nMAE d: expected payment date, days (invoices paid by the "
         "data end); cal gap: largest |predicted - observed| over deciles, points;\n13-week cash "
-        "forecast: WAPE over 13 weeks, MAPE of weeks 1-4, share of weeks inside the 80 % band."
+        "forecast: WAPE over 13 weeks, MAPE of weeks 1-4, share of weeks inside the 80 % band\n"
+        "(all, weeks 1-4, weeks 5-13); width: sum of (p90 - p10) / sum of expected, %."
     )
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
 

@@ -209,12 +209,17 @@ def test_scores_at_a_past_date_read_nothing_after_it(small_world: Path) -> None:
     full = _warehouse(small_world / "ledger", small_world / "whole.duckdb")
     _cut_ledger_at(small_world / "ledger", small_world / "cut", cut)
     part = _warehouse(small_world / "cut", small_world / "cut.duckdb")
-    scores = []
+    scores, errors = [], []
     for db in (full, part):
         with arinsight.connect(str(db)) as wh:
             m = model.fit(wh, cut)
             feats = model.point_in_time(wh, [cut])
             scores.append(model.predict(m, feats, load_ladder()).sort("invoice_id"))
+            # the forecast band's per-week errors come from an origin 13 weeks back
+            # whose weeks all end by the cut: the same without the later rows
+            errors.append(model.forecast_week_errors(wh, cut, min_rows=50))
+    assert len(errors[0]) == 13
+    assert np.allclose(errors[0], errors[1], atol=1e-9)
     a, b = scores
     assert a.height == b.height > 100
     assert a["invoice_id"].to_list() == b["invoice_id"].to_list()

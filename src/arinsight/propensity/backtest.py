@@ -104,6 +104,7 @@ def run(wh: Warehouse, origins: list[dt.date], *, seed: int = 0) -> Backtest:
         predict,
         survival_matrix,
     )
+    from arinsight.propensity.score import band_terms
 
     end = data_as_of(wh)
     parts, fparts = [], []
@@ -137,7 +138,7 @@ def run(wh: Warehouse, origins: list[dt.date], *, seed: int = 0) -> Backtest:
         if (end - origin).days >= 7 * WEEKS:
             surv = survival_matrix(model, feats)
             amounts = feats["invoice_amount"].to_numpy()
-            fc = weekly(surv, amounts, origin, seed=seed, shock_sd=model.shock_sd)
+            fc = weekly(surv, amounts, origin, seed=seed, **band_terms(model, wh, origin))
             week = ((actual_days - 1) // 7 + 1).to_numpy()
             pay = paid.to_numpy()
             actual = [float(amounts[pay & (week == w)].sum()) for w in range(1, WEEKS + 1)]
@@ -184,5 +185,13 @@ def summarise(rows: pl.DataFrame, forecast: pl.DataFrame) -> dict[str, Any]:
             f["actual_amount"] <= f["collections_p90_amount"]
         )
         out["forecast_coverage_pct"] = num(inside.mean()) * 100
+        early = f["week_number"] <= 4
+        out["forecast_coverage_4w_pct"] = num(inside.filter(early).mean()) * 100
+        out["forecast_coverage_5_13w_pct"] = num(inside.filter(~early).mean()) * 100
+        # how wide the band is: Σ (p90 − p10) ÷ Σ expected, in % of the forecast
+        width = f["collections_p90_amount"] - f["collections_p10_amount"]
+        out["forecast_band_width_pct"] = (
+            num(width.sum()) / num(f["expected_collections_amount"].sum()) * 100
+        )
         out["forecast_weeks"] = f.height
     return out

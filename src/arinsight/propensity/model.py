@@ -70,6 +70,12 @@ MIN_TRAINING_ROWS = 200
 CALIBRATION_ROWS = 20_000
 #: Fewer usable rows than this for a horizon → that horizon is not recalibrated.
 MIN_CALIBRATION_ROWS = 500
+#: Held-out month ends (at least 31 days before the cut-off) the isotonic maps are
+#: pooled over (:func:`held_out_maps`); each costs one more fit.
+HELD_OUT_MONTHS = 2
+#: Past origins (month ends at least 13 weeks back) the forecast's per-week error
+#: rests on (:func:`forecast_week_errors`); each costs one more fit.
+ERROR_ORIGINS = 3
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ class FittedModel:
     #: scale), from how the monthly cohorts' 30-day payments varied around the model;
     #: the cash forecast draws it so that its band reflects shared shocks.
     shock_sd: float = 0.0
+    #: The training months' part of ``shock_sd`` alone (without the held-out month's
+    #: model error): the forecast uses it beside per-week errors
+    #: (:func:`forecast_week_errors`), which already hold the model's own error.
+    month_shock_sd: float = 0.0
 
 
 def design_matrix(features: pl.DataFrame, segments: tuple[str, ...]) -> pl.DataFrame:
@@ -247,12 +257,64 @@ def fit(
         concordance=float(fitter.concordance_index_),
     )
     calibration, shock_sd = recalibration(model, frame)
+    month_shock_sd = shock_sd
     if held_out_calibration:
         maps, model_error_sd = held_out_maps(wh, cutoff, without_agency)
         calibration = {**calibration, **maps}
         # the model's own error on the held-out month, as a shock of the same kind
         shock_sd = math.sqrt(shock_sd**2 + model_error_sd**2)
-    return replace(model, calibration=calibration, shock_sd=shock_sd)
+    return replace(model, calibration=calibration, shock_sd=shock_sd, month_shock_sd=month_shock_sd)
+
+
+def forecast_week_errors(
+    wh: Warehouse,
+    cutoff: dt.date,
+    *,
+    without_agency: bool = False,
+    min_rows: int = MIN_CALIBRATION_ROWS,
+    count_origins: int = ERROR_ORIGINS,
+) -> tuple[float, ...]:
+    """The cash forecast's own error per horizon week, measured out of sample.
+
+    At each of the last ``count_origins`` month ends at least 13 weeks before
+    ``cutoff``, the model fitted there (data up to that day only) forecasts the
+    13 weeks after it for the invoices open then; all 13 weeks end on or before
+    ``cutoff``, so their collections are known without looking past it. Expected
+    vs actual per week and origin gives the sd per week
+    (:func:`arinsight.propensity.forecast.week_error_sd`). An origin with too
+    little history or fewer than ``min_rows`` open invoices is left out; ``()``
+    when none is left (the forecast then uses ``shock_sd`` alone).
+    """
+    from arinsight.propensity.forecast import WEEKS, week_error_sd
+
+    last = cutoff - dt.timedelta(days=7 * WEEKS)
+    earlier = month_ends(_months_before(last, count_origins), last)[-count_origins:]
+    expected: list[list[float]] = []
+    actual: list[list[float]] = []
+    for origin in earlier:
+        try:
+            before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
+        except ArinsightError:
+            continue
+        feats = point_in_time(wh, [origin])
+        if feats.height < min_rows:
+            continue
+        surv = survival_matrix(before, feats)
+        out = outcomes(feats, cutoff, without_agency=without_agency)
+        dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
+        amount = feats["invoice_amount"].cast(float).to_numpy()
+        week = (dur - 1) // 7 + 1
+        exp_w, act_w = [], []
+        for w in range(1, WEEKS + 1):
+            q = surv[:, 7 * (w - 1)] - surv[:, 7 * w]
+            e = float((amount * q).sum())
+            exp_w.append(e)
+            act_w.append(float(amount[(paid == 1) & (week == w)].sum()))
+        expected.append(exp_w)
+        actual.append(act_w)
+    if not expected:
+        return ()
+    return week_error_sd(expected, actual)
 
 
 def held_out_maps(
@@ -260,41 +322,48 @@ def held_out_maps(
 ) -> tuple[dict[int, tuple[Any, Any]], float]:
     """Isotonic maps learned out of sample, and the model's weekly error there.
 
-    The same model fitted at the last month end at least 31 days before
-    ``cutoff`` scores the invoices open then; what they did in the following h
-    days (all before ``cutoff``) is the target of the maps. The weeks after that
-    month end observed by ``cutoff`` compare expected with actual collections:
-    the mean squared log ratio beyond what binomial noise explains is the
-    variance of the model's error (0 when within noise). ``({}, 0.0)`` when that
-    month has too little history or too few open invoices."""
+    At each of the last :data:`HELD_OUT_MONTHS` month ends at least 31 days
+    before ``cutoff``, the same model fitted there (data up to that day only)
+    scores the invoices open then; what they did in the following h days (all
+    before ``cutoff``) is the target of the maps, pooled over those months. The
+    weeks after the latest of them observed by ``cutoff`` compare expected with
+    actual collections: the mean squared log ratio beyond what binomial noise
+    explains is the variance of the model's error (0 when within noise).
+    ``({}, 0.0)`` when the latest month has too little history or too few open
+    invoices; an earlier one that has is left out of the pool."""
     import numpy as np
     from scipy.optimize import isotonic_regression
 
     from arinsight.propensity.features import point_in_time
 
-    earlier = [m for m in month_ends(_months_before(cutoff, 2), cutoff - dt.timedelta(days=31))]
-    if not earlier:
+    last_day = cutoff - dt.timedelta(days=31)
+    earlier = month_ends(_months_before(last_day, HELD_OUT_MONTHS), last_day)
+    pooled = []
+    for origin in earlier[-HELD_OUT_MONTHS:][::-1]:  # the latest first
+        try:
+            before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
+        except ArinsightError:
+            break
+        feats = point_in_time(wh, [origin])
+        if feats.height < MIN_CALIBRATION_ROWS:
+            break
+        surv = survival_matrix(before, feats)
+        out = outcomes(feats, cutoff, without_agency=without_agency)
+        pooled.append(
+            (origin, feats, surv, out["duration_days"].to_numpy(), out["is_paid"].to_numpy())
+        )
+    if not pooled:
         return {}, 0.0
-    origin = earlier[-1]
-    try:
-        before = fit(wh, origin, without_agency=without_agency, held_out_calibration=False)
-    except ArinsightError:
-        return {}, 0.0
-    feats = point_in_time(wh, [origin])
-    if feats.height < MIN_CALIBRATION_ROWS:
-        return {}, 0.0
-    surv = survival_matrix(replace(before, calibration={}), feats)
-    out = outcomes(feats, cutoff, without_agency=without_agency)
-    dur, paid = out["duration_days"].to_numpy(), out["is_paid"].to_numpy()
     maps: dict[int, tuple[Any, Any]] = {}
     for h in HORIZONS:
-        p = 1.0 - surv[:, h]
-        y = ((paid == 1) & (dur <= h)).astype(float)
+        p = np.concatenate([1.0 - sv[:, h] for _, _, sv, _, _ in pooled])
+        y = np.concatenate([((pd == 1) & (du <= h)).astype(float) for *_, du, pd in pooled])
         order = np.argsort(p, kind="stable")
         fitted = isotonic_regression(y[order]).x
         knots, idx = np.unique(p[order], return_index=True)
         last = np.r_[idx[1:] - 1, p.size - 1]
         maps[h] = (knots, fitted[last])
+    origin, feats, surv, dur, paid = pooled[0]
     amount = feats["invoice_amount"].cast(float).to_numpy()
     week = (dur - 1) // 7 + 1
     ratios, noise = [], []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arinsight.errors import ArinsightError
 
@@ -83,6 +83,22 @@ def score_frame(model: FittedModel, features: pl.DataFrame, ladder: Ladder) -> p
     )
 
 
+def band_terms(model: FittedModel, wh: Warehouse, day: dt.date) -> dict[str, Any]:
+    """The forecast band's spread terms for :func:`~arinsight.propensity.forecast.weekly`.
+
+    With per-week errors from a past origin
+    (:func:`~arinsight.propensity.model.forecast_week_errors`): those plus the
+    training months' shock (the held-out month's error in ``shock_sd`` would
+    count the model's error twice). Without: ``shock_sd`` alone.
+    """
+    from arinsight.propensity.model import forecast_week_errors
+
+    errors = forecast_week_errors(wh, day)
+    if errors:
+        return {"shock_sd": model.month_shock_sd, "week_error_sd": errors}
+    return {"shock_sd": model.shock_sd}
+
+
 def run(wh: Warehouse, as_of: dt.date | None = None, *, seed: int = 0) -> ScoreResult:
     """Fit on data up to ``as_of`` (default: the ledger's as-of), score, forecast, write marts.
 
@@ -119,7 +135,7 @@ def run(wh: Warehouse, as_of: dt.date | None = None, *, seed: int = 0) -> ScoreR
         "where issue_date > ? - interval 91 day and issue_date <= ?",
         [day, day],
     )["a"][0]
-    forecast = weekly(surv, amounts, day, seed=seed, shock_sd=model.shock_sd).with_columns(
+    forecast = weekly(surv, amounts, day, seed=seed, **band_terms(model, wh, day)).with_columns(
         scoring_date=pl.lit(day),
         count_open_invoices=pl.lit(features.height),
         open_amount=pl.lit(float(amounts.sum())),
