@@ -302,6 +302,24 @@ def step_pandas(size: int) -> Result:
     )
 
 
+def step_score(size: int) -> Result:
+    """`arinsight score` on the built warehouse: the payment model, scores and cash forecast.
+
+    Also what the dashboard's worklist page shows, so it runs before the dashboard step.
+    """
+    db = size_dir(size) / "w.duckdb"
+    load = os.getloadavg()[0]
+    seconds, peak, _ = run_measured(arinsight("score", "--db", str(db)))
+    return Result(
+        "score (payment model)",
+        size,
+        seconds,
+        size,
+        peak,
+        note=f"CPU {LAST_CPU['s']:.1f} s; load avg {load:.1f}; rows = invoices",
+    )
+
+
 def step_recommend(size: int) -> Result:
     """`arinsight recommend` on the built warehouse (default ladder in force).
 
@@ -403,6 +421,7 @@ STEPS: dict[str, Callable[[int], Result | list[Result]]] = {
     "pandas": step_pandas,
     "report": step_report,
     "recommend": step_recommend,
+    "score": step_score,
     "dashboard": step_dashboard,
 }
 _DONE: list[Result] = []
