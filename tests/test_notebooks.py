@@ -44,6 +44,21 @@ def test_committed_without_outputs(path: Path) -> None:
             assert cell.execution_count is None, f"{path.name}: a cell has an execution count"
 
 
+def test_report_headings_come_from_the_sections_only() -> None:
+    """The monthly review's sections print their own headings (``review.section``); a
+    markdown heading cell not tagged ``template-doc`` would print a second one (the
+    cash-forecast heading did, alone on a PDF page)."""
+    nb = nbformat.read(str(REPO / "notebooks" / "monthly_review.ipynb"), as_version=4)
+    shown = [
+        c.source.splitlines()[0]
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        and c.source.lstrip().startswith("#")
+        and "template-doc" not in c.metadata.get("tags", [])
+    ]
+    assert shown == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_metric_logic_in_notebooks(path: Path) -> None:
     """Cells call arinsight; they do not aggregate frames themselves."""
