@@ -18,7 +18,7 @@ from dash import html
 from arinsight import metrics
 from arinsight.dashboard import data
 from arinsight.dashboard.components import card, table
-from arinsight.viz.theme import fmt_days, fmt_pct
+from arinsight.viz.theme import fmt_count, fmt_days, fmt_pct
 
 HINT_EN = (
     "No payment attempts or message events loaded: load payment_attempts / "
@@ -36,8 +36,8 @@ def retry_rows(retries: pl.DataFrame, lang: str) -> list[dict[str, Any]]:
         {
             "reason": r["failure_reason"],
             "retry": "first charge" if r["retry_number"] == 0 else str(r["retry_number"]),
-            "attempts": f"{r['count_attempts']:,}",
-            "recovered": f"{r['count_recovered']:,}",
+            "attempts": fmt_count(r["count_attempts"], lang),
+            "recovered": fmt_count(r["count_recovered"], lang),
             "rate": fmt_pct(r["recovery_pct"], lang) if r["retry_number"] else "",
             "days": fmt_days(r["avg_days_to_recovery"], lang, decimals=1),
             "by_retry": fmt_pct(r["recovered_by_retry_pct"], lang),
@@ -55,7 +55,7 @@ def engagement_rows(engagement: pl.DataFrame, lang: str) -> list[dict[str, Any]]
             "stage": str(r["stage_number"]),
             "channel": r["channel"],
             "template": r["template_name"],
-            "sent": f"{r['count_sent']:,}",
+            "sent": fmt_count(r["count_sent"], lang),
             "delivered": fmt_pct(r["delivered_pct"], lang),
             "bounced": fmt_pct(r["bounced_pct"], lang),
             "opened": fmt_pct(r["opened_pct"], lang),

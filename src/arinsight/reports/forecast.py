@@ -13,6 +13,7 @@ import html
 from typing import TYPE_CHECKING
 
 from arinsight.reports.review import Html, Review, _fmt, _table
+from arinsight.viz.theme import fmt_count
 
 if TYPE_CHECKING:
     import polars as pl
@@ -50,9 +51,10 @@ def summary_html(rv: Review, fc: pl.DataFrame) -> Html:
     )
     c = rv.currency
     rate = _fmt(first["invoicing_run_rate_weekly_amount"], "amount", lang)
+    n_open = fmt_count(first["count_open_invoices"], lang)
     lines = (
         [
-            f"Erwartete Eingänge in 13 Wochen aus {first['count_open_invoices']:,} offenen "
+            f"Erwartete Eingänge in 13 Wochen aus {n_open} offenen "
             f"Posten über {_fmt(first['open_amount'], 'amount', lang)} {c}: "
             f"{_fmt(total, 'amount', lang)} {c} ({when}).",
             f"Fakturierung zuletzt {rate} {c} je Woche (Schnitt der letzten 13 Wochen) — "
@@ -60,7 +62,7 @@ def summary_html(rv: Review, fc: pl.DataFrame) -> Html:
         ]
         if de
         else [
-            f"Expected collections over 13 weeks from {first['count_open_invoices']:,} open "
+            f"Expected collections over 13 weeks from {n_open} open "
             f"invoices of {_fmt(first['open_amount'], 'amount', lang)} {c}: "
             f"{_fmt(total, 'amount', lang)} {c} ({when}).",
             f"Invoicing run-rate {rate} {c} per week (last 13 weeks' average) — "
