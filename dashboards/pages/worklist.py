@@ -76,11 +76,14 @@ def body(f: Filters) -> list[Any]:
             card(
                 graph("wl-forecast", viz.cash_forecast(forecast, lang=f.lang)),
                 note=(
-                    "Aus den offenen Posten am Bewertungstag; das Intervall enthält einen gemeinsamen Monatsschock, nicht den Zeitfehler des Modells (im Backtest 63 % der Wochen im Band). Die Fakturierung je Woche ist nicht enthalten."
+                    "Aus den offenen Posten am Bewertungstag; das Intervall enthält einen "
+                    "gemeinsamen Monatsschock und den Wochenfehler früherer Prognosen (im Backtest "
+                    "weniger als 80 % der Wochen im Band). Neue Rechnungen sind nicht enthalten."
                     if de
                     else "From the invoices open on the scoring date; the band holds a month-level "
-                    "shock common to all customers but not the model's timing error (63 % of weeks "
-                    "inside it in the backtest). New invoicing is not in the forecast."
+                    "shock common to all customers and the weekly error of past forecasts (fewer "
+                    "than 80 % of weeks inside it in the backtest). New invoicing is not in the "
+                    "forecast."
                 ),
             ),
         ),

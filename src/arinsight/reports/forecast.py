@@ -96,13 +96,13 @@ def summary_html(rv: Review, fc: pl.DataFrame) -> Html:
     ]
     parts.append(_table("ai-forecast", head, rows))
     caveat = (
-        "Das 80-%-Intervall enthält einen gemeinsamen Monatsschock (aus den Trainingsmonaten "
-        "geschätzt), nicht aber den Zeitfehler des Modells: die wahre Streuung ist größer "
-        "(Backtest: 63 % der Wochen im Band; docs/propensity.md)."
+        "Das 80-%-Intervall enthält einen gemeinsamen Monatsschock und den Fehler je Woche, "
+        "den das Modell bei früheren Prognosen hatte; im Backtest lagen trotzdem weniger als "
+        "80 % der Wochen im Band (docs/propensity.md)."
         if de
-        else "The 80 % interval includes a month-level shock common to all customers "
-        "(estimated from the training months) but not the model's own timing error: the true "
-        "spread is wider (backtest: 63 % of weeks inside the band; docs/propensity.md)."
+        else "The 80 % interval includes a month-level shock common to all customers and the "
+        "weekly error the model made on its past forecasts; in the backtest fewer than 80 % of "
+        "weeks still fell inside it (docs/propensity.md)."
     )
     parts.append(f'<p class="ai-note">{html.escape(caveat)}</p>')
     return Html("".join(parts))
