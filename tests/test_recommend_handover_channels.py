@@ -274,3 +274,44 @@ def test_no_channel_difference_keeps_the_channel(tmp_path: Path) -> None:
         assert r["proposed_channel"] in (r["current_channel"], None)
     row = next(r for r in rec.rows if r["segment"] == "smb" and r["stage_number"] == 1)
     assert "no channel change" in row["rationale"]
+
+
+# --------------------------------------------------------------------------- decision rules
+
+
+@pytest.mark.parametrize(
+    ("days", "earliest", "ok"),
+    [
+        ([60], 60.0, True),  # where it is
+        ([74], 60.0, True),  # later: a subset of today's cases, older
+        ([52], 60.0, False),  # earlier: younger cases nobody saw handed over
+        ([], 60.0, True),  # no handover in the candidate
+        ([10], math.inf, False),  # none in force (inf): the search may not add one
+    ],
+)
+def test_handover_trust_region(days: list[int], earliest: float, ok: bool) -> None:
+    from arinsight.ladder import decide
+
+    assert decide.handover_within_trust_region(days, earliest) is ok
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "needle"),
+    [
+        (-500.0, -100.0, "it would lose"),
+        (-100.0, 300.0, "includes 0"),
+        (100.0, 300.0, "did not survive the pruning"),
+    ],
+)
+def test_no_channel_change_says_why(low: float, high: float, needle: str) -> None:
+    from arinsight.ladder import decide
+
+    text = decide.no_channel_change(
+        channel="email",
+        to="letter",
+        evidence="email bounced 5 of 100",
+        gain_low=low,
+        gain_high=high,
+    )
+    assert text.startswith("no channel change: email bounced 5 of 100")
+    assert f"{low:,.0f} to {high:,.0f} EUR" in text and needle in text

@@ -278,6 +278,6 @@ def handover_within_trust_region(handover_days: Iterable[int], earliest_now: flo
     have paid on their own among younger cases, and what the agency recovers of
     them, was never observed (the natural-payment tail decides it). A later
     handover reaches a subset of today's cases, at older ages: allowed
-    (``earliest_now`` is inf when no handover is in force: nothing to bound).
+    (``earliest_now`` is inf when no handover is in force; the search adds none).
     """
     return all(d >= earliest_now for d in handover_days)

@@ -865,7 +865,6 @@ def _prune(
 
     A stage goes back to its current timing when it rests on too few sends or when
     undoing it alone gains in at least half of the bootstrap draws (weakest first);
-    a moved collection handover also when the 80 % interval of its own gain includes 0;
     then the whole segment goes back when the 80 % interval of its Δ net value
     includes 0 (``decide.stage_keep`` / ``decide.segment_keep``).
     """
@@ -883,11 +882,6 @@ def _prune(
             dv = _deltas(vb, _values(fit, s, boot, _kept(trial), nv, opts))["net_value"]
             share = float(np.mean(np.asarray(dv) > 0.0))
             keep = decide.stage_keep(int(n_events[cur[i].stage]), opts.min_stage_events, share)
-            if keep and cur[i].is_handover:
-                # the handover's move rests on the agency model (recovery by case age is
-                # a prior unless handover ages vary): its own 80 % interval must clear 0
-                lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
-                keep = decide.segment_keep(lo)
             if not keep and (worst is None or share < worst[0]):
                 worst = (share, i)
         if worst is None:
