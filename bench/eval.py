@@ -9,10 +9,12 @@ the ladder in force L0; without one the shipped default ladder):
 2. evaluate V = net value (``truth.json`` ``objective.net_value``, the settings'
    definition) of L0 and L1 on fresh paired seeds (the same seeds for both);
 3. the oracle L*: a coordinate search on the *true* simulator, per segment — each
-   stage other than the collection handover in turn, on a grid of days around
-   its current day (``ORACLE_GRID``) and "dropped", two search seeds, two rounds;
-   every segment keeps its own best; L* is then evaluated on the same fresh
-   seeds as L0 and L1;
+   stage in turn, the collection handover included, on a grid of days around
+   its current day (``ORACLE_GRIDS``, as wide as the recommender's search
+   radius) and "dropped" (not the handover), one search seed, two rounds; a
+   consumer segment's handover stays at 30 days after due or later (§286(3)
+   BGB, the legal check the recommender obeys); every segment keeps its own
+   best; L* is then evaluated on the same fresh seeds as L0 and L1;
 4. captured share = (V(L1) - V(L0)) / (V(L*) - V(L0)); the paired Δ V(L1) - V(L0)
    with a 95 % t-interval over the seeds; Δ DSO (mean month-end DSO), Δ
    involuntary churn (customers).
@@ -41,7 +43,7 @@ OUT = BENCH / "eval_results.json"
 MONTHS = 18
 #: Day offsets the oracle tries around each stage's day, per round (None = drop the stage).
 ORACLE_GRIDS: tuple[tuple[int | None, ...], ...] = (
-    (-12, -8, -4, 4, 8, 12, None),
+    (-20, -16, -12, -8, -4, 4, 8, 12, 16, 20, None),
     (-3, -1, 1, 3),
 )
 ORACLE_SEEDS = (7001,)
@@ -149,11 +151,12 @@ def oracle(world: Any, l0: Any, scale: float, say: Any) -> Any:
                 choice: dict[str, Stage | None] = {}
                 ok = False
                 for s, p in plans.items():
-                    if i >= len(p) or p[i] is None or p[i].channel == "collection_agency":
+                    if i >= len(p) or p[i] is None:
                         continue
+                    handover = p[i].channel == "collection_agency"
                     kept = [x for j, x in enumerate(p) if x is not None and j != i]
                     if delta is None:
-                        if not kept:
+                        if not kept or handover:
                             continue
                         p[i] = None
                     else:
@@ -166,6 +169,8 @@ def oracle(world: Any, l0: Any, scale: float, say: Any) -> Any:
                             continue
                         if day <= -world.segments[s].payment_terms_days:
                             continue
+                        if handover and world.segments[s].customer_type == "b2c" and day < 30:
+                            continue  # §286(3) BGB: no consumer handover before default
                         p[i] = p[i].model_copy(update={"offset_days": day})
                     choice[s] = p[i]
                     ok = True

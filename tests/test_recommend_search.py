@@ -13,7 +13,8 @@ CURRENT = (
     PlannedStage(4, 60, "collection_agency", 0.0),
 )
 OPTS = RecommenderOptions(search_radius_days=21, min_gap_days=3)
-#: The made-up optimum: pre-due at -5, stage 1 at 2, stage 2 at 12; the handover is fixed.
+#: The made-up optimum: pre-due at -5, stage 1 at 2, stage 2 at 12; the handover where it is
+#: (it is searched too, tests/test_recommend_handover_channels.py).
 TARGET = {0: -5, 1: 2, 2: 12, 4: 60}
 
 

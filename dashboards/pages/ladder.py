@@ -196,7 +196,11 @@ def retry_card(advice: pl.DataFrame, segment: str, de: bool) -> Any:
             unit = "Wiederholungen" if de else "retries"
         else:
             what = f"{r['segment']} · {'Stufe' if de else 'stage'} {r['stage_number']}"
-            tag = " (Hinweis)" if de else " (advice only)"
+            tag = (
+                (" (im Vorschlag)" if de else " (in the proposed ladder)")
+                if r["is_changed"]
+                else (" (Hinweis)" if de else " (advice only)")
+            )
             unit = "Sendungen" if de else "sends"
         rows.append(
             {

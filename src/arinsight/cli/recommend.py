@@ -122,7 +122,7 @@ def _print(
     for col in (
         "segment",
         "stage",
-        "day now → proposed",
+        "day now → proposed (channel)",
         "Δ net value EUR",
         "Δ DSO d",
         "Δ churn",
@@ -141,6 +141,8 @@ def _print(
             move = f"{r['current_offset_days']} (keep)"
         else:
             move = f"{r['current_offset_days']} → {r['proposed_offset_days']}"
+        if not whole and r["proposed_channel"] and r["proposed_channel"] != r["current_channel"]:
+            move += f", {r['current_channel']} → {r['proposed_channel']}"
         t.add_row(
             r["segment"],
             "all" if whole else f"{r['stage_number']} {r['stage_name']}",
@@ -176,7 +178,11 @@ def _print(
             else:
                 what = f"{r['segment']} stage {r['stage_number']}"
                 n = f"{r['evidence_count_sends']:,} sends"
-                proposed = f"{r['proposed']} (advice only)"
+                proposed = (
+                    f"{r['proposed']} (in the proposed ladder)"
+                    if r["is_changed"]
+                    else f"{r['proposed']} (advice only)"
+                )
             r2.add_row(what, r["current"], proposed, n, r["rationale"])
         console.print(r2)
     tables = "marts.ladder_recommendations" + (

@@ -68,13 +68,21 @@ def _snat_batch(th: F64, a: F64, t: F64) -> F64:
 
 
 def agency_rhos(
-    fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], thetas: F64, w: F64
+    fg: FittedGroup,
+    inp: Inputs,
+    mask: npt.NDArray[np.bool_],
+    thetas: F64,
+    w: F64,
+    agency_only: bool = False,
 ) -> F64:
     """``fit.agency_rho`` for every draw: [B] agency own-recovery shares."""
     idx = np.flatnonzero(mask & (inp.handover_rel < NEVER))
     if idx.size == 0:
         return np.full(thetas.shape[0], 0.5)
     mean_ratio = (w @ fg.ratio_sum) / np.maximum(w @ fg.ratio_n, 1e-9)
+    if agency_only:
+        out0: F64 = np.clip(mean_ratio, 0.0, 1.0)
+        return out0
     pairs, _inv, counts = unique_rows(
         np.column_stack([inp.issue_rel[idx], inp.handover_rel[idx]]).astype(np.int64)
     )
@@ -89,8 +97,29 @@ def agency_rhos(
     return out
 
 
-def group_params(fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], w: F64) -> Params:
-    """A group's payment-model parameters for every draw of ``w`` (one Params of B rows)."""
+def halving_draws(fg: FittedGroup, draws: int, seed: int | tuple[int, ...]) -> F64:
+    """[B] agency half-lives (days) drawn from the grid posterior of ``fit.fit_agency_halving``
+    (seeded; the point estimate when the fit has no grid)."""
+    if fg.halving_post.size == 0:
+        return np.full(draws, fg.model.agency_halving)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(fg.halving_grid.size, size=draws, p=fg.halving_post)
+    out: F64 = np.exp(fg.halving_grid[pick])
+    return out
+
+
+def group_params(
+    fg: FittedGroup,
+    inp: Inputs,
+    mask: npt.NDArray[np.bool_],
+    w: F64,
+    seed: int | tuple[int, ...] = 0,
+    agency_only: bool = False,
+) -> Params:
+    """A group's payment-model parameters for every draw of ``w`` (one Params of B rows).
+
+    The agency half-life is drawn from its posterior (``halving_draws``, ``seed``):
+    the customers' weights cannot move a parameter the data leave at its prior."""
     th = draw_thetas(fg.theta, np.asarray(fg.scores, np.float64), fg.info_inv, w)
     return Params(
         pi=1.0 / (1.0 + np.exp(-th[:, P_LOGIT_PI])),
@@ -99,8 +128,11 @@ def group_params(fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], w: F
         half_life=np.exp(th[:, P_LOG_HL]),
         responsiveness=np.exp(th[:, P_LOG_R]),
         lam=np.exp(th[:, P_LAMBDA:]),
-        rho=agency_rhos(fg, inp, mask, th, w),
+        rho=agency_rhos(fg, inp, mask, th, w, agency_only),
         window=fg.model.window,
+        ag_halving=halving_draws(fg, th.shape[0], seed),
+        handover_ref=fg.model.handover_ref,
+        agency_only=agency_only,
     )
 
 

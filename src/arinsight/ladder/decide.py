@@ -191,3 +191,93 @@ def rationale(
         f"still pay on their own at day {current_day}, so the send costs and annoys "
         f"more than it collects; {gain}"
     )
+
+
+def handover_rationale(
+    *,
+    stage_name: str,
+    current_day: int,
+    proposed_day: int,
+    halving_days: float,
+    halving_from_data: bool,
+    churn_per_case: float,
+    cost_per_case: float,
+    commission_pct: float,
+    delta_low: float,
+    delta_high: float,
+) -> str:
+    """One plain sentence for a moved collection handover (``verdict == "change"``).
+
+    ``halving_days``: the agency's own recovery halves every this many days of case
+    age; ``halving_from_data``: False when every case was handed over at one age and
+    the prior decided it; ``churn_per_case``: the fitted excess churn hazard of one
+    handover; ``cost_per_case``/``commission_pct``: from ``settings.yaml``.
+    """
+    gain = f"gain {delta_low:,.0f} to {delta_high:,.0f} EUR (80 %)"
+    source = "fitted" if halving_from_data else "the prior: every case went over at one age"
+    cost = (
+        f"each case costs EUR {cost_per_case:,.2f} and {commission_pct:g} % commission and "
+        f"drives away {100 * churn_per_case:.1f} % of its customers"
+    )
+    if proposed_day > current_day:
+        return (
+            f"hand {stage_name} over later (day {current_day} → {proposed_day}): more customers "
+            f"pay before it, so fewer cases go to the agency ({cost}), while the agency's "
+            f"recovery halves only every ~{halving_days:,.0f} days of case age ({source}); {gain}"
+        )
+    return (
+        f"hand {stage_name} over earlier (day {current_day} → {proposed_day}): the agency "
+        f"recovers more of younger cases (recovery halves every ~{halving_days:,.0f} days of "
+        f"case age, {source}), which outweighs the extra cases ({cost}); {gain}"
+    )
+
+
+def channel_rationale(
+    *,
+    stage_name: str,
+    channel: str,
+    to: str,
+    evidence: str,
+    cost_from: float,
+    cost_to: float,
+    delta_low: float,
+    delta_high: float,
+    timing: str | None = None,
+) -> str:
+    """One plain sentence for a stage whose channel changes (and maybe its day: ``timing``
+    is then the timing sentence, kept in front)."""
+    text = (
+        f"send {stage_name} by {to} instead of {channel}: {evidence}; a {to} costs "
+        f"EUR {cost_to:,.2f} instead of {cost_from:,.2f} and reaches the customer "
+        f"(gain of the channel change {delta_low:,.0f} to {delta_high:,.0f} EUR, 80 %)"
+    )
+    return f"{timing}; {text}" if timing else text
+
+
+def no_channel_change(
+    *, channel: str, to: str, evidence: str, gain_low: float, gain_high: float
+) -> str:
+    """Why a stage keeps its channel although it bounces: the 80 % interval of the gain
+    from sending it by ``to`` (``gain_low``..``gain_high`` EUR) does not lie above 0."""
+    if gain_high < 0.0:
+        why = "it would lose"
+    elif gain_low <= 0.0:
+        why = "an interval that includes 0, so the evidence cannot tell them apart"
+    else:
+        why = "but it did not survive the pruning of the whole proposal"
+    return (
+        f"no channel change: {evidence}, yet sending it by {to} instead of {channel} would "
+        f"change net value by {gain_low:,.0f} to {gain_high:,.0f} EUR (80 %): {why}"
+    )
+
+
+def handover_within_trust_region(handover_days: Iterable[int], earliest_now: float) -> bool:
+    """May a candidate hand cases to the agency on these days?
+
+    Not earlier than the ladder in force (or a randomised arm) does: who would still
+    have paid on their own among younger cases, and what the agency recovers of
+    them, was never observed (the natural-payment tail decides it). A later
+    handover reaches a subset of today's cases, at older ages: allowed
+    (``earliest_now`` is inf when no handover is in force; the search adds none).
+    """
+    return all(d >= earliest_now for d in handover_days)

@@ -23,6 +23,15 @@ within the agency's working window ``W`` pays in full (through the agency);
 otherwise the agency recovers the share ``rho`` of it at ``W``. ``W`` is the
 median observed days from handover to recovery; ``rho`` solves
 ``mean observed recovered share = P(natural in window) + (1 - P) * rho``.
+``rho`` is the share at the group's mean case age at handover ``h0``; at another
+age ``h`` it is ``rho * 0.5 ** ((h - h0) / G)``: the agency's recovery halves
+every ``G`` days of case age (:func:`fit_agency_halving`). ``G`` is fitted from
+the recovered shares of invoices handed over at different ages (a randomised
+experiment, stages pushed back by disputes or minimum gaps) with a log-normal
+prior (``agency_age_halving_days_prior``); a ladder that hands every case over
+at one age leaves it at the prior, and its posterior spread then enters the
+bootstrap as a parametric draw, so moving the handover far is only proposed when
+the gain survives that uncertainty.
 
 **Churn a stage causes** (per segment, customer level): a customer's churn
 hazard on day ``t`` is ``base + sum over its events e of b_k * r * q^(t - e)`` —
@@ -87,6 +96,10 @@ class PayModel:
     lam: F64  # per stage number, at 0 days overdue
     rho: float = 0.5
     window: int = 30
+    #: mean case age (days after due) at handover of the group's handed-over invoices
+    handover_ref: float = 0.0
+    #: days of case age over which the agency's own recovery share halves
+    agency_halving: float = 365.0
     n_invoices: int = 0
     n_events: F64 = field(default_factory=lambda: np.zeros(len(STAGES)))
 
@@ -322,6 +335,11 @@ class FittedGroup:
     info_inv: F64
     ratio_sum: F64  # per customer: sum of recovered shares after handover
     ratio_n: F64  # per customer: handovers
+    #: grid of log agency halving days and its posterior weights (fit_agency_halving)
+    halving_grid: F64 = field(default_factory=lambda: np.zeros(0))
+    halving_post: F64 = field(default_factory=lambda: np.zeros(0))
+    #: did handovers at different case ages inform the half-life (else: the prior)?
+    halving_from_data: bool = False
 
 
 def fit_group(inp: Inputs, mask: npt.NDArray[np.bool_], opts: RecommenderOptions) -> FittedGroup:
@@ -361,16 +379,81 @@ def fit_group(inp: Inputs, mask: npt.NDArray[np.bool_], opts: RecommenderOptions
         n_events=(rows.sent < NEVER).astype(np.float64).T @ rows.count,
     )
     fg = FittedGroup(th, model, scores, info_inv, ratio_sum, ratio_n)
-    model.rho = agency_rho(fg, inp, mask, th, np.ones(n_c))
+    model.rho = agency_rho(fg, inp, mask, th, np.ones(n_c), opts.agency_only)
+    if idx.size == 0:  # no case went to the agency: nothing to scale (rho is a placeholder)
+        model.agency_halving = math.inf
+        return fg
+    model.handover_ref = float(np.mean(inp.handover_rel[idx]))
+    grid, post, informed = fit_agency_halving(fg, inp, mask, opts)
+    fg.halving_grid, fg.halving_post, fg.halving_from_data = grid, post, informed
+    model.agency_halving = float(math.exp(grid[int(np.argmax(post))]))
     return fg
 
 
-def agency_rho(fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], th: F64, w: F64) -> float:
-    """The agency's own recovery share, net of natural payments inside its window."""
+#: Grid of the agency half-life's posterior: log days from 20 to 20,000.
+HALVING_GRID = np.linspace(math.log(20.0), math.log(20_000.0), 241)
+
+
+def fit_agency_halving(
+    fg: FittedGroup, inp: Inputs, mask: npt.NDArray[np.bool_], opts: RecommenderOptions
+) -> tuple[F64, F64, bool]:
+    """Posterior of ``log G`` (agency recovery halves every ``G`` days of case age) on a grid.
+
+    Each handed-over invoice's recovered share ``r_i`` (``paid_after_handover_ratio``)
+    is compared with what the model expects at its case age ``h_i``:
+    ``p_i + (1 - p_i) * rho * 0.5 ** ((h_i - h0) / G)`` (``p_i``: natural payment
+    inside the agency's window), Gaussian errors with the shares' own variance,
+    times the log-normal prior of ``recommender.yaml``. When every case was handed
+    over at the same age the data term is flat and the posterior is the prior.
+
+    Returns:
+        ``(grid of log G, normalised posterior weights, whether the data entered)``.
+    """
+    grid = HALVING_GRID
+    mu0 = math.log(opts.agency_age_halving_days_prior)
+    logp = -0.5 * ((grid - mu0) / opts.agency_age_halving_log_sd) ** 2
+    idx = np.flatnonzero(mask & (inp.handover_rel < NEVER))
+    informed = False
+    if idx.size >= 20:
+        ho = inp.handover_rel[idx].astype(np.float64)
+        r = np.nan_to_num(inp.after_handover_ratio[idx], nan=0.0).clip(0.0, 1.0)
+        a = inp.issue_rel[idx]
+        s0 = snat(fg.theta, a, ho)
+        s1 = snat(fg.theta, a, ho + fg.model.window)
+        p = np.where(s0 > 1e-12, (s0 - s1) / np.maximum(s0, 1e-12), 0.0)
+        if opts.agency_only:
+            p = np.zeros_like(p)
+        var = max(float(np.var(r)), 1e-4)
+        age = ho - float(np.mean(ho))
+        if float(np.ptp(age)) > 0:
+            g = np.exp(grid)[:, None]
+            pred = p[None, :] + (1.0 - p[None, :]) * np.clip(
+                fg.model.rho * 0.5 ** (age[None, :] / g), 0.0, 1.0
+            )
+            logp = logp - 0.5 * ((r[None, :] - pred) ** 2).sum(axis=1) / var
+            informed = True
+    post = np.exp(logp - logp.max())
+    out: F64 = post / post.sum()
+    return grid, out, informed
+
+
+def agency_rho(
+    fg: FittedGroup,
+    inp: Inputs,
+    mask: npt.NDArray[np.bool_],
+    th: F64,
+    w: F64,
+    agency_only: bool = False,
+) -> float:
+    """The agency's own recovery share, net of natural payments inside its window
+    (``agency_only``: the mean recovered share itself; no payment of the customer's
+    own after the handover)."""
     idx = np.flatnonzero(mask & (inp.handover_rel < NEVER))
     if idx.size == 0:
         return 0.5
     mean_ratio = float(fg.ratio_sum @ w / max(float(fg.ratio_n @ w), 1e-9))
+    if agency_only:
+        return float(np.clip(mean_ratio, 0.0, 1.0))
     ho = inp.handover_rel[idx]
     a = inp.issue_rel[idx]
     s0 = snat(th, a, ho)

@@ -32,6 +32,12 @@ class RecommenderOptions(BaseModel):
     paid_reminder_churn_log_sd: float = Field(0.5, gt=0)
     max_send_ratio: float = Field(1.25, ge=1.0)
     replay_max_customers: int = Field(100_000, ge=0)
+    agency_age_halving_days_prior: float = Field(365.0, gt=0)
+    agency_age_halving_log_sd: float = Field(0.7, gt=0)
+    search_handover: bool = True
+    agency_only: bool = True
+    channel_fallback: str = "letter"
+    channel_min_sends: int = Field(50, ge=1)
 
 
 def load_options(path: Path | str | None = None) -> RecommenderOptions:

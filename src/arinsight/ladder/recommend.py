@@ -5,7 +5,7 @@ Steps (method and assumptions: ``docs/recommender.md``):
 1. read ``marts.fct_ladder_invoices`` / ``fct_ladder_customers`` and the ladder in force;
 2. fit the payment model per group and the churn model per segment (``fit.py``);
 3. per segment, a coordinate search over stage days (one-day grid, stages may be
-   dropped; the collection handover stays where it is) on the replayed history
+   dropped; the collection handover moves but stays) on the replayed history
    (``replay.py``), accepting only ladders the legality predicate allows;
 4. a bootstrap over customers gives every change an 80 % interval; a stage whose
    interval of Δ net value includes 0, or that rests on too few sends, goes back
@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from arinsight.config import Ladder, NetValue, Stage
+from arinsight.contract import CHANNELS
 from arinsight.ladder import decide
 from arinsight.ladder.experiment import compare_arms, treatment_plan
 from arinsight.ladder.fit import (
@@ -53,6 +54,8 @@ from arinsight.ladder.replay import (
 
 F64 = npt.NDArray[np.float64]
 Legality = Callable[[Ladder], bool]
+#: Index of the collection agency in ``contract.CHANNELS``.
+_AGENCY = CHANNELS.index("collection_agency")
 #: Hazard per day below which a reminder's response counts as died out.
 FADE_FLOOR = 0.01
 
@@ -209,7 +212,9 @@ def _stages_of(plan_: list[PlannedStage | None], template: tuple[Stage, ...]) ->
     for p, s in zip(plan_, template, strict=True):
         if p is None:
             continue
-        out.append(s.model_copy(update={"offset_days": p.day, "anchor": "due_date"}))
+        out.append(
+            s.model_copy(update={"offset_days": p.day, "anchor": "due_date", "channel": p.channel})
+        )
     return tuple(out)
 
 
@@ -232,7 +237,7 @@ def _candidates(
 ) -> list[PlannedStage | None]:
     """Days stage ``i`` may move to (coarse 3-day grid plus ±1, ±2 around where it is now)."""
     cur = current[i]
-    if cur.is_handover:
+    if cur.is_handover and not opts.search_handover:
         return [plan_[i]]
     prev = next((p for p in reversed(plan_[:i]) if p is not None), None)
     nxt = next((p for p in plan_[i + 1 :] if p is not None), None)
@@ -251,7 +256,7 @@ def _candidates(
         PlannedStage(cur.stage, d, cur.channel, cur.fee) for d in sorted(days) if lo <= d <= hi
     ]
     others = sum(1 for j, p in enumerate(plan_) if p is not None and j != i)
-    if others >= 1:
+    if others >= 1 and not cur.is_handover:  # the handover moves but stays
         out.append(None)
     if plan_[i] is not None and plan_[i] not in out:
         out.append(plan_[i])
@@ -308,6 +313,148 @@ def search_segment(
     return plan_
 
 
+# --------------------------------------------------------------------------- channels
+
+
+@dataclass(frozen=True)
+class ChannelOption:
+    """A stage that could go out by another channel, and the engagement evidence."""
+
+    stage: int
+    channel: str  # in force
+    to: str
+    sends: int
+    bounced: int
+
+    @property
+    def bounce_share(self) -> float:
+        return self.bounced / max(self.sends, 1)
+
+    @property
+    def lift_scale(self) -> float:
+        """Lift of the new channel relative to the stage's fitted (bounce-averaged) lift."""
+        return 1.0 / max(1.0 - self.bounce_share, 0.05)
+
+
+def bounce_stats(wh: Any) -> dict[tuple[str, int, str], tuple[int, int]]:
+    """``(segment, stage, channel) -> (sent, bounced)`` from ``marts.fct_message_engagement``
+    (empty when the ledger has no message events)."""
+    from arinsight.metrics import has_relation
+
+    if not has_relation(wh, "marts", "fct_message_engagement"):
+        return {}
+    rows = wh.con.execute(
+        "select segment, stage_number, channel, sum(count_sent), sum(count_bounced) "
+        "from marts.fct_message_engagement where segment <> 'all' "
+        "group by segment, stage_number, channel"
+    ).fetchall()
+    return {
+        (str(seg), int(k), str(ch)): (int(n or 0), int(b or 0))
+        for seg, k, ch, n, b in rows
+        if k is not None
+    }
+
+
+def channel_options(
+    cur: tuple[PlannedStage, ...],
+    segment: str,
+    bounces: Mapping[tuple[str, int, str], tuple[int, int]],
+    opts: RecommenderOptions,
+) -> dict[int, ChannelOption]:
+    """Per stage position: the channel change the engagement data allow trying.
+
+    A stage qualifies when its channel in force is tracked in the segment's message
+    events with at least ``channel_min_sends`` sends, some of them bounced, and is
+    neither the fallback channel nor the collection handover.
+    """
+    out: dict[int, ChannelOption] = {}
+    for i, p in enumerate(cur):
+        if p.is_handover or p.channel == opts.channel_fallback:
+            continue
+        got = bounces.get((segment, p.stage, p.channel))
+        if got is None or got[0] < opts.channel_min_sends or got[1] <= 0:
+            continue
+        out[i] = ChannelOption(p.stage, p.channel, opts.channel_fallback, got[0], got[1])
+    return out
+
+
+def _switched(p: PlannedStage, o: ChannelOption) -> PlannedStage:
+    return PlannedStage(p.stage, p.day, o.to, p.fee, o.lift_scale, p.channel)
+
+
+def switch_channels(
+    value: Callable[[tuple[PlannedStage, ...]], float],
+    best: list[PlannedStage | None],
+    options: Mapping[int, ChannelOption],
+    legal: Callable[[tuple[PlannedStage, ...]], bool],
+) -> list[PlannedStage | None]:
+    """Greedily switch the channel of each qualifying stage when the objective gains."""
+    out = best.copy()
+    v = value(_kept(out))
+    for i, o in sorted(options.items()):
+        p = out[i]
+        if p is None:
+            continue
+        trial = out.copy()
+        trial[i] = _switched(p, o)
+        vt = value(_kept(trial))
+        if vt > v + 1e-9 and legal(_kept(trial)):
+            out, v = trial, vt
+    return out
+
+
+def _channel_notes(
+    fit: _Fitted,
+    s: int,
+    boot: _Boot,
+    cur: tuple[PlannedStage, ...],
+    best: list[PlannedStage | None],
+    options: Mapping[int, ChannelOption],
+    rows: list[dict[str, Any]],
+    nv: NetValue,
+    opts: RecommenderOptions,
+) -> None:
+    """Say in each qualifying stage's row what the channel change does, or why not."""
+    if not options:
+        return
+    vb = _values(fit, s, boot, _kept(best), nv, opts)
+    for i, o in options.items():
+        row = next(r for r in rows if r["stage_number"] == cur[i].stage)
+        p = best[i]
+        evidence = (
+            f"{o.channel} bounced {o.bounced:,} of {o.sends:,} sends here "
+            f"({100 * o.bounce_share:.1f} %), which reach nobody"
+        )
+        if p is None:
+            row["rationale"] += f"; {evidence} (stage dropped, no channel change)"
+            continue
+        other = best.copy()
+        other[i] = (
+            PlannedStage(p.stage, p.day, o.channel, p.fee)
+            if p.channel != o.channel
+            else _switched(p, o)
+        )
+        d = _deltas(vb, _values(fit, s, boot, _kept(other), nv, opts))["net_value"]
+        lo, hi = decide.interval(d, opts.interval_low_pct, opts.interval_high_pct)
+        if p.channel != o.channel:
+            row["rationale"] = decide.channel_rationale(
+                stage_name=str(row["stage_name"]),
+                channel=o.channel,
+                to=o.to,
+                evidence=evidence,
+                cost_from=float(nv.channel_cost.get(o.channel, 0.0)),  # type: ignore[call-overload]
+                cost_to=float(nv.channel_cost.get(o.to, 0.0)),  # type: ignore[call-overload]
+                delta_low=lo,
+                delta_high=hi,
+                timing=row["rationale"] if p.day != cur[i].day else None,
+            )
+        else:
+            # lo/hi: keeping the channel against switching it; the switch gains -hi..-lo
+            row["rationale"] += "; " + decide.no_channel_change(
+                channel=o.channel, to=o.to, evidence=evidence, gain_low=-hi, gain_high=-lo
+            )
+
+
 # --------------------------------------------------------------------------- bootstrap
 
 
@@ -329,15 +476,18 @@ def _draws(fit: _Fitted, inp: Inputs, opts: RecommenderOptions, seed: int) -> _B
 
     w = bootstrap.poisson_weights(opts.bootstrap_draws, int(inp.c_seg.size), seed)
     params = {
-        g: bootstrap.group_params(fg, inp, fit.group_masks[g], w) for g, fg in fit.groups.items()
+        g: bootstrap.group_params(fg, inp, fit.group_masks[g], w, (seed, g), opts.agency_only)
+        for g, fg in fit.groups.items()
     }
     bumps = {k: bootstrap.churn_bumps(cm, w) for k, cm in fit.churn.items()}
     seg_w = {s: np.ascontiguousarray(w[:, book.cust_rows]) for s, book in fit.books.items()}
     return _Boot(params, bumps, w, seg_w)
 
 
-def _point(fit: _Fitted) -> tuple[dict[int, Params], dict[int, F64]]:
+def _point(fit: _Fitted, agency_only: bool) -> tuple[dict[int, Params], dict[int, F64]]:
     params = {g: Params.stack([fg.model]) for g, fg in fit.groups.items()}
+    for p in params.values():
+        p.agency_only = agency_only
     bumps = {k: cm.bumps()[None, :] for k, cm in fit.churn.items()}
     return params, bumps
 
@@ -441,6 +591,7 @@ def recommend(
     with connect(str(db) if db is not None else None) as wh:
         inp = read_inputs(wh)
         current, source = ladder_in_force(wh, ladder_path, inp.as_of)
+        bounces = bounce_stats(wh)
     n_und = np.bincount(inp.seg[~inp.disputed & (inp.seg >= 0)], minlength=len(inp.segments))
     segs = [s for s in range(len(inp.segments)) if n_und[s] >= opts.min_segment_invoices]
     if not segs:
@@ -456,7 +607,7 @@ def recommend(
     legal_full = legality or default_legality(current, inp.customer_types)
     say(f"bootstrap: {opts.bootstrap_draws} draws over customers")
     boot = _draws(fit, inp, opts, seed)
-    point, point_bumps = _point(fit)
+    point, point_bumps = _point(fit, opts.agency_only)
     proposal = current
     rows: list[dict[str, Any]] = []
     experiments: dict[str, Any] = {}
@@ -506,6 +657,10 @@ def recommend(
             _now: F64 = sends_now,
             _first: F64 = first_now,
         ) -> float:
+            if not decide.handover_within_trust_region(
+                [q.day for q in p if q.is_handover], _first[_AGENCY]
+            ):
+                return -math.inf
             v = evaluate(_b, point, _u, p, nv, opts)
             if not decide.within_trust_region(
                 _channel_sends(p, v.stage_events[0]),
@@ -533,10 +688,13 @@ def recommend(
             return legal_full(_with_segment(_base, _seg, stages))
 
         best = search_segment(value, cur_plan, first_day, opts, legal, start)
+        switches = channel_options(cur_plan, seg, bounces, opts)
+        best = switch_channels(value, best, switches, legal)
         best = _prune(fit, s, boot, cur_plan, best, nv, opts, inp)
         seg_rows, final = _rows_for_segment(
             fit, s, boot, template, cur_plan, best, nv, opts, inp, source, now
         )
+        _channel_notes(fit, s, boot, cur_plan, best, switches, seg_rows, nv, opts)
         if seg in experiments:
             e = experiments[seg]
             seg_rows[-1]["rationale"] += (
@@ -569,6 +727,13 @@ def recommend(
                 "responsiveness_days": round(fg.model.responsiveness, 1),
                 "lift_per_stage": [round(float(x), 4) for x in fg.model.lam],
                 "agency_own_recovery_share": round(fg.model.rho, 3),
+                "handover_age_days_mean": round(fg.model.handover_ref, 1),
+                "agency_recovery_halving_days": round(fg.model.agency_halving, 1)
+                if math.isfinite(fg.model.agency_halving)
+                else None,
+                "agency_halving_source": "fitted"
+                if fg.halving_from_data
+                else ("prior" if fg.halving_post.size else "no handovers"),
             }
             for g, fg in fit.groups.items()
         },
@@ -628,7 +793,7 @@ def fit_check(
     within 90 days of due (cohorts whose 90 days are observed; an invoice counts with
     its full amount when it settles). Predicted: the same from the replay.
     """
-    params, bumps = _point(fit)
+    params, bumps = _point(fit, opts.agency_only)
     v = evaluate(fit.books[s], params, bumps, ladder, nv, opts)
     m = (inp.seg == s) & ~inp.disputed
     amt = inp.amount[m]
@@ -655,7 +820,7 @@ def _channel_sends(ladder: tuple[PlannedStage, ...], stage_sends: F64) -> F64:
 
     out = np.zeros(len(CHANNELS))
     for p in ladder:
-        i = CHANNELS.index(p.channel)
+        i = CHANNELS.index(p.observed_channel)
         out[i] = max(out[i], float(stage_sends[p.stage]))
     return out
 
@@ -666,7 +831,7 @@ def _channel_first_day(ladder: tuple[PlannedStage, ...]) -> F64:
 
     out = np.full(len(CHANNELS), np.inf)
     for p in ladder:
-        i = CHANNELS.index(p.channel)
+        i = CHANNELS.index(p.observed_channel)
         out[i] = min(out[i], float(p.day))
     return out
 
@@ -823,6 +988,15 @@ def _rows_for_segment(
             fade_days=fade,
             next_gap_days=(c.day - cur[i - 1].day) if i > 0 else None,
         )
+        if verdict == "change" and c.is_handover and p is not None and p.day != c.day:
+            text = decide.handover_rationale(
+                stage_name=st.name,
+                current_day=c.day,
+                proposed_day=p.day,
+                **_agency_facts(fit, s, nv),
+                delta_low=st_["delta_net_value_amount_low"],
+                delta_high=st_["delta_net_value_amount_high"],
+            )
         rows.append(
             {
                 "segment": seg,
@@ -889,6 +1063,22 @@ def _rows_for_segment(
     return rows, best
 
 
+def _agency_facts(fit: _Fitted, s: int, nv: NetValue) -> dict[str, Any]:
+    """What a handover rationale says about the segment's agency (largest group's fit)."""
+    from arinsight.contract import CHANNELS
+
+    gs = sorted({g for g, _a in fit.books[s].cells}, key=lambda g: -fit.groups[g].model.n_invoices)
+    fg = fit.groups[gs[0]]
+    cm = fit.churn[fit.books[s].disp_key]
+    return {
+        "halving_days": fg.model.agency_halving,
+        "halving_from_data": fg.halving_from_data,
+        "churn_per_case": float(cm.bumps()[CHANNELS.index("collection_agency")]),
+        "cost_per_case": float(nv.channel_cost.get("collection_agency", 0.0)),
+        "commission_pct": float(nv.agency_commission_pct),
+    }
+
+
 def _tidy(proposal: Ladder, current: Ladder) -> Ladder:
     """Name the proposal; drop per-segment entries identical to the default."""
     segs = {
@@ -953,5 +1143,15 @@ def write_mart(
             wh.con.unregister("retry_recs")
 
 
-__all__ = ["Recommendation", "default_legality", "recommend", "search_segment", "write_mart"]
+__all__ = [
+    "ChannelOption",
+    "Recommendation",
+    "bounce_stats",
+    "channel_options",
+    "default_legality",
+    "recommend",
+    "search_segment",
+    "switch_channels",
+    "write_mart",
+]
 _ = (dt, NotEnoughData)

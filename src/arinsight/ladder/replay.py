@@ -61,6 +61,16 @@ class PlannedStage:
     day: int
     channel: str
     fee: float
+    #: the stage's fitted lift times this (a channel change: the lift of a delivered
+    #: send, ``1 / (1 - bounce share)`` of the observed channel's average)
+    lift_scale: float = 1.0
+    #: the channel the data show this stage on, when the candidate changes it
+    from_channel: str | None = None
+
+    @property
+    def observed_channel(self) -> str:
+        """The channel the ladder in force sends this stage by (trust region)."""
+        return self.from_channel or self.channel
 
     @property
     def is_handover(self) -> bool:
@@ -89,6 +99,13 @@ class Params:
     lam: F64  # [B, stages]
     rho: F64
     window: int
+    #: [B] days of case age over which the agency's own recovery halves (None: no decay)
+    ag_halving: F64 | None = None
+    #: case age at handover at which ``rho`` was measured
+    handover_ref: float = 0.0
+    #: True: a handed-over case is paid only through the agency's recovery (``rho``);
+    #: False: a case whose natural payment day falls in the agency's window pays in full
+    agency_only: bool = False
     cache: dict[tuple[int, int, int], F64] = field(default_factory=dict)
     outcomes: dict[tuple[int, tuple[PlannedStage, ...], bytes], CellOutcome] = field(
         default_factory=dict
@@ -118,7 +135,16 @@ class Params:
             lam=np.stack([m.lam for m in models]),
             rho=np.array([m.rho for m in models]),
             window=models[0].window,
+            ag_halving=np.array([m.agency_halving for m in models]),
+            handover_ref=models[0].handover_ref,
         )
+
+    def rho_at(self, age: int) -> F64:
+        """[B] the agency's own recovery share for cases handed over at ``age`` days."""
+        if self.ag_halving is None:
+            return self.rho
+        out: F64 = np.clip(self.rho * 0.5 ** ((age - self.handover_ref) / self.ag_halving), 0, 1)
+        return out
 
 
 @dataclass
@@ -162,7 +188,9 @@ def cell_outcome(
     for p in ladder:
         if p.is_handover or p.day < a or p.day > end:
             continue
-        amp = (m.lam[:, p.stage] * np.exp(-max(p.day, 0) / m.responsiveness))[:, None]
+        amp = (m.lam[:, p.stage] * p.lift_scale * np.exp(-max(p.day, 0) / m.responsiveness))[
+            :, None
+        ]
         n = np.maximum(t - p.day, 0.0)[None, :]
         h += amp * d * (1 - d**n) / (1 - d)
         sent.append(p)
@@ -189,21 +217,25 @@ def cell_outcome(
         ta = np.arange(end + 1, end + w + 1, dtype=np.float64)
         nat_hand = snat_t[:, -1]
         scale = np.where(nat_hand > 1e-12, at_hand / np.maximum(nat_hand, 1e-12), 0.0)
-        sa = m.natural_survival(a, end + 1, end + w) * scale[:, None]
+        if m.agency_only:  # no payment of the customer's own after the handover
+            sa = np.repeat(at_hand[:, None], w, axis=1)
+        else:
+            sa = m.natural_survival(a, end + 1, end + w) * scale[:, None]
         pa = np.concatenate([at_hand[:, None], sa[:, :-1]], axis=1) - sa
         da = (1.0 + rate) ** (-ta / 365.0)
         rem = sa[:, -1]
-        ag_rec = rem * m.rho
+        rho = m.rho_at(end)
+        ag_rec = rem * rho
         ag_pv = pa @ da + ag_rec * float((1.0 + rate) ** (-(end + w) / 365.0))
         cash = cash + ag_pv
         commission = ag_pv * nv.agency_commission_pct / 100.0
         days_open = (
-            days_open + sa.sum(axis=1) + rem * (1 - m.rho) * max(WRITE_OFF_AFTER_HANDOVER - w, 0)
+            days_open + sa.sum(axis=1) + rem * (1 - rho) * max(WRITE_OFF_AFTER_HANDOVER - w, 0)
         )
         recovered = recovered + pa[:, ta <= RECOVERY_HORIZON].sum(axis=1)
         if end + w <= RECOVERY_HORIZON:
             recovered = recovered + ag_rec
-        unpaid_final = rem * (1 - m.rho)
+        unpaid_final = rem * (1 - rho)
     # reminders that still go out to invoices paid in the last few days (posting delay)
     paid_events = np.zeros((b, len(STAGES)))
     lags = np.arange(delay.size)

@@ -199,6 +199,9 @@ def extend(
             text = channel_advice(r["channel"], r["count_sent"], r["count_bounced"], opts)
             if text is None:
                 continue
+            proposed = {st.stage: st.channel for st in proposal.for_segment(str(r["segment"]))}.get(
+                int(r["stage_number"])
+            )
             item = {
                 "segment": r["segment"],
                 "stage_number": r["stage_number"],
@@ -207,10 +210,16 @@ def extend(
                 "count_sent": int(r["count_sent"]),
                 "count_bounced": int(r["count_bounced"]),
                 "rationale": text,
+                # the recommender's search tried the change (ladder.recommend.switch_channels)
+                "written_into_ladder": proposed == opts.fallback_channel,
             }
             summary["channel_changes"].append(item)
             for row in rows:
-                if row["segment"] == r["segment"] and row["stage_number"] == r["stage_number"]:
+                if (
+                    row["segment"] == r["segment"]
+                    and row["stage_number"] == r["stage_number"]
+                    and "bounced" not in str(row["rationale"])  # the search said it already
+                ):
                     row["rationale"] = f"{row['rationale']}; {text}"
     return proposal, summary
 
@@ -250,9 +259,10 @@ def advice_rows(summary: dict[str, Any], source: str, when: Any) -> list[dict[st
 
     ``advice`` is ``retry_schedule`` (segment 'all', one row per failure reason
     seen in ``fct_payment_retries``, changed or kept) or ``channel`` (a stage
-    whose channel bounces; ``current`` / ``proposed`` are channels, the ladder
-    itself is not changed). Empty when the ledger has no payment attempts and
-    no channel bounces clearly.
+    whose channel bounces; ``current`` / ``proposed`` are channels;
+    ``is_changed`` says whether the proposed ladder carries the change, which
+    the recommender's search decides with its bootstrap evidence). Empty when the
+    ledger has no payment attempts and no channel bounces clearly.
     """
     out: list[dict[str, Any]] = []
     for a in summary.get("payment_retries", []):
@@ -281,7 +291,8 @@ def advice_rows(summary: dict[str, Any], source: str, when: Any) -> list[dict[st
                 "stage_number": c["stage_number"],
                 "current": c.get("channel"),
                 "proposed": c.get("proposed_channel"),
-                "is_changed": False,  # stated in the rationale, not written into the ladder
+                # written into the proposed ladder when the search's evidence carried it
+                "is_changed": bool(c.get("written_into_ladder", False)),
                 "rationale": c["rationale"],
                 "evidence_count_attempts": None,
                 "evidence_count_sends": c.get("count_sent"),

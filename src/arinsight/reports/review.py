@@ -704,7 +704,11 @@ def retry_recommendations_html(rv: Review) -> str:
             n = r["evidence_count_attempts"]
         else:
             what = f"{r['segment']} · {'stage' if en else 'Stufe'} {r['stage_number']}"
-            tag = " (advice only)" if en else " (Hinweis)"
+            tag = (
+                (" (in the proposed ladder)" if en else " (im Vorschlag)")
+                if r["is_changed"]
+                else (" (advice only)" if en else " (Hinweis)")
+            )
             n = r["evidence_count_sends"]
         rows.append(
             (
