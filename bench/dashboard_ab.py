@@ -2,6 +2,8 @@
 
     python bench/dashboard_ab.py WAREHOUSE REV [REV ...] [--rounds 3]
 
+(a REV that is a folder holding ``src/`` and ``dashboards/`` is served as it is)
+
 Each revision's ``src/`` and ``dashboards/`` are extracted (``git archive``) into a
 temporary folder and served by this checkout's ``arinsight dashboard`` with
 ``PYTHONPATH`` pointing there (same Python packages, that revision's app). Rounds
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     loads: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {r: extract(r, Path(tmp)) for r in args.revs}
+        trees = {r: Path(r) if Path(r).is_dir() else extract(r, Path(tmp)) for r in args.revs}
         for n in range(args.rounds):
             for rev in args.revs if n % 2 == 0 else args.revs[::-1]:
                 proc, url = serve(trees[rev], args.db)
