@@ -295,8 +295,8 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
     return app
 
 
-#: plotly.js (4.8 MB; about 0.4 s of main-thread start-up on a quiet laptop, over 1 s
-#: on a loaded one) off the critical path. dcc.Graph loads it only once the first
+#: plotly.js (4.8 MB; 1.3-3.3 s of main-thread start-up measured on the loaded
+#: 2-core VM, bench/README.md) off the critical path. dcc.Graph loads it only once the first
 #: figure has arrived (after _dash-layout and the page's callback), then downloads it
 #: and starts it before drawing. Here the download starts with the page (a preload),
 #: and the script runs once the app has sent its first callbacks (``loadPlotly`` from
@@ -307,8 +307,8 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
 #: then sets the real ``window.Plotly``. The graph chunk is preloaded too.
 #: (dash 4.4: dash/dcc/dash_core_components.js, "_dashPlotlyJSURL".)
 #:
-#: dcc.Graph draws all charts of a page in one task (0.3 s for six on a quiet laptop,
-#: nothing on screen meanwhile): ``Plotly.react`` is wrapped to draw one chart per
+#: dcc.Graph draws all charts of a page in one task (0.5 s for the overview's six at
+#: load 11, nothing on screen meanwhile): ``Plotly.react`` is wrapped to draw one chart per
 #: task, in the order they were asked for (page order), so each shows when drawn;
 #: a chart whose element left the page before its turn (navigation) is skipped.
 EARLY_SCRIPTS = """<link rel="preload" as="script" href="{prefix}{plotly}">
