@@ -24,8 +24,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -52,28 +50,10 @@ def extract(rev: str, into: Path) -> Path:
 
 
 def serve(tree: Path, db: str) -> tuple[subprocess.Popen[str], str]:
-    port = dashboard_bench._port()
+    """This checkout's ``arinsight dashboard`` running ``tree``'s app."""
     exe = str(Path(sys.executable).parent / "arinsight")
-    proc = subprocess.Popen(
-        [exe, "dashboard", "--db", db, "--port", str(port)],
-        env={**os.environ, "PYTHONPATH": str(tree / "src")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_dash-layout", timeout=5) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"{tree}: dashboard did not start")
-        time.sleep(0.2)
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    return dashboard_bench.serve(exe, Path(db), env=env)
 
 
 def main(argv: list[str] | None = None) -> int:

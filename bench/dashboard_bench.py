@@ -107,10 +107,14 @@ def _segments_and_months(db: Path) -> tuple[list[str], list[str]]:
     return segs, [m.isoformat() for m in months]
 
 
-def serve(arinsight: str, db: Path) -> tuple[subprocess.Popen[str], str]:
+def serve(
+    arinsight: str, db: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``arinsight dashboard`` on a free port (``env``: its environment); once it answers."""
     port = _port()
     proc = subprocess.Popen(
         [arinsight, "dashboard", "--db", str(db), "--port", str(port)],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

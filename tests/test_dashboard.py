@@ -112,6 +112,18 @@ def at(pages: dict[str, Any]) -> Any:
     data.configure(sample_path)
 
 
+#: id prefix of each page's components
+PREFIXES = {
+    "overview": "ov",
+    "aging": "ag",
+    "dunning": "dn",
+    "recovery": "rc",
+    "ladder": "ld",
+    "quality": "dq",
+    "worklist": "wl",
+}
+
+
 def test_pages_are_the_six_of_the_issue(pages: dict[str, Any]) -> None:
     assert sorted(pages) == sorted(dash_app.PAGES)
 
@@ -270,15 +282,7 @@ def test_quality_page_shows_the_failed_expectations(
 @pytest.mark.parametrize("lang", ["en", "de"])
 def test_every_page_renders_without_a_notice(pages: dict[str, Any], page: str, lang: str) -> None:
     out = pages[page].render(f"?lang={lang}", None)
-    prefix = {
-        "overview": "ov",
-        "aging": "ag",
-        "dunning": "dn",
-        "recovery": "rc",
-        "ladder": "ld",
-        "quality": "dq",
-    }[page]
-    assert find(out, f"{prefix}-notice") is None, text_of(out)
+    assert find(out, f"{PREFIXES[page]}-notice") is None, text_of(out)
 
 
 def test_a_period_picks_that_month(pages: dict[str, Any], sample: Path) -> None:
@@ -568,16 +572,6 @@ def test_recommendations_are_labelled_for_people(pages: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- first render (issue 10)
-
-PREFIXES = {
-    "overview": "ov",
-    "aging": "ag",
-    "dunning": "dn",
-    "recovery": "rc",
-    "ladder": "ld",
-    "quality": "dq",
-    "worklist": "wl",
-}
 
 
 def _json(component: Any) -> str:
