@@ -390,6 +390,7 @@ def step_dashboard(size: int) -> list[Result]:
     rows = []
     for page, cb in data["callbacks"].items():
         first = (data["first_render"] or {}).get(page)
+        every = (data.get("all_charts") or {}).get(page)
         rows.append(
             Result(
                 f"dashboard {page}",
@@ -398,7 +399,9 @@ def step_dashboard(size: int) -> list[Result]:
                 None,
                 None,
                 note=(
-                    f"first render (s); callback p95 {cb['cold_p95_ms']:.0f} ms cold / "
+                    "first render (s)"
+                    + (f", every chart {every:.2f} s" if every is not None else "")
+                    + f"; callback p95 {cb['cold_p95_ms']:.0f} ms cold / "
                     f"{cb['warm_p95_ms']:.0f} ms cached; server CPU per callback "
                     f"{cb['cold_cpu_ms']:.0f} / {cb['warm_cpu_ms']:.0f} ms; "
                     f"load avg {data['load_average']:.1f}"

@@ -8,6 +8,7 @@ fail under CI=true and skip otherwise.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,4 +174,47 @@ def test_overview_prints_without_the_controls(base_url: str, watched: Watched) -
     pdf = ARTIFACTS / "overview_print.pdf"
     watched.page.pdf(path=str(pdf), format="A4", print_background=True)
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+    assert watched.console == [] and watched.failed == []
+
+
+def test_a_first_visit_costs_one_round_trip_and_one_plotly(base_url: str, watched: Watched) -> None:
+    """The body arrives with the page (its callback does not fire on load); plotly.js is
+    fetched once (preloaded, then run) and runs once; a filter change is one callback."""
+    posts: list[str] = []
+    plotly: list[str] = []
+
+    def seen(request: Any) -> None:
+        if "_dash-update-component" in request.url:
+            posts.append(json.loads(request.post_data)["output"])
+        elif request.url.endswith("/plotly.min.js"):
+            plotly.append(request.url)
+
+    watched.page.on("request", seen)
+    watched.open(base_url + "/", "ov-body")
+    watched.page.wait_for_selector("#ov-body .js-plotly-plot .main-svg", timeout=30_000)
+    assert "ov-body.children" not in posts, posts
+    assert any("_pages_content.children" in p for p in posts), posts
+    assert len(plotly) == 1, plotly
+    scripts = "document.querySelectorAll('script[src$=\"/plotly.min.js\"]').length"
+    assert watched.page.evaluate(scripts) == 1
+    assert watched.page.evaluate("typeof window.Plotly.newPlot") == "function"
+    posts.clear()
+    watched.page.click("#flt-segment")
+    watched.page.locator(".Select-option, [role=option]").filter(has_text="smb").first.click()
+    watched.page.wait_for_function(
+        "() => document.querySelector('#ov-heading').innerText.includes('smb')", timeout=15_000
+    )
+    watched.page.wait_for_load_state("networkidle")
+    assert posts.count("ov-body.children") == 1, posts
+    assert not any("_pages_content" in p for p in posts), posts
+    assert watched.console == [] and watched.failed == []
+
+
+def test_the_quality_page_does_not_start_plotly(base_url: str, watched: Watched) -> None:
+    """No charts there: plotly.js is only preloaded; the next page with charts runs it."""
+    watched.open(base_url + "/quality", "dq-body")
+    assert watched.page.evaluate("typeof window.Plotly.newPlot") == "undefined"
+    watched.page.click("#nav-overview")
+    watched.page.wait_for_selector("#ov-body .js-plotly-plot .main-svg", timeout=30_000)
+    assert watched.page.evaluate("typeof window.Plotly.newPlot") == "function"
     assert watched.console == [] and watched.failed == []

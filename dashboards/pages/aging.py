@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from arinsight import metrics, viz
 from arinsight.config import load_settings
@@ -20,18 +20,23 @@ from arinsight.dashboard.components import (
     month_label,
     table,
 )
-from arinsight.dashboard.context import month, no_rows, render_page, upto
+from arinsight.dashboard.context import month, no_rows, page_layout, render_page, upto
 from arinsight.dashboard.filters import BEHAVIOURS, Filters
 from arinsight.viz.theme import fmt_days, fmt_eur, fmt_pct, t
 
 dash.register_page(__name__, path="/aging", name="Aging", order=1)
 
 
-def layout(**_: Any) -> html.Div:
-    return html.Div(dcc.Loading(html.Div(id="ag-body")), className="page")
+def layout(**query: Any) -> Any:
+    return page_layout("ag", query, body)
 
 
-@callback(Output("ag-body", "children"), Input("url", "search"), Input("data-version", "data"))
+@callback(
+    Output("ag-body", "children"),
+    Input("url", "search"),
+    Input("data-version", "data"),
+    prevent_initial_call=True,
+)
 def render(search: str | None, _version: str | None) -> Any:
     return render_page("ag", search, body)
 

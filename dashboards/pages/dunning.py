@@ -10,7 +10,7 @@ from typing import Any
 
 import dash
 import polars as pl
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data, payments
@@ -22,18 +22,23 @@ from arinsight.dashboard.components import (
     month_label,
     table,
 )
-from arinsight.dashboard.context import month, no_rows, render_page, stage_names, upto
+from arinsight.dashboard.context import month, no_rows, page_layout, render_page, stage_names, upto
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import fmt_count, fmt_days, fmt_eur, fmt_pct, t
 
 dash.register_page(__name__, path="/dunning", name="Dunning funnel", order=2)
 
 
-def layout(**_: Any) -> html.Div:
-    return html.Div(dcc.Loading(html.Div(id="dn-body")), className="page")
+def layout(**query: Any) -> Any:
+    return page_layout("dn", query, body)
 
 
-@callback(Output("dn-body", "children"), Input("url", "search"), Input("data-version", "data"))
+@callback(
+    Output("dn-body", "children"),
+    Input("url", "search"),
+    Input("data-version", "data"),
+    prevent_initial_call=True,
+)
 def render(search: str | None, _version: str | None) -> Any:
     return render_page("dn", search, body)
 

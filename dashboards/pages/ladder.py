@@ -9,12 +9,12 @@ from typing import Any
 
 import dash
 import polars as pl
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
 from arinsight.dashboard.components import behaviour_scope, card, graph, table
-from arinsight.dashboard.context import render_page
+from arinsight.dashboard.context import page_layout, render_page
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import fmt_count, fmt_eur, t
 
@@ -25,11 +25,16 @@ STAGE_COLUMNS = ("stage_number", "stage")
 PROPOSED_COLUMNS = ("proposed_offset_days", "proposed_due_offset_days", "proposed_offset")
 
 
-def layout(**_: Any) -> html.Div:
-    return html.Div(dcc.Loading(html.Div(id="ld-body")), className="page")
+def layout(**query: Any) -> Any:
+    return page_layout("ld", query, body)
 
 
-@callback(Output("ld-body", "children"), Input("url", "search"), Input("data-version", "data"))
+@callback(
+    Output("ld-body", "children"),
+    Input("url", "search"),
+    Input("data-version", "data"),
+    prevent_initial_call=True,
+)
 def render(search: str | None, _version: str | None) -> Any:
     return render_page("ld", search, body)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from arinsight import metrics, viz
 from arinsight.config import load_settings
@@ -19,7 +19,7 @@ from arinsight.dashboard.components import (
     kpi_tile,
     month_label,
 )
-from arinsight.dashboard.context import month, no_rows, render_page, upto
+from arinsight.dashboard.context import month, no_rows, page_layout, render_page, upto
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import t
 
@@ -37,11 +37,16 @@ TILES = (
 )
 
 
-def layout(**_: Any) -> html.Div:
-    return html.Div(dcc.Loading(html.Div(id="ov-body")), className="page")
+def layout(**query: Any) -> Any:
+    return page_layout("ov", query, body)
 
 
-@callback(Output("ov-body", "children"), Input("url", "search"), Input("data-version", "data"))
+@callback(
+    Output("ov-body", "children"),
+    Input("url", "search"),
+    Input("data-version", "data"),
+    prevent_initial_call=True,
+)
 def render(search: str | None, _version: str | None) -> Any:
     return render_page("ov", search, body)
 

@@ -9,26 +9,32 @@ from pathlib import Path
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from arinsight import metrics
 from arinsight.dashboard import data
 from arinsight.dashboard.components import card, table
-from arinsight.dashboard.context import render_page
+from arinsight.dashboard.context import page_layout, render_page
 from arinsight.dashboard.filters import Filters
 from arinsight.viz.theme import fmt_count
 
-dash.register_page(__name__, path="/quality", name="Data quality", order=5)
+#: charts=False: no plotly.js on this page (the app does not start it here)
+dash.register_page(__name__, path="/quality", name="Data quality", order=5, charts=False)
 
 #: Where `arinsight check` writes its Data Docs (relative to the working directory).
 CHECK_INDEX = Path("reports") / "quality" / "index.html"
 
 
-def layout(**_: Any) -> html.Div:
-    return html.Div(dcc.Loading(html.Div(id="dq-body")), className="page")
+def layout(**query: Any) -> Any:
+    return page_layout("dq", query, body)
 
 
-@callback(Output("dq-body", "children"), Input("url", "search"), Input("data-version", "data"))
+@callback(
+    Output("dq-body", "children"),
+    Input("url", "search"),
+    Input("data-version", "data"),
+    prevent_initial_call=True,
+)
 def render(search: str | None, _version: str | None) -> Any:
     return render_page("dq", search, body)
 

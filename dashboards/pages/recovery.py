@@ -7,22 +7,27 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
 from arinsight.dashboard.components import behaviour_scope, card, graph, grid, month_label
-from arinsight.dashboard.context import month, no_rows, render_page, upto
+from arinsight.dashboard.context import month, no_rows, page_layout, render_page, upto
 from arinsight.dashboard.filters import Filters
 
 dash.register_page(__name__, path="/recovery", name="Recovery & churn", order=3)
 
 
-def layout(**_: Any) -> html.Div:
-    return html.Div(dcc.Loading(html.Div(id="rc-body")), className="page")
+def layout(**query: Any) -> Any:
+    return page_layout("rc", query, body)
 
 
-@callback(Output("rc-body", "children"), Input("url", "search"), Input("data-version", "data"))
+@callback(
+    Output("rc-body", "children"),
+    Input("url", "search"),
+    Input("data-version", "data"),
+    prevent_initial_call=True,
+)
 def render(search: str | None, _version: str | None) -> Any:
     return render_page("rc", search, body)
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from arinsight import metrics, viz
 from arinsight.dashboard import data
 from arinsight.dashboard.components import card, graph, grid, table
-from arinsight.dashboard.context import render_page
+from arinsight.dashboard.context import page_layout, render_page
 from arinsight.dashboard.filters import Filters
 
 dash.register_page(__name__, path="/worklist", name="Worklist", order=6)
@@ -21,11 +21,16 @@ dash.register_page(__name__, path="/worklist", name="Worklist", order=6)
 TOP = 25
 
 
-def layout(**_: Any) -> html.Div:
-    return html.Div(dcc.Loading(html.Div(id="wl-body")), className="page")
+def layout(**query: Any) -> Any:
+    return page_layout("wl", query, body)
 
 
-@callback(Output("wl-body", "children"), Input("url", "search"), Input("data-version", "data"))
+@callback(
+    Output("wl-body", "children"),
+    Input("url", "search"),
+    Input("data-version", "data"),
+    prevent_initial_call=True,
+)
 def render(search: str | None, _version: str | None) -> Any:
     return render_page("wl", search, body)
 

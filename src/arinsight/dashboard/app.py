@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -101,6 +102,7 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
         title="arinsight",
         update_title="",
     )
+    app.index_string = index_string(app.config.requests_pathname_prefix)
     if auth is not None:
         import dash_auth
 
@@ -266,6 +268,19 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
         names = [PAGE_NAMES[p][1 if lang == "de" else 0] for p in PAGES]
         return [paths[p] + (search or "") for p in PAGES] + names
 
+    # plotly.js starts once the first callbacks are on their way (see EARLY_SCRIPTS),
+    # except on pages without charts (registered with charts=False)
+    chartless = [
+        p["relative_path"] for p in dash.page_registry.values() if p.get("charts") is False
+    ]
+    start_plotly = (
+        "function (pathname) { if (!CHARTLESS.includes(pathname)) "
+        "{ window.arinsightLoadPlotly(); } }"
+    )
+    app.clientside_callback(
+        start_plotly.replace("CHARTLESS", json.dumps(chartless)), Input("url", "pathname")
+    )
+
     @app.callback(
         Output("data-version", "data"),
         Input("version-poll", "n_intervals"),
@@ -278,6 +293,83 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
 
     _app = app
     return app
+
+
+#: plotly.js (4.8 MB; 1.3-3.3 s of main-thread start-up measured on the loaded
+#: 2-core VM, bench/README.md) off the critical path. dcc.Graph loads it only once the first
+#: figure has arrived (after _dash-layout and the page's callback), then downloads it
+#: and starts it before drawing. Here the download starts with the page (a preload),
+#: and the script runs once the app has sent its first callbacks (``loadPlotly`` from
+#: the clientside callback in :func:`create_app`), so start-up overlaps the server's
+#: work on the page. dcc.Graph fetches plotly.js itself only while ``window.Plotly``
+#: is unset and otherwise waits on whatever it holds (``Promise.resolve``): a thenable
+#: that starts the script if nobody has yet and settles when it has run; the script
+#: then sets the real ``window.Plotly``. The graph chunk is preloaded too.
+#: (dash 4.4: dash/dcc/dash_core_components.js, "_dashPlotlyJSURL".)
+#:
+#: dcc.Graph draws all charts of a page in one task (0.5 s for the overview's six at
+#: load 11, nothing on screen meanwhile): ``Plotly.react`` is wrapped to draw one chart per
+#: task, in the order they were asked for (page order), so each shows when drawn;
+#: a chart whose element left the page before its turn (navigation) is skipped.
+EARLY_SCRIPTS = """<link rel="preload" as="script" href="{prefix}{plotly}">
+<link rel="preload" as="script" href="{prefix}{graph}">
+<script>
+(function () {
+  var started = null;
+  window.arinsightLoadPlotly = function () {
+    if (started === null) {
+      started = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = "{prefix}{plotly}";
+        s.async = true;
+        s.onload = function () {
+          oneAtATime(window.Plotly);
+          resolve();
+        };
+        s.onerror = reject;
+        document.head.appendChild(s);
+      });
+    }
+    return started;
+  };
+  window.Plotly = {
+    then: function (ok, fail) { return window.arinsightLoadPlotly().then(ok, fail); }
+  };
+  function oneAtATime(plotly) {
+    var react = plotly.react;
+    var queue = Promise.resolve();
+    plotly.react = function (gd) {
+      var args = arguments;
+      var drawn = queue
+        .then(function () { return new Promise(function (next) { setTimeout(next, 0); }); })
+        .then(function () {
+          return typeof gd === "string" || gd.isConnected ? react.apply(plotly, args) : gd;
+        });
+      queue = drawn.catch(function () {});
+      return drawn;
+    };
+  }
+})();
+</script>"""
+PLOTLY_JS = "_dash-component-suites/plotly/package_data/plotly.min.js"
+GRAPH_JS = "_dash-component-suites/dash/dcc/async-graph.js"
+
+
+def index_string(prefix: str) -> str:
+    """Dash's page skeleton with :data:`EARLY_SCRIPTS` in the head, before the
+    stylesheets (an inline script after a stylesheet waits for it)."""
+    import dash
+
+    early = (
+        EARLY_SCRIPTS.replace("{prefix}", prefix)
+        .replace("{plotly}", PLOTLY_JS)
+        .replace("{graph}", GRAPH_JS)
+    )
+    title = "<title>{%title%}</title>"
+    template: str = dash.dash._default_index  # type: ignore[attr-defined]
+    if title not in template:  # pragma: no cover - a dash upgrade changed the skeleton
+        raise DashboardError("dash's index template has no <title>: update index_string()")
+    return template.replace(title, title + "\n" + early, 1)
 
 
 def _date(text: str) -> Any:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import polars as pl
 
@@ -79,3 +80,20 @@ def render_page(page: str, search: str | None, body: Callable[[Filters], Any]) -
             return data.memo(("page", page, f), lambda: body(f))
         except data.NeedsCommand as state:
             return notice(state, f.lang, page=page)
+
+
+def page_layout(page: str, query: Mapping[str, Any], body: Callable[[Filters], Any]) -> Any:
+    """The page as Dash's router serves it, its body already drawn from the query
+    string (``query``: the URL's parameters as the router passes them).
+
+    The page's own callback (``prevent_initial_call``) then only redraws the body when
+    the filters or the build change: a first visit or a page link costs one callback
+    round trip instead of the router's and then the body's, one after the other.
+    """
+    from dash import dcc, html
+
+    search = "?" + urlencode(dict(query), doseq=True) if query else ""
+    return html.Div(
+        dcc.Loading(html.Div(render_page(page, search, body), id=f"{page}-body")),
+        className="page",
+    )
