@@ -1262,6 +1262,10 @@ class _ReadAhead:
             self.queued[self.next] = self.pool.submit(_prepare, path, table, self.profile)
             self.next += 1
 
+    def queued_bytes(self) -> int:
+        """Bytes of the files read ahead and not yet taken (their text is in memory)."""
+        return sum(self.sizes[j] for j in self.queued)
+
     def take(self, i: int) -> _Prepared:
         """File ``i`` read (waits for it); queues the files after it."""
         self._queue_after(i)
@@ -1360,6 +1364,42 @@ def _load_file(
     return results
 
 
+#: DuckDB's memory limit during a load never goes below this (MiB)
+LOAD_MEMORY_FLOOR_MIB = 256
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+_UNITS.update({"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12})
+
+
+def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
+    """DuckDB's current ``memory_limit`` in bytes (None: not a size, e.g. unlimited)."""
+    import re
+
+    text = str(_scalar(con, "select current_setting('memory_limit')") or "")
+    m = re.fullmatch(r"([0-9.]+)\s*([A-Za-z]+)", text.strip())
+    if not m or m.group(2) not in _UNITS:
+        return None
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _leave_room(
+    con: duckdb.DuckDBPyConnection, limit: int, prepared: _Prepared, reader: _ReadAhead
+) -> None:
+    """Lower DuckDB's memory limit by what the loader itself holds in memory now.
+
+    A CSV's text (and record index) stays in Python while DuckDB types it, and
+    the next files are read ahead; DuckDB's limit is for DuckDB alone, so at 10M
+    invoices (an 0.8 GB file, 0.4 GB of index) the process would otherwise peak
+    at the limit plus all that. Lowered, DuckDB spills what does not fit to its
+    temp directory instead; the process stays near the configured limit. At 1M
+    the files are small and the limit does not bind.
+    """
+    held = reader.queued_bytes()
+    if prepared.text is not None:
+        held += prepared.text.held_bytes()
+    room = max(LOAD_MEMORY_FLOOR_MIB * 2**20, limit - held)
+    con.execute(f"set memory_limit = '{room // 2**20}MiB'")
+
+
 def check_currencies(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:
     """Refuse invoices in a currency without a usable rate into the reporting currency.
 
@@ -1443,10 +1483,18 @@ def load_sources(
     files = expand_sources(sources, prof)
     results: list[LoadResult] = []
     reader = _ReadAhead(files, prof)
+    limit = _memory_limit_bytes(con)
     try:
-        with _setting(con, "force_compression", RAW_COMPRESSION), transaction(con):
+        with (
+            _setting(con, "force_compression", RAW_COMPRESSION),
+            _setting(con, "memory_limit", _scalar(con, "select current_setting('memory_limit')")),
+            transaction(con),
+        ):
             for i, (path, table) in enumerate(files):
-                for res in _load_file(con, path, table, prof, reader.take(i), export_date):
+                prepared = reader.take(i)
+                if limit is not None:
+                    _leave_room(con, limit, prepared, reader)
+                for res in _load_file(con, path, table, prof, prepared, export_date):
                     results.append(res)
                     if on_file:
                         on_file(res)

@@ -409,6 +409,14 @@ class TextFile:
             out.append(_record_text(self.utf8, idx, int(rec)) if ok else None)
         return out
 
+    def held_bytes(self) -> int:
+        """Bytes this file holds in memory: its text and its record index, if built."""
+        n = len(self.utf8)
+        if self._idx is not None:
+            n += sum(a.nbytes for a in (self._idx.starts, self._idx.ends, self._idx.lines))
+            n += self._idx.blank.nbytes
+        return n
+
     def close(self) -> None:
         if self.tmp:
             os.unlink(self.tmp)
