@@ -447,3 +447,27 @@ def test_memory_limit_text_is_read_in_every_unit(wh: Warehouse) -> None:
         wh.con.execute(f"set memory_limit = '{setting}'")
         got = loader._memory_limit_bytes(wh.con)
         assert got is not None and 0 <= expected - got < 0.1 * 2**30
+
+
+def test_the_memory_limit_is_never_raised_nor_more_than_halved(wh: Warehouse) -> None:
+    class Text:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def held_bytes(self) -> int:
+            return self.n
+
+    class Reader:
+        def queued_bytes(self) -> int:
+            return 10 * 2**20  # a 10 MiB file read ahead
+
+    def room(limit_mib: int, held_mib: int) -> str:
+        prepared = loader._Prepared("digest", "csv", Text(held_mib * 2**20))  # type: ignore[arg-type]
+        loader._leave_room(wh.con, limit_mib * 2**20, prepared, Reader())  # type: ignore[arg-type]
+        return str(wh.con.execute("select current_setting('memory_limit')").fetchall()[0][0])
+
+    assert room(3072, 790) == "2.2 GiB"  # 3072 - 790 - 10 = 2272 MiB
+    assert room(200, 40) == "150.0 MiB"  # 200 - 40 - 10
+    assert room(200, 150) == "100.0 MiB"  # would be 40: half the limit instead
+    assert room(4096, 3000) == "1.0 GiB"  # 1086 MiB (DuckDB shows it cut to 1.0 GiB)
+    assert room(2048, 1900) == "256.0 MiB"  # would be 138 MiB: the floor (half would be 1 GiB)

@@ -1364,7 +1364,7 @@ def _load_file(
     return results
 
 
-#: DuckDB's memory limit during a load never goes below this (MiB)
+#: DuckDB's memory limit during a load goes below neither this (MiB) nor half the limit
 LOAD_MEMORY_FLOOR_MIB = 256
 _UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _UNITS.update({"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12})
@@ -1396,7 +1396,7 @@ def _leave_room(
     held = reader.queued_bytes()
     if prepared.text is not None:
         held += prepared.text.held_bytes()
-    room = max(LOAD_MEMORY_FLOOR_MIB * 2**20, limit - held)
+    room = max(min(LOAD_MEMORY_FLOOR_MIB * 2**20, limit // 2), limit - held)
     con.execute(f"set memory_limit = '{room // 2**20}MiB'")
 
 
