@@ -411,3 +411,63 @@ def test_duplicate_two_column_keys(
     res = _load(wh, f)
     assert res.rows_quarantined == len(repeats)
     assert [q[0] for q in _quarantine(wh)] == repeats
+
+
+def test_duckdb_gets_the_memory_limit_minus_the_text_the_loader_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wh: Warehouse
+) -> None:
+    # DuckDB's limit is for DuckDB alone; while a CSV's text sits in Python the
+    # loader lowers it by that many bytes, and puts it back afterwards
+    src = tmp_path / "src"
+    src.mkdir()
+    body = "customer_id,segment,name\n" + "".join(f"C{i:06d},smb,N\n" for i in range(40_000))
+    (src / "customers.csv").write_text(body, encoding="utf-8")
+    size = (src / "customers.csv").stat().st_size  # 600,025 bytes: ASCII, read as it is
+    wh.con.execute("set memory_limit = '64MiB'")
+    seen: list[str] = []
+    write = loader._write_output
+
+    def spy(con: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(con.execute("select current_setting('memory_limit')").fetchall()[0][0])
+        return write(con, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "LOAD_MEMORY_FLOOR_MIB", 1)
+    monkeypatch.setattr(loader, "_write_output", spy)
+    (res,) = load_sources(wh.con, [src])
+    assert res.rows_loaded == 40_000
+    # 64 MiB - 600,025 bytes (plain file: no record index) = 66,508,839 bytes -> 63 MiB
+    assert (64 * 2**20 - size) // 2**20 == 63
+    assert seen == ["63.0 MiB"]
+    assert wh.con.execute("select current_setting('memory_limit')").fetchall()[0][0] == "64.0 MiB"
+
+
+def test_memory_limit_text_is_read_in_every_unit(wh: Warehouse) -> None:
+    # DuckDB shows the limit cut to 0.1 of its unit: 3GB (2.79 GiB) reads back as "2.7 GiB"
+    for setting, expected in (("3GB", 3 * 10**9), ("1536MiB", 1536 * 2**20), ("2GiB", 2 * 2**30)):
+        wh.con.execute(f"set memory_limit = '{setting}'")
+        got = loader._memory_limit_bytes(wh.con)
+        assert got is not None and 0 <= expected - got < 0.1 * 2**30
+
+
+def test_the_memory_limit_is_never_raised_nor_more_than_halved(wh: Warehouse) -> None:
+    class Text:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def held_bytes(self) -> int:
+            return self.n
+
+    class Reader:
+        def queued_bytes(self) -> int:
+            return 10 * 2**20  # a 10 MiB file read ahead
+
+    def room(limit_mib: int, held_mib: int) -> str:
+        prepared = loader._Prepared("digest", "csv", Text(held_mib * 2**20))  # type: ignore[arg-type]
+        loader._leave_room(wh.con, limit_mib * 2**20, prepared, Reader())  # type: ignore[arg-type]
+        return str(wh.con.execute("select current_setting('memory_limit')").fetchall()[0][0])
+
+    assert room(3072, 790) == "2.2 GiB"  # 3072 - 790 - 10 = 2272 MiB
+    assert room(200, 40) == "150.0 MiB"  # 200 - 40 - 10
+    assert room(200, 150) == "100.0 MiB"  # would be 40: half the limit instead
+    assert room(4096, 3000) == "1.0 GiB"  # 1086 MiB (DuckDB shows it cut to 1.0 GiB)
+    assert room(2048, 1900) == "256.0 MiB"  # would be 138 MiB: the floor (half would be 1 GiB)

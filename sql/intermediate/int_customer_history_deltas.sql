@@ -2,6 +2,7 @@
 -- grain: one row per customer per month end in which their payment history
 --   changed
 -- keys: customer_id, month_end_date
+-- keys_unique_by: construction
 -- depends_on: int_invoice_facts, int_stage_entries,
 --   int_customer_lifespans
 -- notes: monthly changes whose running sums give, at a month end t, the

@@ -1,6 +1,7 @@
 -- model: int_dunning_events
 -- grain: one row per dunning event sent
 -- keys: event_id
+-- keys_unique_by: construction
 -- depends_on: stg_dunning_events, int_invoices_converted
 -- notes: stg_dunning_events with the invoice's integer invoice_key (the one
 --   join on the text invoice_id; every later model joins on the key) and

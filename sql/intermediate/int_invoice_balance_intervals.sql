@@ -2,6 +2,7 @@
 -- grain: one row per invoice per day on which its balance moved (the
 --   interval of constant balance that starts that day)
 -- keys: invoice_key, valid_from_date
+-- keys_unique_by: construction
 -- depends_on: int_invoices_converted, stg_payments, stg_adjustments
 -- notes: keyed by the integer invoice_key (stg_invoices). The day's
 --   movements (invoiced / paid / credited / written_off amounts, reporting

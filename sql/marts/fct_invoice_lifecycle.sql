@@ -1,6 +1,7 @@
 -- model: fct_invoice_lifecycle
 -- grain: one row per invoice
 -- keys: invoice_id
+-- keys_unique_by: construction
 -- depends_on: int_invoice_facts, int_stage_entries
 -- notes: settled_date = first day the open amount is at most 0.01 (null:
 --   open at as_of_date); days_to_settle = settled - issue; days_late =

@@ -1,6 +1,7 @@
 -- model: fct_ladder_invoices
 -- grain: one row per invoice
 -- keys: invoice_id
+-- keys_unique_by: construction
 -- depends_on: fct_invoice_lifecycle, stg_payments, stg_invoices,
 --   stg_dunning_events, stg_customers
 -- notes: the recommender's per-invoice input (arinsight.ladder.fit).

@@ -608,9 +608,36 @@ def _flag_duplicates(
     con.execute("drop table if exists _dupkeys")
 
 
+#: Temp table of the payments whose invoice is missing or issued after the payment
+#: (see :func:`_match_invoices`).
+_MATCHED = "_pay_invoices"
+
+
+def _match_invoices(con: duckdb.DuckDBPyConnection) -> str:
+    """One join of the typed payments with ``raw.invoices`` for both checks that need
+    it: the reference check (``_found`` false) and the payment dated before its
+    invoice (``paid_at < issue_date``). Keeps only those rows (few), by rowid of
+    ``_typed``; the two checks then update from it instead of joining 1M rows
+    twice. Returns the temp table's name."""
+    con.execute(
+        f"create or replace temp table {_MATCHED} as select t.rowid as _rid, "
+        "i.invoice_id is not null as _found, i.issue_date from "
+        f"{_TYPED} t left join raw.invoices i on i.invoice_id = t.invoice_id where "
+        "t._reason is null and t.invoice_id is not null and "
+        "(i.invoice_id is null or t.paid_at < i.issue_date)"
+    )
+    return _MATCHED
+
+
 def _flag_references(
-    con: duckdb.DuckDBPyConnection, table: Table, labels: dict[str, str], p: Params
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    labels: dict[str, str],
+    p: Params,
+    matched: str | None = None,
 ) -> None:
+    """Hold rows whose reference is not loaded. ``matched``: the payments' join with
+    the invoices from :func:`_match_invoices`, already done."""
     for col, (ref_table, ref_col) in table.references.items():
         label = labels.get(col, col)
         pre = p(f"{label} '")
@@ -618,11 +645,15 @@ def _flag_references(
             f"' is not in {ref_table}: load {ref_table} (the row is held and retried by "
             f"every later `arinsight load`, even of unchanged files), or fix the {col}"
         )
+        missing = (
+            f"rowid in (select _rid from {matched} where not _found)"
+            if matched is not None and col == "invoice_id" and ref_table == "invoices"
+            else f"not exists (select 1 from raw.{ref_table} r where r.{ref_col} = {_TYPED}.{col})"
+        )
         _exec(
             con,
             f"update {_TYPED} set _field = {p(label)}, _reason = {pre} || {col} || {post}, "
-            f"_held = true where _reason is null and {col} is not null and not exists "
-            f"(select 1 from raw.{ref_table} r where r.{ref_col} = {_TYPED}.{col})",
+            f"_held = true where _reason is null and {col} is not null and {missing}",
             p,
         )
 
@@ -706,10 +737,12 @@ def _flag_plausibility(
     export: ExportDate,
     profile: Profile,
     rel: str = _TYPED,
+    matched: str | None = None,
 ) -> list[str]:
     """Quarantine rows of ``rel`` dated after the export date, and payments dated
-    before their invoice's issue date. Returns notes (rows dated after an inferred
-    export date but within the margin, which are loaded)."""
+    before their invoice's issue date (``matched``: the payments' join with the
+    invoices from :func:`_match_invoices`, already done). Returns notes (rows
+    dated after an inferred export date but within the margin, which are loaded)."""
     notes: list[str] = []
     col = _DATED.get(table.name)
     bound = export.bound()
@@ -748,13 +781,18 @@ def _flag_plausibility(
                 )
     if table.name == "payments":
         label, inv = labels.get("paid_at", "paid_at"), labels.get("invoice_id", "invoice_id")
+        source, on = (
+            (f"{matched} i", f"i._rid = {rel}.rowid and i._found")
+            if matched is not None
+            else ("raw.invoices i", f"i.invoice_id = {rel}.invoice_id")
+        )
         _exec(
             con,
             f"update {rel} set _field = {p(label)}, _reason = {p(label + ' ')} || "
             f"cast({rel}.paid_at as varchar) || {p(' is before the issue date ')} || "
             f"cast(i.issue_date as varchar) || {p(f' of its invoice ({inv} ')} || "
             f"{rel}.invoice_id || {p(BEFORE_ISSUE_HINT)}"
-            f" from raw.invoices i where i.invoice_id = {rel}.invoice_id and "
+            f" from {source} where {on} and "
             f"{rel}._reason is null and {rel}.paid_at < i.issue_date",
             p,
         )
@@ -1079,11 +1117,14 @@ def _write_output(
     labels = {c: s.label for c, s in out.sources.items()}
     p = Params()
     _flag_duplicates(con, table, labels, p, staged)
-    _flag_references(con, table, labels, p)
+    matched = _match_invoices(con) if table.name == "payments" else None
+    _flag_references(con, table, labels, p, matched)
     notes = list(notes)
     if table.name in _DATED:
         export = _export_date(con, profile, export_day, with_typed=table.name == "invoices")
-        notes += _flag_plausibility(con, table, labels, p, export, profile)
+        notes += _flag_plausibility(con, table, labels, p, export, profile, matched=matched)
+    if matched is not None:
+        con.execute(f"drop table {matched}")
     no_currency = (
         "count(*) filter (where _reason is null and currency is null)"
         if table.name == "invoices"
@@ -1221,6 +1262,10 @@ class _ReadAhead:
             self.queued[self.next] = self.pool.submit(_prepare, path, table, self.profile)
             self.next += 1
 
+    def queued_bytes(self) -> int:
+        """Bytes of the files read ahead and not yet taken (their text is in memory)."""
+        return sum(self.sizes[j] for j in self.queued)
+
     def take(self, i: int) -> _Prepared:
         """File ``i`` read (waits for it); queues the files after it."""
         self._queue_after(i)
@@ -1319,6 +1364,42 @@ def _load_file(
     return results
 
 
+#: DuckDB's memory limit during a load goes below neither this (MiB) nor half the limit
+LOAD_MEMORY_FLOOR_MIB = 256
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+_UNITS.update({"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12})
+
+
+def _memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
+    """DuckDB's current ``memory_limit`` in bytes (None: not a size, e.g. unlimited)."""
+    import re
+
+    text = str(_scalar(con, "select current_setting('memory_limit')") or "")
+    m = re.fullmatch(r"([0-9.]+)\s*([A-Za-z]+)", text.strip())
+    if not m or m.group(2) not in _UNITS:
+        return None
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _leave_room(
+    con: duckdb.DuckDBPyConnection, limit: int, prepared: _Prepared, reader: _ReadAhead
+) -> None:
+    """Lower DuckDB's memory limit by what the loader itself holds in memory now.
+
+    A CSV's text (and record index) stays in Python while DuckDB types it, and
+    the next files are read ahead; DuckDB's limit is for DuckDB alone, so at 10M
+    invoices (an 0.8 GB file, 0.4 GB of index) the process would otherwise peak
+    at the limit plus all that. Lowered, DuckDB spills what does not fit to its
+    temp directory instead; the process stays near the configured limit. At 1M
+    the files are small and the limit does not bind.
+    """
+    held = reader.queued_bytes()
+    if prepared.text is not None:
+        held += prepared.text.held_bytes()
+    room = max(min(LOAD_MEMORY_FLOOR_MIB * 2**20, limit // 2), limit - held)
+    con.execute(f"set memory_limit = '{room // 2**20}MiB'")
+
+
 def check_currencies(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> None:
     """Refuse invoices in a currency without a usable rate into the reporting currency.
 
@@ -1402,10 +1483,18 @@ def load_sources(
     files = expand_sources(sources, prof)
     results: list[LoadResult] = []
     reader = _ReadAhead(files, prof)
+    limit = _memory_limit_bytes(con)
     try:
-        with _setting(con, "force_compression", RAW_COMPRESSION), transaction(con):
+        with (
+            _setting(con, "force_compression", RAW_COMPRESSION),
+            _setting(con, "memory_limit", _scalar(con, "select current_setting('memory_limit')")),
+            transaction(con),
+        ):
             for i, (path, table) in enumerate(files):
-                for res in _load_file(con, path, table, prof, reader.take(i), export_date):
+                prepared = reader.take(i)
+                if limit is not None:
+                    _leave_room(con, limit, prepared, reader)
+                for res in _load_file(con, path, table, prof, prepared, export_date):
                     results.append(res)
                     if on_file:
                         on_file(res)

@@ -29,20 +29,23 @@ never by formatting values into the text.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arinsight.errors import BuildError
+from arinsight.models.keys import CONSTRUCTION
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     import duckdb
+    from sqlglot import exp
 
     from arinsight.config import Settings
 
@@ -74,6 +77,9 @@ class Model:
     depends_on: tuple[str, ...]
     sql: str
     header: dict[str, str] = field(default_factory=dict)
+    #: the header says ``keys_unique_by: construction`` and the SQL proves it
+    #: (:mod:`arinsight.models.keys`): the build checks only for null keys
+    keys_proven: bool = False
 
     @property
     def relation(self) -> str:
@@ -88,7 +94,15 @@ def parse_header(path: Path) -> dict[str, str]:
         if not line.startswith("--"):
             break
         m = _HEADER.match(line)
-        if m and m.group(1) in {"model", "grain", "keys", "depends_on", "notes", "asserts"}:
+        if m and m.group(1) in {
+            "model",
+            "grain",
+            "keys",
+            "keys_unique_by",
+            "depends_on",
+            "notes",
+            "asserts",
+        }:
             last = m.group(1)
             header[last] = m.group(2)
         elif last:
@@ -119,6 +133,12 @@ def load_model(path: Path, layer: str) -> Model:
     if not name.startswith(PREFIXES[layer]):
         raise BuildError(
             f"{path}: a {layer} model's name starts with {' or '.join(PREFIXES[layer])}"
+        )
+    claim = h.get("keys_unique_by")
+    if claim is not None and claim != CONSTRUCTION:
+        raise BuildError(
+            f"{path}: `-- keys_unique_by: {claim}` — the only value is {CONSTRUCTION!r} "
+            "(the SQL proves the keys unique); remove the line to have the build count them"
         )
     sql = path.read_text(encoding="utf-8")
     declared = set(_split(h.get("depends_on", "")))
@@ -175,12 +195,11 @@ def sql_reads(sql: str, path: Path | str = "<sql>") -> set[str]:
     Raises:
         BuildError: the SQL does not parse, or names a schema other than raw or a layer.
     """
-    import sqlglot
     from sqlglot import exp
     from sqlglot.errors import ParseError
 
     try:
-        tree = sqlglot.parse_one(_strip_header(sql), read="duckdb")
+        tree = _parse(_strip_header(sql))
     except ParseError as exc:
         raise BuildError(f"{path}: the SQL does not parse: {exc}") from exc
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
@@ -201,6 +220,45 @@ def sql_reads(sql: str, path: Path | str = "<sql>") -> set[str]:
             )
         reads.add(f"raw.{name}" if schema == "raw" else name)
     return reads
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(body: str) -> exp.Expr:
+    """sqlglot's tree of a model or assert (cached: the dependency and key analyses
+    both read it; neither changes it)."""
+    import sqlglot
+
+    return sqlglot.parse_one(body, read="duckdb")
+
+
+def _prove_keys(models: list[Model]) -> list[Model]:
+    """``models`` (in build order) with ``keys_proven`` set where the header claims
+    ``keys_unique_by: construction``.
+
+    Raises:
+        BuildError: a model claims it and its SQL does not prove it.
+    """
+    from arinsight.models.keys import KeyProver, Rel, explain
+
+    if not any("keys_unique_by" in m.header for m in models):
+        return models
+    known: dict[str, Rel] = {}
+    out = []
+    for m in models:
+        rel = KeyProver(known).query(_parse(_strip_header(m.sql)), {})
+        declared = frozenset(k.lower() for k in m.keys)
+        known[m.name] = Rel(tuple(dict.fromkeys([declared, *rel.keys])), rel.single, rel.columns)
+        if "keys_unique_by" in m.header:
+            why = explain(rel, m.keys)
+            if why is not None:
+                raise BuildError(
+                    f"{m.path}: the header says `-- keys_unique_by: {CONSTRUCTION}` but {why}. "
+                    "Remove that header line (the build then counts the keys at run time) or "
+                    "change the SQL"
+                )
+            m = replace(m, keys_proven=True)
+        out.append(m)
+    return out
 
 
 def _strip_comments(sql: str) -> str:
@@ -242,7 +300,7 @@ def discover_models(root: Path | None = None) -> list[Model]:
         order = list(TopologicalSorter(graph).static_order())
     except CycleError as exc:
         raise BuildError(f"model dependency cycle: {' -> '.join(exc.args[1])}") from exc
-    return [models[n] for n in order]
+    return _prove_keys([models[n] for n in order])
 
 
 @dataclass(frozen=True)
@@ -273,11 +331,12 @@ def _set_variables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 
 
 def _check_keys(con: duckdb.DuckDBPyConnection, m: Model) -> None:
+    """Keys unique and not null; for keys the SQL proves unique, only not null."""
     cols = ", ".join(m.keys)
     nulls = " or ".join(f"{k} is null" for k in m.keys)
+    dupes_sql = "0" if m.keys_proven else f"count(*) - count(distinct ({cols}))"
     rows = con.execute(
-        f"select count(*) - count(distinct ({cols})), count(*) filter (where {nulls}) "
-        f"from {m.relation}"
+        f"select {dupes_sql}, count(*) filter (where {nulls}) from {m.relation}"
     ).fetchall()
     dupes, null_count = rows[0]
     if dupes or null_count:
