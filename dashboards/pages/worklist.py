@@ -40,7 +40,7 @@ def body(f: Filters) -> list[Any]:
         )
     day = dates[-1]
     segment = None if f.segment == "all" else f.segment
-    rows = data.read(metrics.worklist, segment, TOP)
+    rows = data.read(metrics.worklist, segment, TOP, lang=f.lang)
     forecast = data.read(metrics.cash_forecast)
     de = f.lang == "de"
     heading = (
