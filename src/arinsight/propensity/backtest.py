@@ -96,7 +96,8 @@ def run(wh: Warehouse, origins: list[dt.date], *, seed: int = 0) -> Backtest:
     from arinsight.propensity.model import data_as_of, reuse_fits
 
     end = data_as_of(wh)
-    parts, fparts = [], []
+    parts: list[pl.DataFrame] = []
+    fparts: list[pl.DataFrame] = []
     with reuse_fits():  # consecutive origins share their held-out and past-origin fits
         for origin in origins:
             _one_origin(wh, origin, end, seed, parts, fparts)
