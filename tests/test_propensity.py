@@ -183,17 +183,21 @@ def test_worklist_reason_in_german() -> None:
         "Kunde zahlte 25 % der früheren Rechnungen verspätet, im Median 4 Tage zu spät; "
         "zahlt mit 30 % in 14 Tagen ohne Schritt, mit 55 % nach 1. Mahnung (letter)"
     )
-    # due in 1 day, no reminder, no history, next step the agency
+    # after "vor" / "in" German takes the dative plural: "vor 5 Tagen", "in 3 Tagen"
+    assert "12 Tage überfällig, Stufe 1 vor 5 Tagen;" in worklist.reason(
+        {**row, "days_since_stage": 5}, "de"
+    )
+    # due in 3 days, no reminder, no history, next step the agency
     lone = {
         **row,
-        "days_past_due": -1,
+        "days_past_due": -3,
         "stage_reached": None,
         "median_days_late": None,
         "next_step_name": None,
         "paid_within_14d_if_next_step_ratio": None,
     }
     assert worklist.reason(lone, "de") == (
-        "fällig in 1 Tag, noch keine Erinnerung; keine Zahlungshistorie; "
+        "fällig in 3 Tagen, noch keine Erinnerung; keine Zahlungshistorie; "
         "zahlt mit 30 % in 14 Tagen; nächster Schritt ist das Inkasso"
     )
     # not a word of English left in the German sentence

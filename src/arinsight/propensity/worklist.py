@@ -26,9 +26,10 @@ def _pct(x: float | None, lang: str = "en") -> str:
     return f"{100 * x:.0f} %"
 
 
-def _days(n: int, lang: str = "en") -> str:
+def _days(n: int, lang: str = "en", *, dative: bool = False) -> str:
+    """``n`` days; German after "vor" / "in" takes the dative plural ("vor 5 Tagen")."""
     if lang == "de":
-        return f"{n} Tag" if abs(n) == 1 else f"{n} Tage"
+        return f"{n} Tag" if abs(n) == 1 else (f"{n} Tagen" if dative else f"{n} Tage")
     return f"{n} day" if abs(n) == 1 else f"{n} days"
 
 
@@ -78,12 +79,18 @@ def reason(row: dict[str, Any], lang: str = "en") -> str:
     elif dpd == 0:
         due = _say("due_today", lang)
     else:
-        due = _say("due_in", lang, days=_days(-dpd, lang))
+        due = _say("due_in", lang, days=_days(-dpd, lang, dative=True))
     if stage is None:
         parts.append(_say("no_reminder", lang, due=due))
     else:
         parts.append(
-            _say("stage_sent", lang, due=due, stage=stage, days=_days(int(since or 0), lang))
+            _say(
+                "stage_sent",
+                lang,
+                due=due,
+                stage=stage,
+                days=_days(int(since or 0), lang, dative=True),
+            )
         )
     median = row.get("median_days_late")
     if median is None:
