@@ -124,6 +124,14 @@ def propose(
             continue
         r = float(rec["r"] or 0) / float(rec["h"])
         a, b = churn[k], churn[before]
+        needed = (
+            a["involuntary_churn_pct"],
+            a["involuntary_churn_ci_low_pct"],
+            a["involuntary_churn_ci_high_pct"],
+            b["involuntary_churn_pct"],
+        )
+        if any(x is None for x in needed):  # no customer to measure churn on
+            continue
         dq = (float(a["involuntary_churn_pct"]) - float(b["involuntary_churn_pct"])) / 100
         # a conservative interval: the stage's bounds against the other's estimate
         dq_hi = (
