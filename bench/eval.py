@@ -111,6 +111,10 @@ def changes(l0: Any, l1: Any, segments: list[str]) -> list[str]:
         for k in sorted(set(a) | set(b)):
             if a.get(k) != b.get(k):
                 out.append(f"{seg}:{k} {a.get(k, '-')}→{b.get(k, 'drop')}")
+    for r in l1.route:  # routes the recommender adds (docs/ladder.md)
+        if r not in l0.route:
+            who = ",".join(r.segments) if r.segments else "all"
+            out.append(f"route {who}:{r.stage} P≥{r.min_paid_ratio:.2f}")
     return out
 
 

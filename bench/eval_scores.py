@@ -6,6 +6,7 @@ and origin: fit on data up to the origin only, score the invoices open at it,
 compare afterwards. Prints one table and writes ``bench/results_scores.json``.
 
 Usage: python bench/eval_scores.py [--scale 0.25] [--months 18] [--origins 4] [--worlds a,b]
+       [--seeds 7,11] [--no-ibm]
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ IBM = Path(
 IBM_PROFILE = REPO / "tests" / "data" / "profiles" / "ibm_ar_us.yaml"
 
 
-def _warehouse_from_world(world: Path | None, months: int, scale: float, out: Path) -> Path:
+def _warehouse_from_world(
+    world: Path | None, months: int, scale: float, out: Path, seed: int = 7
+) -> Path:
     from arinsight.ingest import load_sources
     from arinsight.pipeline import run_build
     from arinsight.sim import simulate_to_dir
     from arinsight.warehouse import Warehouse
 
-    simulate_to_dir(world, None, months, 7, out / "ledger", scale, ("parquet",))
+    simulate_to_dir(world, None, months, seed, out / "ledger", scale, ("parquet",))
     db = out / "w.duckdb"
     with Warehouse.open(db, read_only=False, create=True) as wh:
         load_sources(wh.con, [out / "ledger"], "canonical")
@@ -117,19 +120,29 @@ def main() -> None:
     ap.add_argument(
         "--worlds", default="", help="world YAMLs besides the default world (comma-separated)"
     )
+    ap.add_argument(
+        "--seeds", default="7", help="simulation seeds of every world (comma-separated)"
+    )
+    ap.add_argument("--no-ibm", action="store_true", help="leave out IBM's sample")
     ap.add_argument("--out", type=Path, default=BENCH / "results_scores.json")
     args = ap.parse_args()
-    sets: list[tuple[str, Path | None]] = [("default world", None)]
-    sets += [(Path(w).stem, Path(w)) for w in args.worlds.split(",") if w]
+    worlds: list[tuple[str, Path | None]] = [("default world", None)]
+    worlds += [(Path(w).stem, Path(w)) for w in args.worlds.split(",") if w]
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    sets = [
+        (name if len(seeds) == 1 else f"{name} s{seed}", world, seed)
+        for name, world in worlds
+        for seed in seeds
+    ]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (name, world) in enumerate(sets):
+        for i, (name, world, seed) in enumerate(sets):
             work = Path(tmp) / f"w{i}"
             work.mkdir()
-            db = _warehouse_from_world(world, args.months, args.scale, work)
+            db = _warehouse_from_world(world, args.months, args.scale, work, seed)
             results.append(evaluate(name, db, args.origins))
             print(_table(results[-1:]).splitlines()[-1], flush=True)
-        if (IBM / "WA_Fn-UseC_-Accounts-Receivable.csv").exists():
+        if not args.no_ibm and (IBM / "WA_Fn-UseC_-Accounts-Receivable.csv").exists():
             work = Path(tmp) / "ibm"
             work.mkdir()
             results.append(evaluate("IBM AR sample", _warehouse_from_ibm(work), args.origins))

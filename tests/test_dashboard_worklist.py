@@ -107,7 +107,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     import dash
 
-    db = make_sample(tmp_path_factory.mktemp("worklist"))
+    # 9 months at scale 0.03: at 6 months / 0.02 the only overdue invoice a step
+    # helped was a disputed one, and a disputed invoice gets no reminder (its
+    # action is to settle the dispute), so the list was empty
+    db = make_sample(tmp_path_factory.mktemp("worklist"), months=9, scale=0.03)
     dash_app.create_app(db)
     mod = next(
         sys.modules[p["module"]]
@@ -125,6 +128,7 @@ def test_worklist_page_without_scores_then_with_them(page: tuple[Any, Path]) -> 
     assert run("score", "--db", str(db)).returncode == 0
     out = mod.render("?lang=en", None)
     assert find(out, "wl-notice") is None, text_of(out)
+    assert find(out, "wl-table") is not None, text_of(out)
     shown = [r["invoice_id"] for r in table_rows(find(out, "wl-table"))]
     cli = run("worklist", "--db", str(db), "--top", str(mod.TOP), "--json")
     assert cli.returncode == 0, cli.stderr
@@ -145,6 +149,8 @@ def test_worklist_page_without_scores_then_with_them(page: tuple[Any, Path]) -> 
     out = mod.render(f"?segment={seg}&lang=de", None)
     rows = table_rows(find(out, "wl-table"))
     assert rows and {r["segment"] for r in rows} == {seg}
+    # on the German page the reasons are German too
+    assert all("überfällig" in r["reason"] and "overdue" not in r["reason"] for r in rows)
     assert "Arbeitsliste" in text_of(find(out, "wl-heading"))
 
 

@@ -103,6 +103,22 @@ def test_next_step_follows_the_ladder(stage: int | None, expected: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("days_past_due", "expected"),
+    [
+        (-5, (0, "Vorab-Erinnerung", "email")),  # before due: the pre-due reminder (due − 3)
+        (0, (0, "Vorab-Erinnerung", "email")),  # due today: not overdue yet
+        # overdue without any reminder (e.g. dunning held during a dispute): the pre-due
+        # reminder is no step any more, the payment reminder (due + 7) is
+        (5, (1, "Zahlungserinnerung", "email")),
+    ],
+)
+def test_next_step_skips_the_pre_due_reminder_once_overdue(
+    days_past_due: int, expected: Any
+) -> None:
+    assert next_step(load_ladder(), "smb", None, days_past_due) == expected
+
+
+@pytest.mark.parametrize(
     ("row", "fragments"),
     [
         # overdue after a reminder, with history and a next step
@@ -147,6 +163,70 @@ def test_worklist_reason_in_words(row: dict[str, Any], fragments: list[str]) -> 
     text = worklist.reason(row)
     for fragment in fragments:
         assert fragment in text
+
+
+def test_worklist_reason_in_german() -> None:
+    row = {
+        "days_past_due": 12,
+        "stage_reached": 1,
+        "days_since_stage": 1,
+        "median_days_late": 4.0,
+        "late_ratio": 0.25,
+        "paid_within_14d_ratio": 0.3,
+        "paid_within_14d_if_next_step_ratio": 0.55,
+        "next_step_name": "1. Mahnung",
+        "next_step_channel": "letter",
+        "is_disputed": False,
+    }
+    assert worklist.reason(row, "de") == (
+        "12 Tage überfällig, Stufe 1 vor 1 Tag; "
+        "Kunde zahlte 25 % der früheren Rechnungen verspätet, im Median 4 Tage zu spät; "
+        "zahlt mit 30 % in 14 Tagen ohne Schritt, mit 55 % nach 1. Mahnung (letter)"
+    )
+    # after "vor" / "in" German takes the dative plural: "vor 5 Tagen", "in 3 Tagen"
+    assert "12 Tage überfällig, Stufe 1 vor 5 Tagen;" in worklist.reason(
+        {**row, "days_since_stage": 5}, "de"
+    )
+    # due in 3 days, no reminder, no history, next step the agency
+    lone = {
+        **row,
+        "days_past_due": -3,
+        "stage_reached": None,
+        "median_days_late": None,
+        "next_step_name": None,
+        "paid_within_14d_if_next_step_ratio": None,
+    }
+    assert worklist.reason(lone, "de") == (
+        "fällig in 3 Tagen, noch keine Erinnerung; keine Zahlungshistorie; "
+        "zahlt mit 30 % in 14 Tagen; nächster Schritt ist das Inkasso"
+    )
+    # not a word of English left in the German sentence
+    for english in ("overdue", "stage", "days", "customer", "likely", "after"):
+        assert english not in worklist.reason(row, "de")
+
+
+def test_worklist_reason_never_suggests_a_reminder_for_a_dispute() -> None:
+    """Even if a scores row of a disputed invoice names a next step (scores written
+    before the fix), the sentence says to settle the dispute and names no reminder."""
+    row = {
+        "days_past_due": 20,
+        "stage_reached": None,
+        "days_since_stage": None,
+        "median_days_late": None,
+        "late_ratio": None,
+        "paid_within_14d_ratio": 0.2,
+        "paid_within_14d_if_next_step_ratio": 0.4,
+        "next_step_name": "Vorab-Erinnerung",
+        "next_step_channel": "email",
+        "is_disputed": True,
+    }
+    for lang, says in (
+        ("en", "disputed: settle the dispute first"),
+        ("de", "bestritten: erst den Streitfall klären"),
+    ):
+        text = worklist.reason(row, lang)
+        assert says in text
+        assert "Vorab-Erinnerung" not in text
 
 
 # --- end to end on simulated ledgers ------------------------------------------------------
@@ -260,6 +340,21 @@ def test_score_and_worklist_verbs(small_world: Path) -> None:
     # the forecast never expects more than is open, and its band holds the expectation
     assert fc.height == 13
     assert fc["expected_collections_amount"].sum() <= float(open_now["a"][0]) + 0.01
+    # a disputed invoice gets no reminder (its action: settle the dispute), and no
+    # overdue invoice is offered the pre-due reminder
+    disputed = scores.filter(pl.col("is_disputed"))
+    assert disputed.height > 0
+    assert disputed["next_step_name"].null_count() == disputed.height
+    assert (disputed["value_of_acting_amount"] == 0).all()
+    overdue = scores.filter(pl.col("days_past_due") > 0)
+    assert "Vorab-Erinnerung" not in overdue["next_step_name"].drop_nulls().to_list()
+    wk = _cli("worklist", "--db", str(db), "--json", "--top", "500")
+    assert wk.returncode == 0, wk.stderr
+    listed = {r["invoice_id"] for r in json.loads(wk.stdout)}
+    assert listed and not listed & set(disputed["invoice_id"].to_list())
+    de = _cli("worklist", "--db", str(db), "--json", "--top", "3", "--lang", "de")
+    assert de.returncode == 0, de.stderr
+    assert all("überfällig" in r["reason"] for r in json.loads(de.stdout))
     wk = _cli("worklist", "--db", str(db), "--json", "--top", "5")
     assert wk.returncode == 0, wk.stderr
     rows = json.loads(wk.stdout)

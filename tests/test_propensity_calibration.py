@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pytest
 
-from arinsight.propensity.forecast import week_error_sd, weekly
+from arinsight.propensity.forecast import week_ratio_band, weekly
 from arinsight.propensity.model import FittedModel, calibrated
 
 
@@ -63,65 +62,41 @@ def test_a_common_shock_widens_the_band_not_the_expectation() -> None:
     assert wide > 5 * width
 
 
-def test_week_error_sd_pools_neighbouring_weeks_and_origins() -> None:
+def test_week_ratio_band_is_the_conformal_pair_of_order_statistics() -> None:
+    # one past origin, 13 weeks of 100 expected; actual 50, 80, 100, ..., week 13 nothing
     expected = [100.0] * 13
-    actual = [100.0] * 13
-    actual[0] = 100.0 * math.exp(0.5)  # week 1 collected e^0.5 × the forecast
-    actual[12] = 0.0  # week 13: nothing collected, no log ratio, left out
-    sd = week_error_sd(expected, actual)
-    # per week log²: 0.25, 0, 0, ..., (week 13 none)
-    # week 1 = mean(0.25, 0) = 0.125; week 2 = mean(0.25, 0, 0) = 0.25 / 3;
-    # week 3 = mean(0, 0, 0) = 0; week 13 = mean(week 12) = 0
-    assert sd[0] == pytest.approx(math.sqrt(0.125))
-    assert sd[1] == pytest.approx(math.sqrt(0.25 / 3))
-    assert sd[2] == 0.0
-    assert sd[12] == 0.0
-    assert len(sd) == 13
-    # two past origins pool per week: the second origin saw week 1 at e^−0.3 and
-    # week 2 at e^0.1: week 1 = mean(0.25, 0, 0.09, 0.01) = 0.0875
-    two = week_error_sd(
-        [expected, expected],
-        [actual, [100.0 * math.exp(-0.3), 100.0 * math.exp(0.1)] + [100.0] * 11],
-    )
-    assert two[0] == pytest.approx(math.sqrt(0.0875))
-    # week 2 = mean(0.25, 0, 0, 0.09, 0.01, 0) = 0.35 / 6
-    assert two[1] == pytest.approx(math.sqrt(0.35 / 6))
-    # nothing to compare at all: no errors (the band falls back to the shock)
-    assert week_error_sd([100.0, 0.0], [0.0, 5.0]) == ()
+    actual = [50.0, 80.0] + [100.0] * 10 + [0.0]
+    band = week_ratio_band(expected, actual, window=1, min_ratios=2)
+    assert len(band) == 13
+    # week 1 pools weeks 1-2: ratios 0.5, 0.8 (n = 2); the 10 % / 90 % positions
+    # (n + 1) · 0.1 = 0.3 and 2.7 lie outside 1..2: the smallest and the largest
+    assert band[0] == pytest.approx((0.5, 0.8))
+    # week 2 pools weeks 1-3: 0.5, 0.8, 1.0 (n = 3); positions 0.4 → 0.5 and 3.6 → 1.0
+    assert band[1] == pytest.approx((0.5, 1.0))
+    # week 13 pools weeks 12-13: 1.0 and 0 (nothing collected is a real miss, ratio 0)
+    assert band[12] == pytest.approx((0.0, 1.0))
+    # four origins × three weeks = 12 ratios for week 2: 0.1, 0.2, ..., 1.2 (each
+    # origin k saw weeks 1-3 at 0.1·k, 0.1·(k + 4), 0.1·(k + 8)); positions
+    # 13 · 0.1 = 1.3 → 0.1 + 0.3 · 0.1 = 0.13 and 13 · 0.9 = 11.7 → 1.1 + 0.7 · 0.1 = 1.17
+    many_act = [[10.0 * k, 10.0 * (k + 4), 10.0 * (k + 8)] + [100.0] * 10 for k in (1, 2, 3, 4)]
+    four = week_ratio_band([expected] * 4, many_act)
+    assert four[1] == pytest.approx((0.13, 1.17))
+    # a week with nothing expected has no ratio; too few ratios: no band (draws instead)
+    assert week_ratio_band([100.0, 0.0], [50.0, 5.0], window=0, min_ratios=1) == ()
+    assert week_ratio_band(expected, actual) == ()  # one origin: 2-3 ratios a week < 5
 
 
-def test_week_errors_widen_their_own_week_only() -> None:
-    # A (100 EUR) is paid on day 3 for sure (week 1), B (200 EUR) on day 10 (week 2):
-    # without errors every draw gives 100 and 200
+def test_the_ratio_band_scales_the_expected_week_and_skips_the_draws() -> None:
+    # A (100 EUR) is paid on day 3 for sure (week 1), B (200 EUR) on day 10 (week 2)
     surv = np.ones((2, 92))
     surv[0, 3:] = 0.0
     surv[1, 10:] = 0.0
-    errors = [0.5] + [0.0] * 12
-    out = weekly(surv, np.array([100.0, 200.0]), dt.date(2025, 1, 31), week_error_sd=errors)
+    band = [(0.5, 1.5)] + [(0.9, 1.2)] * 12
+    out = weekly(surv, np.array([100.0, 200.0]), dt.date(2025, 1, 31), week_ratio_band=band)
     assert out["expected_collections_amount"][0] == pytest.approx(100.0)
-    # week 1: 100 × exp(0.5 z), z standard normal: p10 = 100 × exp(−0.5 × 1.2816) = 52.7,
-    # p90 = 100 × exp(0.5 × 1.2816) = 189.8 (the draws are a stratified normal grid)
-    assert out["collections_p10_amount"][0] == pytest.approx(52.7, rel=0.01)
-    assert out["collections_p90_amount"][0] == pytest.approx(189.8, rel=0.01)
-    # week 2 has no error: its band stays the single value 200
-    assert out["collections_p10_amount"][1] == pytest.approx(200.0)
-    assert out["collections_p90_amount"][1] == pytest.approx(200.0)
-
-
-def test_week_errors_add_only_what_the_draws_do_not_already_spread() -> None:
-    # B (200 EUR) pays on day 1 with probability ½, else never; A (100 EUR) on day 3:
-    # week 1 is 100 or 300 (p10 100, p90 300): on the log scale that band is
-    # ±1.2816 sd with sd = ln(3) / 2.5631 = 0.4286, variance 0.1837
-    surv = np.ones((2, 92))
-    surv[0, 3:] = 0.0
-    surv[1, 1:] = 0.5
-    amounts = np.array([100.0, 200.0])
-    day = dt.date(2025, 1, 31)
-    # a past error of sd 0.4 (variance 0.16 < 0.1837) is already inside: unchanged
-    same = weekly(surv, amounts, day, week_error_sd=[0.4] * 13)
-    assert same["collections_p10_amount"][0] == pytest.approx(100.0)
-    assert same["collections_p90_amount"][0] == pytest.approx(300.0)
-    # sd 1.0: the draws get the remaining variance 1 − 0.1837, so the band widens
-    wide = weekly(surv, amounts, day, week_error_sd=[1.0] * 13)
-    assert wide["collections_p10_amount"][0] < 100.0
-    assert wide["collections_p90_amount"][0] > 300.0
+    assert out["collections_p10_amount"][0] == pytest.approx(50.0)
+    assert out["collections_p90_amount"][0] == pytest.approx(150.0)
+    assert out["collections_p10_amount"][1] == pytest.approx(180.0)
+    assert out["collections_p90_amount"][1] == pytest.approx(240.0)
+    # week 3: nothing expected, nothing in the band
+    assert out["collections_p90_amount"][2] == 0.0

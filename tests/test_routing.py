@@ -59,6 +59,12 @@ def test_route_parses_and_round_trips() -> None:
     assert lad.route_for("any segment", 3) is r
     assert lad.route_for("any segment", 2) is None
     assert parse_ladder_text(dump_ladder(lad), "again") == lad
+    # "never hand over" (null) survives the round trip: it is not the default 30 days
+    never = parse_ladder_text(
+        GOOD.replace("fallback_after_days: 20", "fallback_after_days: null"), "never.yaml"
+    )
+    assert never.route[0].fallback_after_days is None
+    assert parse_ladder_text(dump_ladder(never), "again").route[0].fallback_after_days is None
     # backward compatible: a ladder without routes dumps no route key
     assert "route" not in dump_ladder(load_ladder())
 

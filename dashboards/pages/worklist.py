@@ -45,7 +45,7 @@ def body(f: Filters) -> list[Any]:
         )
     day = dates[-1]
     segment = None if f.segment == "all" else f.segment
-    rows = data.read(metrics.worklist, segment, TOP)
+    rows = data.read(metrics.worklist, segment, TOP, lang=f.lang)
     forecast = data.read(metrics.cash_forecast)
     de = f.lang == "de"
     heading = (
@@ -81,14 +81,13 @@ def body(f: Filters) -> list[Any]:
             card(
                 graph("wl-forecast", viz.cash_forecast(forecast, lang=f.lang)),
                 note=(
-                    "Aus den offenen Posten am Bewertungstag; das Intervall enthält einen "
-                    "gemeinsamen Monatsschock und den Wochenfehler früherer Prognosen (im Backtest "
-                    "weniger als 80 % der Wochen im Band). Neue Rechnungen sind nicht enthalten."
+                    "Aus den offenen Posten am Bewertungstag; das Intervall ist so breit wie die "
+                    "Fehler früherer Prognosen je Woche (im Backtest 79-82 % der Wochen darin). "
+                    "Neue Rechnungen sind nicht enthalten."
                     if de
-                    else "From the invoices open on the scoring date; the band holds a month-level "
-                    "shock common to all customers and the weekly error of past forecasts (fewer "
-                    "than 80 % of weeks inside it in the backtest). New invoicing is not in the "
-                    "forecast."
+                    else "From the invoices open on the scoring date; the band spans the misses of "
+                    "past forecasts per week (79-82 % of weeks inside it in the backtest). New "
+                    "invoicing is not in the forecast."
                 ),
             ),
         ),

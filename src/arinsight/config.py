@@ -324,6 +324,9 @@ def dump_ladder(ladder: Ladder) -> str:
     data = ladder.model_dump(mode="json", exclude_none=True)
     if not data.get("route"):
         data.pop("route", None)
+    for out, route in zip(data.get("route", []), ladder.route, strict=True):
+        # null means "never hand over" and the default is 30 days: always written
+        out["fallback_after_days"] = route.fallback_after_days
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 

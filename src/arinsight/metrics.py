@@ -851,20 +851,25 @@ def score_dates(wh: Warehouse) -> list[dt.date]:
 
 
 def worklist(
-    wh: Warehouse, segment: str | None = None, top: int = 25, as_of: dt.date | None = None
+    wh: Warehouse,
+    segment: str | None = None,
+    top: int = 25,
+    as_of: dt.date | None = None,
+    lang: str = "en",
 ) -> pl.DataFrame:
     """The collector's worklist at the latest scoring date (or ``as_of``), as `arinsight worklist`.
 
     One row per overdue invoice whose next step is a reminder, ranked by
     ``value_of_acting_amount`` (open amount × gain in 14-day payment probability
-    from the next step), with ``reason`` in words; see docs/propensity.md.
+    from the next step), with ``reason`` in words (``lang`` "en" or "de"); see
+    docs/propensity.md.
 
     Raises:
         ArinsightError: no scores yet (run `arinsight score`).
     """
     from arinsight.propensity.worklist import worklist as _worklist
 
-    return _worklist(wh, segment=segment, top=top, as_of=as_of)
+    return _worklist(wh, segment=segment, top=top, as_of=as_of, lang=lang)
 
 
 def cash_forecast(

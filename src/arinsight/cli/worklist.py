@@ -6,15 +6,22 @@ import json
 
 import click
 
-from arinsight.cli._common import db_option, json_option, segment_option
+from arinsight.cli._common import db_option, json_option, segment_option, settings_option
 
 
 @click.command("worklist")
 @db_option
 @segment_option
 @click.option("--top", default=25, show_default=True, type=click.IntRange(1), help="Rows.")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "de"]),
+    default=None,
+    help="Language of the reasons (default: the settings' dashboard language).",
+)
 @json_option
-def command(db: str, segment: str | None, top: int, as_json: bool) -> None:
+@settings_option
+def command(db: str, segment: str | None, top: int, lang: str | None, as_json: bool) -> None:
     """Open invoices ranked by the expected value of acting, with the reason in words.
 
     Value of acting = open amount x the gain in the model's probability of
@@ -22,10 +29,12 @@ def command(db: str, segment: str | None, top: int, as_json: bool) -> None:
     scores written by `arinsight score`.
     """
     from arinsight import connect
+    from arinsight.config import load_settings
     from arinsight.propensity.worklist import worklist
 
+    language = lang or load_settings().dashboard.language
     with connect(db) as wh:
-        rows = worklist(wh, segment=segment, top=top)
+        rows = worklist(wh, segment=segment, top=top, lang=language)
     if as_json:
         click.echo(json.dumps(rows.to_dicts(), indent=2, default=str))
         return

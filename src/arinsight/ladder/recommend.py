@@ -716,6 +716,11 @@ def recommend(
     from arinsight.ladder.retries import extend as extend_with_retries
 
     proposal, retry_summary = extend_with_retries(db, proposal, current, rows)
+    # a gentler path for likely payers where the evidence carries it (issue 17)
+    from arinsight.ladder.route_threshold import extend as extend_with_routes
+
+    say("route rules: break-even threshold per handover")
+    proposal, route_summary = extend_with_routes(db, proposal, current, rows)
     summary = {
         "groups": {
             fit.group_names[g]: {
@@ -761,6 +766,7 @@ def recommend(
         },
         "experiments": experiments,
         **retry_summary,
+        **route_summary,
         "check": {
             inp.segments[s]: fit_check(
                 fit, inp, s, plan(current.for_segment(inp.segments[s])), nv, opts

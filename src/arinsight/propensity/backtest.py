@@ -91,14 +91,38 @@ def baseline_days(features: pl.DataFrame) -> np.ndarray:
 
 def run(wh: Warehouse, origins: list[dt.date], *, seed: int = 0) -> Backtest:
     """Fit at each origin, score, and compare with the outcome after it."""
-    import numpy as np
+    import polars as pl
+
+    from arinsight.propensity.model import data_as_of, reuse_fits
+
+    end = data_as_of(wh)
+    parts: list[pl.DataFrame] = []
+    fparts: list[pl.DataFrame] = []
+    with reuse_fits():  # consecutive origins share their held-out and past-origin fits
+        for origin in origins:
+            _one_origin(wh, origin, end, seed, parts, fparts)
+    rows = pl.concat(parts)
+    forecast = pl.concat(fparts) if fparts else pl.DataFrame()
+    bt = Backtest(origins=list(origins), rows=rows, forecast=forecast)
+    bt.summary = summarise(rows, forecast)
+    return bt
+
+
+def _one_origin(
+    wh: Warehouse,
+    origin: dt.date,
+    end: dt.date,
+    seed: int,
+    parts: list[pl.DataFrame],
+    fparts: list[pl.DataFrame],
+) -> None:
+    """Fit at ``origin``, score and forecast; append the rows to ``parts`` / ``fparts``."""
     import polars as pl
 
     from arinsight.propensity.features import point_in_time
     from arinsight.propensity.forecast import WEEKS, weekly
     from arinsight.propensity.model import (
         MAX_DAYS,
-        data_as_of,
         fit,
         ladder_in_force,
         predict,
@@ -106,51 +130,38 @@ def run(wh: Warehouse, origins: list[dt.date], *, seed: int = 0) -> Backtest:
     )
     from arinsight.propensity.score import band_terms
 
-    end = data_as_of(wh)
-    parts, fparts = [], []
-    for origin in origins:
-        model = fit(wh, origin)
-        feats = point_in_time(wh, [origin])
-        scores = predict(model, feats, ladder_in_force(wh, origin))
-        paid = (feats["settled_by"] == "payment").fill_null(False) & feats[
-            "settled_date"
-        ].is_not_null()
-        actual_days = (feats["settled_date"] - feats["origin_date"]).dt.total_days()
-        observed_30 = (paid & (actual_days <= HORIZON_DAYS)).cast(pl.Int8)
-        expected_days = (scores["expected_paid_date"] - scores["origin_date"]).dt.total_days()
-        parts.append(
-            pl.DataFrame(
-                {
-                    "origin_date": feats["origin_date"],
-                    "invoice_id": feats["invoice_id"],
-                    "p30_model": scores["paid_within_30d_ratio"],
-                    "p30_baseline": None,
-                    "observed_30": observed_30,
-                    "paid_observed": paid & (feats["settled_date"] <= end),
-                    "actual_days": actual_days,
-                    "expected_days_model": expected_days.fill_null(MAX_DAYS).cast(pl.Float64),
-                    "expected_days_baseline": baseline_days(feats),
-                }
-            ).with_columns(
-                p30_baseline=(pl.col("expected_days_baseline") <= HORIZON_DAYS).cast(pl.Float64)
-            )
+    model = fit(wh, origin)
+    feats = point_in_time(wh, [origin])
+    scores = predict(model, feats, ladder_in_force(wh, origin))
+    paid = (feats["settled_by"] == "payment").fill_null(False) & feats["settled_date"].is_not_null()
+    actual_days = (feats["settled_date"] - feats["origin_date"]).dt.total_days()
+    observed_30 = (paid & (actual_days <= HORIZON_DAYS)).cast(pl.Int8)
+    expected_days = (scores["expected_paid_date"] - scores["origin_date"]).dt.total_days()
+    parts.append(
+        pl.DataFrame(
+            {
+                "origin_date": feats["origin_date"],
+                "invoice_id": feats["invoice_id"],
+                "p30_model": scores["paid_within_30d_ratio"],
+                "p30_baseline": None,
+                "observed_30": observed_30,
+                "paid_observed": paid & (feats["settled_date"] <= end),
+                "actual_days": actual_days,
+                "expected_days_model": expected_days.fill_null(MAX_DAYS).cast(pl.Float64),
+                "expected_days_baseline": baseline_days(feats),
+            }
+        ).with_columns(
+            p30_baseline=(pl.col("expected_days_baseline") <= HORIZON_DAYS).cast(pl.Float64)
         )
-        if (end - origin).days >= 7 * WEEKS:
-            surv = survival_matrix(model, feats)
-            amounts = feats["invoice_amount"].to_numpy()
-            fc = weekly(surv, amounts, origin, seed=seed, **band_terms(model, wh, origin))
-            week = ((actual_days - 1) // 7 + 1).to_numpy()
-            pay = paid.to_numpy()
-            actual = [float(amounts[pay & (week == w)].sum()) for w in range(1, WEEKS + 1)]
-            fparts.append(
-                fc.with_columns(origin_date=pl.lit(origin), actual_amount=pl.Series(actual))
-            )
-    rows = pl.concat(parts)
-    forecast = pl.concat(fparts) if fparts else pl.DataFrame()
-    bt = Backtest(origins=list(origins), rows=rows, forecast=forecast)
-    bt.summary = summarise(rows, forecast)
-    _ = np  # numpy is used by the helpers above
-    return bt
+    )
+    if (end - origin).days >= 7 * WEEKS:
+        surv = survival_matrix(model, feats)
+        amounts = feats["invoice_amount"].to_numpy()
+        fc = weekly(surv, amounts, origin, seed=seed, **band_terms(model, wh, origin))
+        week = ((actual_days - 1) // 7 + 1).to_numpy()
+        pay = paid.to_numpy()
+        actual = [float(amounts[pay & (week == w)].sum()) for w in range(1, WEEKS + 1)]
+        fparts.append(fc.with_columns(origin_date=pl.lit(origin), actual_amount=pl.Series(actual)))
 
 
 def summarise(rows: pl.DataFrame, forecast: pl.DataFrame) -> dict[str, Any]:

@@ -6,8 +6,9 @@ week *w* is ``Σ open_amount × (S(7(w−1)) − S(7w))``. The 80 % interval com
 from simulating each invoice's payment day from its own curve (inverse
 transform of uniform draws, independent across invoices — customers who pay
 late together, e.g. in a downturn, make the true spread wider; see
-docs/propensity.md) and, when known, the model's own error per horizon week
-measured from a past origin (:func:`week_error_sd`). Invoices not issued yet
+docs/propensity.md) — or, when past origins are known, from the forecast's own
+errors there: the empirical quantiles of actual ÷ expected per horizon week
+(:func:`week_ratio_band`), with no normal assumption. Invoices not issued yet
 are not in the forecast; the invoicing run-rate of the last 13 weeks is
 reported beside it, separately.
 """
@@ -15,7 +16,6 @@ reported beside it, separately.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def weekly(
     *,
     seed: int = 0,
     shock_sd: float = 0.0,
-    week_error_sd: Sequence[float] = (),
+    week_ratio_band: Sequence[tuple[float, float]] = (),
 ) -> pl.DataFrame:
     """Expected and simulated weekly collections.
 
@@ -48,12 +48,10 @@ def weekly(
             scale (each draw raises every curve to the power exp(z), z ~ N(0, sd²)):
             customers do not pay independently of each other, so without it the
             band is too narrow (``FittedModel.shock_sd``).
-        week_error_sd: per week 1..13, the sd of the forecast's total error on the
-            log scale, measured at past origins (:func:`week_error_sd`). Where it
-            exceeds the draws' own log-scale spread (their p10..p90 read as
-            ±1.2816 sd), each draw's week-w total is multiplied by exp(e × z),
-            e² = sd_w² − own², z from a stratified standard normal grid (so the
-            band's quantiles are stable across seeds). Empty: no such term.
+        week_ratio_band: per week 1..13, the (low, high) ratio of actual to expected
+            collections that past origins' forecasts reached 80 % of the time
+            (:func:`week_ratio_band`); the band is then expected × low .. expected ×
+            high and no draws are made. Empty: the band comes from the draws.
 
     Returns:
         One row per week: ``week_number``, ``week_start_date``, ``week_end_date``,
@@ -67,30 +65,22 @@ def weekly(
     s = surv[:, : days + 1]
     edges = s[:, 0 : days + 1 : 7]  # S at 0, 7, 14, ...
     expected = ((edges[:, :-1] - edges[:, 1:]) * amounts[:, None]).sum(axis=0)
-    rng = np.random.default_rng(seed)
-    sims = np.zeros((DRAWS, WEEKS))
-    if len(amounts):
-        u = rng.random((DRAWS, len(amounts)))
-        power = np.exp(shock_sd * rng.standard_normal(DRAWS))[:, None] if shock_sd > 0 else 1.0
-        # paid by day 7w  <=>  S(7w)^power <= u  (inverse transform of the curve)
-        paid_before = np.zeros(u.shape, dtype=bool)
-        for w in range(1, WEEKS + 1):
-            paid_by = u >= edges[None, :, w] ** power
-            sims[:, w - 1] = (paid_by & ~paid_before).astype(float) @ amounts
-            paid_before = paid_by
-    if len(week_error_sd):
-        from scipy.stats import norm
-
-        z90 = float(norm.ppf(0.9))
-        grid = norm.ppf((np.arange(DRAWS) + 0.5) / DRAWS)
-        for w in range(WEEKS):
-            # the draws' own spread on the log scale (from their 10th and 90th
-            # percentiles; a p10 of 0 is already wider than any log-normal error)
-            lo, hi = np.quantile(sims[:, w], [0.1, 0.9])
-            own = ((math.log(hi) - math.log(lo)) / (2 * z90)) ** 2 if lo > 0 else math.inf
-            extra = float(week_error_sd[w]) ** 2 - own
-            if extra > 0:
-                sims[:, w] *= np.exp(math.sqrt(extra) * rng.permutation(grid))
+    if len(week_ratio_band):
+        ratios = np.asarray(week_ratio_band, float).reshape(WEEKS, 2)
+        p10, p90 = expected * ratios[:, 0], expected * ratios[:, 1]
+    else:
+        rng = np.random.default_rng(seed)
+        sims = np.zeros((DRAWS, WEEKS))
+        if len(amounts):
+            u = rng.random((DRAWS, len(amounts)))
+            power = np.exp(shock_sd * rng.standard_normal(DRAWS))[:, None] if shock_sd > 0 else 1.0
+            # paid by day 7w  <=>  S(7w)^power <= u  (inverse transform of the curve)
+            paid_before = np.zeros(u.shape, dtype=bool)
+            for w in range(1, WEEKS + 1):
+                paid_by = u >= edges[None, :, w] ** power
+                sims[:, w - 1] = (paid_by & ~paid_before).astype(float) @ amounts
+                paid_before = paid_by
+        p10, p90 = np.quantile(sims, 0.1, axis=0), np.quantile(sims, 0.9, axis=0)
     starts = [as_of + dt.timedelta(days=7 * (w - 1) + 1) for w in range(1, WEEKS + 1)]
     return pl.DataFrame(
         {
@@ -98,38 +88,49 @@ def weekly(
             "week_start_date": starts,
             "week_end_date": [d + dt.timedelta(days=6) for d in starts],
             "expected_collections_amount": expected,
-            "collections_p10_amount": np.quantile(sims, 0.1, axis=0),
-            "collections_p90_amount": np.quantile(sims, 0.9, axis=0),
+            "collections_p10_amount": p10,
+            "collections_p90_amount": p90,
         }
     )
 
 
-def week_error_sd(
-    expected: Sequence[Any], actual: Sequence[Any], *, window: int = 1
-) -> tuple[float, ...]:
-    """The forecast's total error per horizon week, from past origins' forecasts.
+def week_ratio_band(
+    expected: Sequence[Any],
+    actual: Sequence[Any],
+    *,
+    window: int = 1,
+    level: float = 0.8,
+    min_ratios: int = 5,
+) -> tuple[tuple[float, float], ...]:
+    """Per horizon week, the (low, high) ratio of actual to expected collections
+    that covers ``level`` of past origins' weeks.
 
     Arguments are per week (one past origin) or per origin × week. Per origin
-    and week: log(actual / expected)² (binomial noise, the model's timing error
-    and any shared shock together); a week with nothing expected or nothing
-    collected has no log ratio and is left out. A few origins give a few ratios
-    per week, so the variance of week w is the mean over all origins and weeks
-    w − window .. w + window (those that exist and have one); its square root
-    is the sd. A week whose window has no ratio takes the mean over all that
-    have one. ``()`` when none has one.
+    and week the ratio actual ÷ expected (a week with nothing expected has none;
+    one with nothing collected has ratio 0 and counts — such misses are real).
+    Week w pools the ratios of all origins and weeks w − window .. w + window (a
+    few origins give a few ratios per week; the error varies smoothly with the
+    horizon). Its band is the split-conformal pair of order statistics: with n
+    ratios, the (n + 1)·(1 − level) / 2-th and (n + 1)·(1 + level) / 2-th smallest
+    (interpolated; numpy's ``weibull`` quantile), so a new week exchangeable with
+    the past ones falls inside with probability ``level`` — no normal or
+    log-normal shape is assumed, heavy tails stay heavy. With 4 origins × 3 weeks
+    (12 ratios) the band runs from between the 1st and 2nd smallest to between
+    the 11th and 12th. ``()`` when a week's window has fewer than ``min_ratios``.
     """
     import numpy as np
 
     exp_, act = (np.atleast_2d(np.asarray(x, float)) for x in (expected, actual))
-    ok = (exp_ > 0) & (act > 0)
-    if not ok.any():
-        return ()
-    squared = np.full(exp_.shape, np.nan)
-    squared[ok] = np.log(act[ok] / exp_[ok]) ** 2
-    overall = float(np.nanmean(squared))
+    ratio = np.full(exp_.shape, np.nan)
+    ok = exp_ > 0
+    ratio[ok] = np.maximum(act[ok], 0.0) / exp_[ok]
+    tail = (1 - level) / 2
     out = []
     for w in range(exp_.shape[1]):
-        near = squared[:, max(w - window, 0) : w + window + 1]
+        near = ratio[:, max(w - window, 0) : w + window + 1]
         near = near[~np.isnan(near)]
-        out.append(float(np.sqrt(near.mean() if near.size else overall)))
+        if near.size < min_ratios:
+            return ()
+        lo, hi = np.quantile(near, [tail, 1 - tail], method="weibull")
+        out.append((float(lo), float(hi)))
     return tuple(out)

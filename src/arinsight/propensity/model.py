@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -73,9 +76,10 @@ MIN_CALIBRATION_ROWS = 500
 #: Held-out month ends (at least 31 days before the cut-off) the isotonic maps are
 #: pooled over (:func:`held_out_maps`); each costs one more fit.
 HELD_OUT_MONTHS = 2
-#: Past origins (month ends at least 13 weeks back) the forecast's per-week error
-#: rests on (:func:`forecast_week_errors`); each costs one more fit.
-ERROR_ORIGINS = 3
+#: Past origins (month ends at least 13 weeks back) the forecast's band rests on
+#: (:func:`forecast_week_errors`); each costs one more fit. Four origins × three
+#: neighbouring weeks give 12 ratios per horizon week.
+ERROR_ORIGINS = 4
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,6 @@ class FittedModel:
     #: scale), from how the monthly cohorts' 30-day payments varied around the model;
     #: the cash forecast draws it so that its band reflects shared shocks.
     shock_sd: float = 0.0
-    #: The training months' part of ``shock_sd`` alone (without the held-out month's
-    #: model error): the forecast uses it beside per-week errors
-    #: (:func:`forecast_week_errors`), which already hold the model's own error.
-    month_shock_sd: float = 0.0
 
 
 def design_matrix(features: pl.DataFrame, segments: tuple[str, ...]) -> pl.DataFrame:
@@ -192,6 +192,27 @@ def training_frame(
     return frame, segments
 
 
+#: Fits without held-out calibration by (warehouse, cut-off, without_agency), kept
+#: only inside :func:`reuse_fits`.
+_FITS: ContextVar[dict[tuple[str, dt.date, bool], FittedModel] | None] = ContextVar(
+    "arinsight_propensity_fits", default=None
+)
+
+
+@contextmanager
+def reuse_fits() -> Iterator[None]:
+    """Inside the block, a fit at a cut-off already fitted on the same warehouse (the
+    held-out and past-origin fits, :func:`held_out_maps` and
+    :func:`forecast_week_errors`) is reused instead of refitted. For the rolling
+    backtest, whose consecutive origins share most of those fits; the warehouse
+    must not change inside the block."""
+    token = _FITS.set({})
+    try:
+        yield
+    finally:
+        _FITS.reset(token)
+
+
 def fit(
     wh: Warehouse,
     cutoff: dt.date,
@@ -208,6 +229,21 @@ def fit(
     Raises:
         ArinsightError: too little history to fit (the message says how much there is).
     """
+    cache = _FITS.get()
+    key = (str(wh.path), cutoff, without_agency)
+    if cache is not None and not held_out_calibration and key in cache:
+        return cache[key]
+    model = _fit(
+        wh, cutoff, without_agency=without_agency, held_out_calibration=held_out_calibration
+    )
+    if cache is not None and not held_out_calibration:
+        cache[key] = model
+    return model
+
+
+def _fit(
+    wh: Warehouse, cutoff: dt.date, *, without_agency: bool, held_out_calibration: bool
+) -> FittedModel:
     import warnings
 
     from lifelines import CoxPHFitter
@@ -257,13 +293,12 @@ def fit(
         concordance=float(fitter.concordance_index_),
     )
     calibration, shock_sd = recalibration(model, frame)
-    month_shock_sd = shock_sd
     if held_out_calibration:
         maps, model_error_sd = held_out_maps(wh, cutoff, without_agency)
         calibration = {**calibration, **maps}
         # the model's own error on the held-out month, as a shock of the same kind
         shock_sd = math.sqrt(shock_sd**2 + model_error_sd**2)
-    return replace(model, calibration=calibration, shock_sd=shock_sd, month_shock_sd=month_shock_sd)
+    return replace(model, calibration=calibration, shock_sd=shock_sd)
 
 
 def forecast_week_errors(
@@ -273,19 +308,19 @@ def forecast_week_errors(
     without_agency: bool = False,
     min_rows: int = MIN_CALIBRATION_ROWS,
     count_origins: int = ERROR_ORIGINS,
-) -> tuple[float, ...]:
-    """The cash forecast's own error per horizon week, measured out of sample.
+) -> tuple[tuple[float, float], ...]:
+    """The cash forecast's band per horizon week, from its own errors out of sample.
 
     At each of the last ``count_origins`` month ends at least 13 weeks before
     ``cutoff``, the model fitted there (data up to that day only) forecasts the
     13 weeks after it for the invoices open then; all 13 weeks end on or before
-    ``cutoff``, so their collections are known without looking past it. Expected
-    vs actual per week and origin gives the sd per week
-    (:func:`arinsight.propensity.forecast.week_error_sd`). An origin with too
+    ``cutoff``, so their collections are known without looking past it. Actual ÷
+    expected per week and origin gives the band's (low, high) ratio per week
+    (:func:`arinsight.propensity.forecast.week_ratio_band`). An origin with too
     little history or fewer than ``min_rows`` open invoices is left out; ``()``
-    when none is left (the forecast then uses ``shock_sd`` alone).
+    when too few are left (the forecast then draws its band with ``shock_sd``).
     """
-    from arinsight.propensity.forecast import WEEKS, week_error_sd
+    from arinsight.propensity.forecast import WEEKS, week_ratio_band
 
     last = cutoff - dt.timedelta(days=7 * WEEKS)
     earlier = month_ends(_months_before(last, count_origins), last)[-count_origins:]
@@ -314,7 +349,7 @@ def forecast_week_errors(
         actual.append(act_w)
     if not expected:
         return ()
-    return week_error_sd(expected, actual)
+    return week_ratio_band(expected, actual)
 
 
 def held_out_maps(

@@ -36,14 +36,24 @@ class ScoreResult:
     forecast: pl.DataFrame
 
 
-def next_step(ladder: Ladder, segment: str, stage: int | None) -> tuple[int, str, str] | None:
+def next_step(
+    ladder: Ladder, segment: str, stage: int | None, days_past_due: int | None = None
+) -> tuple[int, str, str] | None:
     """The ladder's next stage after ``stage`` (None: before the first one).
+
+    Once the invoice is past its due date (``days_past_due`` > 0) a stage that goes
+    out before the due date (a pre-due reminder) is skipped: it is no step for an
+    overdue invoice.
 
     Returns ``(stage, name, channel)``, or None when the next step is the agency
     handover or there is none (the model knows nothing after a handover).
     """
-    for s in ladder.for_segment(segment):
+    stages = ladder.for_segment(segment)
+    offsets = ladder.due_offsets(segment)
+    for s, offset in zip(stages, offsets, strict=True):
         if stage is None or s.stage > stage:
+            if days_past_due is not None and days_past_due > 0 and offset < 0:
+                continue
             if s.channel == "collection_agency":
                 return None
             return s.stage, s.name, s.channel
@@ -55,7 +65,9 @@ def score_frame(model: FittedModel, features: pl.DataFrame, ladder: Ladder) -> p
 
     ``paid_within_14d_if_next_step_ratio`` scores the same invoice as if the
     ladder's next stage had been sent on the scoring date; ``value_of_acting_amount``
-    = open amount × the gain in 14-day payment probability (≥ 0).
+    = open amount × the gain in 14-day payment probability (≥ 0). A disputed
+    invoice has no next step (no reminder while the dispute is open: settle it
+    first), so no value of acting either.
     """
     import polars as pl
 
@@ -63,8 +75,14 @@ def score_frame(model: FittedModel, features: pl.DataFrame, ladder: Ladder) -> p
 
     scores = predict(model, features, ladder)
     steps = [
-        next_step(ladder, seg, None if st is None else int(st))
-        for seg, st in zip(features["segment"], features["stage_at_origin"], strict=True)
+        None if disputed else next_step(ladder, seg, None if st is None else int(st), dpd)
+        for seg, st, dpd, disputed in zip(
+            features["segment"],
+            features["stage_at_origin"],
+            features["days_past_due"],
+            features["is_disputed"],
+            strict=True,
+        )
     ]
     moved = features.with_columns(
         stage_at_origin=pl.Series([s[0] if s else None for s in steps], dtype=pl.Int32),
@@ -84,18 +102,17 @@ def score_frame(model: FittedModel, features: pl.DataFrame, ladder: Ladder) -> p
 
 
 def band_terms(model: FittedModel, wh: Warehouse, day: dt.date) -> dict[str, Any]:
-    """The forecast band's spread terms for :func:`~arinsight.propensity.forecast.weekly`.
+    """The forecast band's terms for :func:`~arinsight.propensity.forecast.weekly`.
 
-    With per-week errors from a past origin
-    (:func:`~arinsight.propensity.model.forecast_week_errors`): those plus the
-    training months' shock (the held-out month's error in ``shock_sd`` would
-    count the model's error twice). Without: ``shock_sd`` alone.
+    With past origins to learn from
+    (:func:`~arinsight.propensity.model.forecast_week_errors`): the per-week ratio
+    band of the forecast's own past errors. Without: draws with ``shock_sd``.
     """
     from arinsight.propensity.model import forecast_week_errors
 
-    errors = forecast_week_errors(wh, day)
-    if errors:
-        return {"shock_sd": model.month_shock_sd, "week_error_sd": errors}
+    band = forecast_week_errors(wh, day)
+    if band:
+        return {"week_ratio_band": band}
     return {"shock_sd": model.shock_sd}
 
 

@@ -20,58 +20,124 @@ if TYPE_CHECKING:
     from arinsight.warehouse import Warehouse
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f} %"
+def _pct(x: float | None, lang: str = "en") -> str:
+    if x is None:
+        return "n/a" if lang == "en" else "k. A."
+    return f"{100 * x:.0f} %"
 
 
-def _days(n: int) -> str:
+def _days(n: int, lang: str = "en", *, dative: bool = False) -> str:
+    """``n`` days; German after "vor" / "in" takes the dative plural ("vor 5 Tagen")."""
+    if lang == "de":
+        return f"{n} Tag" if abs(n) == 1 else (f"{n} Tagen" if dative else f"{n} Tage")
     return f"{n} day" if abs(n) == 1 else f"{n} days"
 
 
-def reason(row: dict[str, Any]) -> str:
-    """One sentence a collector can act on, from a scores row (pure; see the tests)."""
+#: The reason's phrases (en, de); ``{}`` fields are filled in :func:`reason`.
+PHRASES: dict[str, tuple[str, str]] = {
+    "overdue": ("{days} overdue", "{days} überfällig"),
+    "due_today": ("due today", "heute fällig"),
+    "due_in": ("due in {days}", "fällig in {days}"),
+    "no_reminder": ("{due}, no reminder yet", "{due}, noch keine Erinnerung"),
+    "stage_sent": ("{due}, stage {stage} sent {days} ago", "{due}, Stufe {stage} vor {days}"),
+    "no_history": ("no payment history", "keine Zahlungshistorie"),
+    "history": (
+        "customer paid {late} of earlier invoices late, median {days} late",
+        "Kunde zahlte {late} der früheren Rechnungen verspätet, im Median {days} zu spät",
+    ),
+    "next_step": (
+        "{now} likely to pay within 14 days as is, {next} after {step} ({channel})",
+        "zahlt mit {now} in 14 Tagen ohne Schritt, mit {next} nach {step} ({channel})",
+    ),
+    "agency_next": (
+        "{now} likely to pay within 14 days; next step is the agency",
+        "zahlt mit {now} in 14 Tagen; nächster Schritt ist das Inkasso",
+    ),
+    "disputed": (
+        "{now} likely to pay within 14 days; disputed: settle the dispute first, no reminder",
+        "zahlt mit {now} in 14 Tagen; bestritten: erst den Streitfall klären, keine Mahnung",
+    ),
+}
+
+
+def _say(key: str, lang: str, **fields: Any) -> str:
+    en, de = PHRASES[key]
+    return (de if lang == "de" else en).format(**fields)
+
+
+def reason(row: dict[str, Any], lang: str = "en") -> str:
+    """One sentence a collector can act on, from a scores row (pure; see the tests).
+
+    ``lang``: "en" or "de" (the settings' dashboard language). A disputed invoice
+    never gets a reminder suggested: its action is to settle the dispute.
+    """
     parts: list[str] = []
     stage, since = row.get("stage_reached"), row.get("days_since_stage")
     dpd = int(row["days_past_due"])
-    due = (
-        f"{_days(dpd)} overdue"
-        if dpd > 0
-        else ("due today" if dpd == 0 else f"due in {_days(-dpd)}")
-    )
-    if stage is None:
-        parts.append(f"{due}, no reminder yet")
+    if dpd > 0:
+        due = _say("overdue", lang, days=_days(dpd, lang))
+    elif dpd == 0:
+        due = _say("due_today", lang)
     else:
-        parts.append(f"{due}, stage {stage} sent {_days(int(since or 0))} ago")
-    median = row.get("median_days_late")
-    late = row.get("late_ratio")
-    if median is None:
-        parts.append("no payment history")
+        due = _say("due_in", lang, days=_days(-dpd, lang, dative=True))
+    if stage is None:
+        parts.append(_say("no_reminder", lang, due=due))
     else:
         parts.append(
-            f"customer paid {_pct(late)} of earlier invoices late, "
-            f"median {_days(round(float(median)))} late"
+            _say(
+                "stage_sent",
+                lang,
+                due=due,
+                stage=stage,
+                days=_days(int(since or 0), lang, dative=True),
+            )
+        )
+    median = row.get("median_days_late")
+    if median is None:
+        parts.append(_say("no_history", lang))
+    else:
+        parts.append(
+            _say(
+                "history",
+                lang,
+                late=_pct(row.get("late_ratio"), lang),
+                days=_days(round(float(median)), lang),
+            )
         )
     now, nxt = row.get("paid_within_14d_ratio"), row.get("paid_within_14d_if_next_step_ratio")
-    if row.get("next_step_name") and nxt is not None:
+    if row.get("is_disputed"):
+        parts.append(_say("disputed", lang, now=_pct(now, lang)))
+    elif row.get("next_step_name") and nxt is not None:
         parts.append(
-            f"{_pct(now)} likely to pay within 14 days as is, {_pct(nxt)} after "
-            f"{row['next_step_name']} ({row['next_step_channel']})"
+            _say(
+                "next_step",
+                lang,
+                now=_pct(now, lang),
+                next=_pct(nxt, lang),
+                step=row["next_step_name"],
+                channel=row["next_step_channel"],
+            )
         )
     else:
-        parts.append(f"{_pct(now)} likely to pay within 14 days; next step is the agency")
-    if row.get("is_disputed"):
-        parts.append("disputed: settle the dispute first")
+        parts.append(_say("agency_next", lang, now=_pct(now, lang)))
     return "; ".join(parts)
 
 
 def worklist(
-    wh: Warehouse, *, segment: str | None = None, top: int = 25, as_of: dt.date | None = None
+    wh: Warehouse,
+    *,
+    segment: str | None = None,
+    top: int = 25,
+    as_of: dt.date | None = None,
+    lang: str = "en",
 ) -> pl.DataFrame:
     """The ``top`` overdue invoices by value of acting at the latest (or given) scoring date.
 
     Only invoices past their due date are listed (before it, the ladder's
     pre-due reminder is the automatic step), and only where the next step is a
-    reminder, not the agency handover.
+    reminder, not the agency handover; a disputed invoice is never among them
+    (no reminder while disputed; ``score_frame`` gives it no next step).
+    ``lang``: language of ``reason`` ("en" or "de").
 
     Raises:
         ArinsightError: no scores yet (the message says to run `arinsight score`).
@@ -86,12 +152,12 @@ def worklist(
     rows = wh.sql(
         "select * from marts.fct_open_invoice_scores "
         "where scoring_date = ? and (? is null or segment = ?) and value_of_acting_amount > 0 "
-        "and days_past_due > 0 "
+        "and days_past_due > 0 and not coalesce(is_disputed, false) "
         "order by value_of_acting_amount desc, invoice_id limit ?",
         [day, segment, segment, top],
     )
     return rows.with_columns(
-        reason=pl.Series([reason(r) for r in rows.iter_rows(named=True)], dtype=pl.String)
+        reason=pl.Series([reason(r, lang) for r in rows.iter_rows(named=True)], dtype=pl.String)
     ).select(
         "scoring_date",
         "invoice_id",

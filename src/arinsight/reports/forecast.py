@@ -96,13 +96,13 @@ def summary_html(rv: Review, fc: pl.DataFrame) -> Html:
     ]
     parts.append(_table("ai-forecast", head, rows))
     caveat = (
-        "Das 80-%-Intervall enthält einen gemeinsamen Monatsschock und den Fehler je Woche, "
-        "den das Modell bei früheren Prognosen hatte; im Backtest lagen trotzdem weniger als "
-        "80 % der Wochen im Band (docs/propensity.md)."
+        "Das 80-%-Intervall ist so breit wie die Fehler des Modells bei den Prognosen der "
+        "letzten vier Monatsenden (Eingang ÷ Prognose je Woche; mit weniger Historie "
+        "simulierte Zahltage); im Backtest lagen 79-82 % der Wochen darin (docs/propensity.md)."
         if de
-        else "The 80 % interval includes a month-level shock common to all customers and the "
-        "weekly error the model made on its past forecasts; in the backtest fewer than 80 % of "
-        "weeks still fell inside it (docs/propensity.md)."
+        else "The 80 % interval spans the model's own misses on the forecasts of the last four "
+        "month ends (collected ÷ forecast per week; with less history, simulated payment "
+        "days); in the backtest 79-82 % of weeks fell inside it (docs/propensity.md)."
     )
     parts.append(f'<p class="ai-note">{html.escape(caveat)}</p>')
     return Html("".join(parts))
