@@ -11,7 +11,8 @@ the ladder in force L0; without one the shipped default ladder):
 3. the oracle L*: a coordinate search on the *true* simulator, per segment — each
    stage in turn, the collection handover included, on a grid of days around
    its current day (``ORACLE_GRIDS``, as wide as the recommender's search
-   radius) and "dropped" (not the handover), one search seed, two rounds; a
+   radius) and "dropped" (the handover too: the recommender may route almost every
+   case away from it), one search seed, two rounds; a
    consumer segment's handover stays at 30 days after due or later (§286(3)
    BGB, the legal check the recommender obeys); every segment keeps its own
    best; L* is then evaluated on the same fresh seeds as L0 and L1;
@@ -108,9 +109,13 @@ def changes(l0: Any, l1: Any, segments: list[str]) -> list[str]:
     for seg in segments:
         a = {s.stage: d for s, d in zip(l0.for_segment(seg), l0.due_offsets(seg), strict=True)}
         b = {s.stage: d for s, d in zip(l1.for_segment(seg), l1.due_offsets(seg), strict=True)}
+        ch0 = {s.stage: s.channel for s in l0.for_segment(seg)}
+        ch1 = {s.stage: s.channel for s in l1.for_segment(seg)}
         for k in sorted(set(a) | set(b)):
             if a.get(k) != b.get(k):
                 out.append(f"{seg}:{k} {a.get(k, '-')}→{b.get(k, 'drop')}")
+            if k in ch0 and k in ch1 and ch0[k] != ch1[k]:  # a channel change
+                out.append(f"{seg}:{k} {ch0[k]}→{ch1[k]}")
     for r in l1.route:  # routes the recommender adds (docs/ladder.md)
         if r not in l0.route:
             who = ",".join(r.segments) if r.segments else "all"
@@ -160,7 +165,7 @@ def oracle(world: Any, l0: Any, scale: float, say: Any) -> Any:
                     handover = p[i].channel == "collection_agency"
                     kept = [x for j, x in enumerate(p) if x is not None and j != i]
                     if delta is None:
-                        if not kept or handover:
+                        if not kept:
                             continue
                         p[i] = None
                     else:

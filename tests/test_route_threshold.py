@@ -160,9 +160,22 @@ def test_extend_adds_routes_only_where_supported(
     entries = {e["segment"]: e for e in summary["routes"]}
     assert entries, "the small world hands cases over: every such segment is assessed"
     proposed = {s: e for s, e in entries.items() if e["proposed"]}
+    # a route that would send every case the gentler step (cautious break-even at the
+    # 0.01 floor) is written as the step replacing the handover; others as routes
+    replaced = {s for s, e in proposed.items() if e.get("replaces_stage")}
+    assert replaced, "in the small world the handover pays for no smb case: replaced"
+    assert replaced == {s for s, e in proposed.items() if e["threshold_interval"][1] <= 0.01}
     assert {r.segments[0]: r.min_paid_ratio for r in new.route if r.segments} == {
-        s: e["route_threshold_ratio"] for s, e in proposed.items()
+        s: e["route_threshold_ratio"] for s, e in proposed.items() if s not in replaced
     }
+    for seg in segments:
+        handover = next(s for s in new.for_segment(seg) if s.stage == 4)
+        before = next(s for s in lad.for_segment(seg) if s.stage == 4)
+        if seg in replaced:
+            assert (handover.name, handover.channel, handover.fee) == ("Telefonat", "phone", 0.0)
+            assert handover.offset_days == before.offset_days
+        else:
+            assert handover == before
     for r in new.route:
         assert (r.stage, r.instead.channel, r.fallback_after_days) == (4, "phone", None)
     for e in entries.values():

@@ -339,6 +339,7 @@ def extend(
     nv = settings.net_value
     summary: list[dict[str, Any]] = []
     added: list[Route] = []
+    replaced: dict[str, int] = {}
     with connect(str(db) if db is not None else None) as wh:
         found = propose(wh, proposal, settings, ROUTE_STEP_CHANNEL)
         as_of = data_as_of(wh) if found else None
@@ -396,6 +397,25 @@ def extend(
             )
             if not ok:
                 continue
+            target = [r for r in rows if r["segment"] == prop.segment]
+            row = next((r for r in target if r["stage_number"] == stage), None) or next(
+                (r for r in target if r["stage_number"] == -1), None
+            )
+            if prop.threshold_high_ratio <= MIN_THRESHOLD:
+                # the handover does not pay for any case at the cautious end: a route
+                # would send every case the gentler step, so the step replaces the stage
+                # (no payment model needed when the ladder runs)
+                why = (
+                    f"{why}; at this break-even every case is routed: "
+                    f"{ROUTE_STEP_NAME} replaces stage {stage}"
+                )
+                entry["replaces_stage"] = True
+                replaced[prop.segment] = stage
+                if row is not None and row["stage_number"] == stage:
+                    row.update(proposed_channel=ROUTE_STEP_CHANNEL, proposed_fee_amount=0.0)
+                if row is not None:
+                    row["rationale"] = f"{row['rationale']}; {why}" if row["rationale"] else why
+                continue
             added.append(
                 Route(
                     stage=stage,
@@ -406,12 +426,20 @@ def extend(
                     fallback_after_days=None,
                 )
             )
-            target = [r for r in rows if r["segment"] == prop.segment]
-            row = next((r for r in target if r["stage_number"] == stage), None) or next(
-                (r for r in target if r["stage_number"] == -1), None
-            )
             if row is not None:
                 row["rationale"] = f"{row['rationale']}; {why}" if row["rationale"] else why
+    if replaced:
+        segs = dict(proposal.segments)
+        for seg, stage in replaced.items():
+            segs[seg] = tuple(
+                s.model_copy(
+                    update={"name": ROUTE_STEP_NAME, "channel": ROUTE_STEP_CHANNEL, "fee": 0.0}
+                )
+                if s.stage == stage
+                else s
+                for s in proposal.for_segment(seg)
+            )
+        proposal = proposal.model_copy(update={"segments": segs})
     if added:
         proposal = proposal.model_copy(update={"route": (*proposal.route, *added)})
     return proposal, {"routes": summary}
