@@ -215,7 +215,53 @@ def measure(arinsight: str, db: Path) -> dict[str, Any]:
     }
 
 
-if __name__ == "__main__":  # python bench/dashboard_bench.py DB
+def repeated_renders(arinsight: str, db: Path, rounds: int) -> dict[str, Any]:
+    """First render and every-chart time per page over ``rounds`` cold servers
+    (a fresh server and Chromium each round): medians, ranges and load averages."""
+    import statistics
+
+    firsts: dict[str, list[float]] = {}
+    everys: dict[str, list[float]] = {}
+    loads: list[float] = []
+    for _ in range(rounds):
+        proc, url = serve(arinsight, db)
+        try:
+            times = render_times(url)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+        if times is None:
+            raise SystemExit(f"{CHROMIUM} not found: install chromium (see RECIPES)")
+        for page, sec in times[0].items():
+            firsts.setdefault(page, []).append(sec)
+        for page, sec in times[1].items():
+            everys.setdefault(page, []).append(sec)
+        loads.append(os.getloadavg()[0])
+    return {
+        page: {
+            "first_median": statistics.median(v),
+            "first_range": [min(v), max(v)],
+            "every_median": statistics.median(everys[page]),
+            "load_average_range": [min(loads), max(loads)],
+        }
+        for page, v in firsts.items()
+    }
+
+
+if __name__ == "__main__":  # python bench/dashboard_bench.py DB [--renders N]
     exe = str(Path(sys.executable).parent / "arinsight")
-    print(json.dumps(measure(exe, Path(sys.argv[1])), indent=2))
+    if "--renders" in sys.argv:
+        n = int(sys.argv[sys.argv.index("--renders") + 1])
+        res = repeated_renders(exe, Path(sys.argv[1]), n)
+        print(f"| page | first render median s (range) | every chart median s |  ({n} rounds)")
+        print("|---|---:|---:|")
+        for page, r in res.items():
+            lo, hi = r["first_range"]
+            print(
+                f"| {page} | {r['first_median']:.2f} ({lo:.2f}-{hi:.2f}) "
+                f"| {r['every_median']:.2f} |"
+            )
+        print(f"load average {res[next(iter(res))]['load_average_range']}")
+    else:
+        print(json.dumps(measure(exe, Path(sys.argv[1])), indent=2))
     os._exit(0)
