@@ -203,6 +203,9 @@ def test_demo_ends_serving_the_dashboard_and_stops_cleanly(ledger: Path, tmp_pat
     again = run("demo", "--db", str(db), "--data-dir", str(ledger), "--no-serve", "-q")
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
     noserve = run("demo", "--db", str(db), "--data-dir", str(ledger), "--no-serve")
+    # two invoices: recommend and score say why they skip, and the demo goes on
+    assert "skipped: too little history to recommend" in noserve.stdout
+    assert "skipped: too little history before 2024-02-29 to fit a payment model" in noserve.stdout
     assert noserve.stdout.splitlines()[-1] == (
         f"next: `arinsight dashboard --db {db}` opens the dashboard on these marts"
     )

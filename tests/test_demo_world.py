@@ -70,3 +70,19 @@ def test_demo_simulates_and_prints_attempts_and_messages(tmp_path: Path) -> None
         con.close()
     assert failed is not None and failed[0] > 0
     assert retries is not None and retries[0] > 0
+    # the demo recommends (ladder in force: the shipped default) and scores
+    from arinsight.config import load_ladder
+
+    proposed = load_ladder(tmp_path / "proposed_ladder.yaml")
+    assert set(proposed.segments) <= {"consumer", "enterprise", "smb"}
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        recs = con.execute("select count(*) from marts.ladder_recommendations").fetchone()
+        open_now = con.execute(
+            "select count(*) from marts.fct_open_invoice_scores "
+            "where scoring_date = (select max(scoring_date) from marts.fct_open_invoice_scores)"
+        ).fetchone()
+    finally:
+        con.close()
+    assert recs is not None and recs[0] > 0
+    assert open_now is not None and f"{open_now[0]:,} open invoices scored at " in proc.stdout

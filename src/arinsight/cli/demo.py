@@ -34,6 +34,11 @@ from arinsight.cli._common import db_option, quiet_option, settings_option
 @click.option(
     "--port", type=int, default=8050, show_default=True, help="Dashboard port (127.0.0.1)."
 )
+@click.option(
+    "--no-advice",
+    is_flag=True,
+    help="Do not recommend a ladder nor score the open invoices (arinsight recommend / score).",
+)
 @click.option("--no-report", is_flag=True, help="Do not render the monthly review at the end.")
 @quiet_option
 @settings_option
@@ -44,6 +49,7 @@ def command(
     scale: float,
     no_serve: bool,
     port: int,
+    no_advice: bool,
     no_report: bool,
     quiet: bool,
 ) -> None:
@@ -51,7 +57,9 @@ def command(
 
     Simulates the default world (about 20k customers, 24 months) unless
     --data-dir already holds a ledger, loads it, builds the marts, prints
-    DSO per segment and serves the dashboard on 127.0.0.1:8050 (--no-serve:
+    DSO per segment, recommends a re-timed ladder (the shipped default ladder as
+    the one in force: the demo world's), scores the open invoices, renders the
+    monthly review and serves the dashboard on 127.0.0.1:8050 (--no-serve:
     prints the command that starts it instead).
     """
     from contextlib import ExitStack
@@ -124,6 +132,9 @@ def command(
 
     with ExitStack() as stack:
         run_demo(Path(db), Path(data_dir), seed=seed, scale=scale, reporter=Reporter(stack))
+    # --- recommend and score: the ladder page, the worklist, the report's sections ---
+    if not no_advice:
+        _advise(db, Path(db).parent / "proposed_ladder.yaml")
     # --- the monthly review of the last complete month (arinsight report) ---
     if not no_report:
         from arinsight.reports.runner import render_demo_report
@@ -139,3 +150,41 @@ def command(
 
     say("dashboard: open the URL below in a browser (Ctrl+C stops it)")
     serve(db, port=port)
+
+
+def _advise(db: str, out: Path) -> None:
+    """``arinsight recommend`` (ladder in force: the shipped default, the one the demo
+    world runs) and ``arinsight score`` on the demo warehouse. A ledger too small for
+    either skips that step with the reason; the rest of the demo goes on."""
+    from arinsight.cli._render import say
+    from arinsight.cli.recommend import run as run_recommend
+    from arinsight.config import default_path
+    from arinsight.errors import ArinsightError
+    from arinsight.ladder.options import load_options
+    from arinsight.propensity.score import run as run_score
+    from arinsight.warehouse import Warehouse
+
+    say("[bold]recommend[/bold] a re-timed dunning ladder (in force: the shipped default)")
+    try:
+        rec, _ = run_recommend(
+            db, str(default_path("ladder_default.yaml")), out, 0, load_options(None), None
+        )
+    except ArinsightError as err:
+        say(f"    skipped: {err}")
+    else:
+        what = "a changed ladder" if rec.changed else "no change (the evidence says why)"
+        say(
+            f"    {out}: {what}; evidence and expected effects in "
+            "marts.ladder_recommendations (`arinsight recommend --out FILE` prints the table)"
+        )
+    say("[bold]score[/bold] the open invoices and forecast 13 weeks of collections")
+    try:
+        with Warehouse.open(db, read_only=False) as wh:
+            result = run_score(wh, None)
+    except ArinsightError as err:
+        say(f"    skipped: {err}")
+    else:
+        say(
+            f"    {result.count_open_invoices:,} open invoices scored at {result.scoring_date}; "
+            "the dashboard's Worklist page and `arinsight worklist` list them"
+        )

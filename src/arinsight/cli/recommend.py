@@ -57,29 +57,13 @@ def command(
     message events) to marts.retry_recommendations. Method and limits:
     docs/recommender.md, docs/payments.md.
     """
-    from arinsight.config import dump_ladder
     from arinsight.ladder.options import load_options
-    from arinsight.ladder.recommend import recommend, write_mart
 
     def say(msg: str) -> None:
         if not quiet and not as_json:
             click.echo(f"… {msg}", err=True)
 
-    opts = load_options(options)
-    rec = recommend(db, ladder_path=ladder, seed=seed, options=opts, progress=say)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    header = (
-        f"# Proposed by `arinsight recommend` from {db} (ladder in force: {rec.source}).\n"
-        "# Evidence and expected effects: marts.ladder_recommendations.\n"
-    )
-    Path(out).write_text(header + dump_ladder(rec.ladder), encoding="utf-8")
-    import datetime as dt
-
-    from arinsight.ladder.retries import advice_rows
-
-    when = rec.rows[0]["recommended_at"] if rec.rows else dt.datetime.now().replace(microsecond=0)
-    retry_rows = advice_rows(rec.fit_summary, rec.source, when)
-    write_mart(db, rec.rows, retry_rows)
+    rec, retry_rows = run(db, ladder, out, seed, load_options(options), say)
     if quiet and not as_json:
         return
     if as_json:
@@ -99,6 +83,31 @@ def command(
         )
         return
     _print(rec.rows, out, rec.changed, rec.seconds, retry_rows)
+
+
+def run(
+    db: str, ladder: str | None, out: str | Path, seed: int, opts: Any, say: Any
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Recommend, write the proposed ladder to ``out`` and the evidence to the marts
+    (``arinsight recommend`` and ``arinsight demo``); returns the recommendation and
+    the retry-advice rows."""
+    import datetime as dt
+
+    from arinsight.config import dump_ladder
+    from arinsight.ladder.recommend import recommend, write_mart
+    from arinsight.ladder.retries import advice_rows
+
+    rec = recommend(db, ladder_path=ladder, seed=seed, options=opts, progress=say)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# Proposed by `arinsight recommend` from {db} (ladder in force: {rec.source}).\n"
+        "# Evidence and expected effects: marts.ladder_recommendations.\n"
+    )
+    Path(out).write_text(header + dump_ladder(rec.ladder), encoding="utf-8")
+    when = rec.rows[0]["recommended_at"] if rec.rows else dt.datetime.now().replace(microsecond=0)
+    retry_rows = advice_rows(rec.fit_summary, rec.source, when)
+    write_mart(db, rec.rows, retry_rows)
+    return rec, retry_rows
 
 
 def _fmt_iv(mid: Any, lo: Any, hi: Any, digits: int = 1) -> str:
