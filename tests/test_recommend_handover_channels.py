@@ -275,6 +275,10 @@ def test_no_channel_difference_keeps_the_channel(tmp_path: Path) -> None:
             # the handover replaced by the route's call (route_threshold) is not an
             # e-mail/letter switch; it says so in its rationale
             assert r["proposed_channel"] == "phone"
+            # the change comes first in what a reader sees, the timing verdict after it
+            assert r["rationale"].startswith(
+                f"Telefonat (phone) replaces stage {r['stage_number']}:"
+            )
             continue
         assert r["proposed_channel"] in (r["current_channel"], None)
     row = next(r for r in rec.rows if r["segment"] == "smb" and r["stage_number"] == 1)

@@ -406,14 +406,18 @@ def extend(
                 # would send every case the gentler step, so the step replaces the stage
                 # (no payment model needed when the ladder runs)
                 why = (
-                    f"{why}; at this break-even every case is routed: "
-                    f"{ROUTE_STEP_NAME} replaces stage {stage}"
+                    f"{ROUTE_STEP_NAME} ({ROUTE_STEP_CHANNEL}) replaces stage {stage}: at this "
+                    f"break-even every case would be routed; {why}"
                 )
                 entry["replaces_stage"] = True
                 replaced[prop.segment] = stage
                 if row is not None and row["stage_number"] == stage:
+                    # the replacement first: it is the change; the timing verdict after it
                     row.update(proposed_channel=ROUTE_STEP_CHANNEL, proposed_fee_amount=0.0)
-                if row is not None:
+                    row["rationale"] = (
+                        f"{why}; timing: {row['rationale']}" if row["rationale"] else why
+                    )
+                elif row is not None:
                     row["rationale"] = f"{row['rationale']}; {why}" if row["rationale"] else why
                 continue
             added.append(
