@@ -401,7 +401,8 @@ def extend(
             row = next((r for r in target if r["stage_number"] == stage), None) or next(
                 (r for r in target if r["stage_number"] == -1), None
             )
-            if prop.threshold_high_ratio <= MIN_THRESHOLD:
+            replaces = prop.threshold_high_ratio <= MIN_THRESHOLD
+            if replaces:
                 # the handover does not pay for any case at the cautious end: a route
                 # would send every case the gentler step, so the step replaces the stage
                 # (no payment model needed when the ladder runs)
@@ -411,26 +412,26 @@ def extend(
                 )
                 entry["replaces_stage"] = True
                 replaced[prop.segment] = stage
-                if row is not None and row["stage_number"] == stage:
-                    # the replacement first: it is the change; the timing verdict after it
-                    row.update(proposed_channel=ROUTE_STEP_CHANNEL, proposed_fee_amount=0.0)
-                    row["rationale"] = (
-                        f"{why}; timing: {row['rationale']}" if row["rationale"] else why
+            else:
+                added.append(
+                    Route(
+                        stage=stage,
+                        segments=(prop.segment,),
+                        min_paid_ratio=threshold,
+                        within_days=ROUTE_WITHIN_DAYS,
+                        instead=RouteStep(
+                            name=ROUTE_STEP_NAME, channel=ROUTE_STEP_CHANNEL, fee=0.0
+                        ),
+                        fallback_after_days=None,
                     )
-                elif row is not None:
-                    row["rationale"] = f"{row['rationale']}; {why}" if row["rationale"] else why
-                continue
-            added.append(
-                Route(
-                    stage=stage,
-                    segments=(prop.segment,),
-                    min_paid_ratio=threshold,
-                    within_days=ROUTE_WITHIN_DAYS,
-                    instead=RouteStep(name=ROUTE_STEP_NAME, channel=ROUTE_STEP_CHANNEL, fee=0.0),
-                    fallback_after_days=None,
                 )
-            )
-            if row is not None:
+            if row is None:
+                continue
+            if replaces and row["stage_number"] == stage:
+                # the replacement first: it is the change; the timing verdict after it
+                row.update(proposed_channel=ROUTE_STEP_CHANNEL, proposed_fee_amount=0.0)
+                row["rationale"] = f"{why}; timing: {row['rationale']}" if row["rationale"] else why
+            else:
                 row["rationale"] = f"{row['rationale']}; {why}" if row["rationale"] else why
     if replaced:
         segs = dict(proposal.segments)
