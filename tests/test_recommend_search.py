@@ -41,14 +41,32 @@ def test_the_legality_predicate_is_respected() -> None:
 
 
 def test_a_worthless_stage_is_dropped() -> None:
-    # an objective that only pays for fewer stages: every stage but the collection
-    # handover (never dropped by the search) goes
+    # an objective that only pays for fewer stages: stages go in search order (0, 1,
+    # 2, then the handover), and the last one left stays (a ladder keeps one stage)
     def fewer(plan: tuple[PlannedStage, ...]) -> float:
         return -float(len(plan))
 
     best = search_segment(fewer, CURRENT, -13, OPTS, lambda _p: True)
     kept = [p for p in best if p is not None]
     assert len(kept) == 1 and kept[0].is_handover
+
+
+def test_the_handover_is_dropped_when_that_pays_and_only_then() -> None:
+    # the made-up optimum of the other tests, but the handover costs 50 wherever it is:
+    # dropping it (nothing in its place) beats every day of it
+    def no_agency(plan: tuple[PlannedStage, ...]) -> float:
+        rest = tuple(p for p in plan if not p.is_handover)
+        return value((*rest, CURRENT[-1])) - (50.0 if len(rest) < len(plan) else 0.0)
+
+    best = search_segment(no_agency, CURRENT, -13, OPTS, lambda _p: True)
+    assert [p.day if p else None for p in best] == [-5, 2, 12, None]
+    # switched off (drop_handover: false), it stays at its best day
+    keep = OPTS.model_copy(update={"drop_handover": False})
+    best = search_segment(no_agency, CURRENT, -13, keep, lambda _p: True)
+    assert [p.day if p else None for p in best] == [-5, 2, 12, 60]
+    # an agency worth keeping (the plain objective: dropping costs 1000) stays
+    best = search_segment(value, CURRENT, -13, OPTS, lambda _p: True)
+    assert best[-1] is not None and best[-1].is_handover
 
 
 def test_default_legality_rejects_new_legal_findings() -> None:

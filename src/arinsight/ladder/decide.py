@@ -232,6 +232,44 @@ def handover_rationale(
     )
 
 
+def handover_drop_rationale(
+    *,
+    stage_name: str,
+    current_day: int,
+    recovery_share: float,
+    churn_per_case: float,
+    cost_per_case: float,
+    commission_pct: float,
+    lifetime_value: float,
+    write_off_day: int,
+    delta_low: float,
+    delta_high: float,
+) -> str:
+    """One plain sentence for a dropped collection handover (nothing in its place).
+
+    ``recovery_share``: the agency's fitted own recovery share of what is handed over;
+    ``churn_per_case``: the fitted excess churn hazard of one handover;
+    ``cost_per_case``/``commission_pct``/``lifetime_value``: from ``settings.yaml``;
+    ``write_off_day``: days after due at which a case never handed over is written off.
+    """
+    return (
+        f"drop {stage_name} (day {current_day}; nothing in its place): the agency recovers "
+        f"~{100 * recovery_share:.0f} % of what it is handed, less {commission_pct:g} % "
+        f"commission (also on payments that would have come anyway) and EUR "
+        f"{cost_per_case:,.2f} per case, but drives away {100 * churn_per_case:.1f} % of the "
+        f"customers it reaches (EUR {lifetime_value:,.0f} lifetime value each); without it "
+        f"the case stays open, late payments still come and the rest is written off at day "
+        f"{write_off_day}; gain {delta_low:,.0f} to {delta_high:,.0f} EUR (80 %)"
+    )
+
+
+def handover_drop_keep(n_handovers: int, min_handovers: int, delta_low: float) -> bool:
+    """May a proposal drop the collection handover? Only on at least ``min_handovers``
+    handovers (fewer: today's handover stays, whatever the model says) and when the
+    drop's own 80 % interval of Δ net value lies above 0 (``delta_low`` > 0)."""
+    return n_handovers >= min_handovers and delta_low > 0.0
+
+
 def channel_rationale(
     *,
     stage_name: str,

@@ -35,6 +35,7 @@ class RecommenderOptions(BaseModel):
     agency_age_halving_days_prior: float = Field(365.0, gt=0)
     agency_age_halving_log_sd: float = Field(0.7, gt=0)
     search_handover: bool = True
+    drop_handover: bool = True
     agency_only: bool = True
     channel_fallback: str = "letter"
     channel_min_sends: int = Field(50, ge=1)

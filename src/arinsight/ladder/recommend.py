@@ -256,7 +256,9 @@ def _candidates(
         PlannedStage(cur.stage, d, cur.channel, cur.fee) for d in sorted(days) if lo <= d <= hi
     ]
     others = sum(1 for j, p in enumerate(plan_) if p is not None and j != i)
-    if others >= 1 and not cur.is_handover:  # the handover moves but stays
+    if others >= 1 and (not cur.is_handover or opts.drop_handover):
+        # the handover may be dropped too: the case then stays open (late payments
+        # continue, the rest is written off), no commission, no agency churn
         out.append(None)
     if plan_[i] is not None and plan_[i] not in out:
         out.append(plan_[i])
@@ -611,6 +613,7 @@ def recommend(
     proposal = current
     rows: list[dict[str, Any]] = []
     experiments: dict[str, Any] = {}
+    seg_plans: dict[str, _SegmentPlans] = {}
     now = dt.datetime.now().replace(microsecond=0)
     for s in segs:
         seg = inp.segments[s]
@@ -688,6 +691,11 @@ def recommend(
             return legal_full(_with_segment(_base, _seg, stages))
 
         best = search_segment(value, cur_plan, first_day, opts, legal, start)
+        if not _drop_carried(fit, s, boot, cur_plan, best, nv, opts, inp):
+            # the evidence does not carry dropping the handover: the best ladder with it
+            # (its day searched as before)
+            keep_opts = opts.model_copy(update={"drop_handover": False})
+            best = search_segment(value, cur_plan, first_day, keep_opts, legal, start)
         switches = channel_options(cur_plan, seg, bounces, opts)
         best = switch_channels(value, best, switches, legal)
         best = _prune(fit, s, boot, cur_plan, best, nv, opts, inp)
@@ -709,6 +717,15 @@ def recommend(
                 f"{int((inp.c_seg == s).sum()):,} customers, scaled back to all of them"
             )
         rows.extend(seg_rows)
+        hand = _handover_index(cur_plan)
+        n_ev = _stage_events(inp, s)
+        seg_plans[seg] = _SegmentPlans(
+            s,
+            cur_plan,
+            final,
+            int(n_ev[cur_plan[hand].stage]) if hand >= 0 else 0,
+            int(n_ev.sum()),
+        )
         if final != list(cur_plan):
             proposal = _with_segment(proposal, seg, _stages_of(final, template))
     proposal = _tidy(proposal, current)
@@ -720,7 +737,9 @@ def recommend(
     from arinsight.ladder.route_threshold import extend as extend_with_routes
 
     say("route rules: break-even threshold per handover")
-    proposal, route_summary = extend_with_routes(db, proposal, current, rows)
+    proposal, route_summary = extend_with_routes(
+        db, proposal, current, rows, judge=_call_judge(fit, boot, seg_plans, nv, opts)
+    )
     summary = {
         "groups": {
             fit.group_names[g]: {
@@ -895,12 +914,58 @@ def _prune(
         restored = _restore(best, cur, worst[1])
         assert restored is not None
         best = restored
+    if not _drop_carried(fit, s, boot, cur, best, nv, opts, inp):
+        restored = _restore(best, cur, _handover_index(cur))
+        if restored is not None:
+            best = restored
     vc = _values(fit, s, boot, cur, nv, opts)
     dv = _deltas(_values(fit, s, boot, _kept(best), nv, opts), vc)["net_value"]
     lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
     if not decide.segment_keep(lo):
         return list(cur)
     return best
+
+
+def _handover_index(cur: tuple[PlannedStage, ...]) -> int:
+    """Position of the collection handover in the ladder in force (-1: none)."""
+    return next((i for i, c in enumerate(cur) if c.is_handover), -1)
+
+
+def min_handovers(opts: RecommenderOptions) -> int:
+    """Handovers a segment needs before a proposal may drop its handover: the stage
+    evidence rule (``min_stage_events``) and never fewer than a route needs
+    (``route_threshold.MIN_HANDED_OVER``)."""
+    from arinsight.ladder.route_threshold import MIN_HANDED_OVER
+
+    return max(opts.min_stage_events, MIN_HANDED_OVER)
+
+
+def _drop_carried(
+    fit: _Fitted,
+    s: int,
+    boot: _Boot,
+    cur: tuple[PlannedStage, ...],
+    best: list[PlannedStage | None],
+    nv: NetValue,
+    opts: RecommenderOptions,
+    inp: Inputs,
+) -> bool:
+    """False when ``best`` drops the handover and the evidence does not carry it
+    (``decide.handover_drop_keep``: enough handovers, the drop's own 80 % interval of
+    Δ net value against the handover at its current day above 0); True otherwise."""
+    i = _handover_index(cur)
+    if i < 0 or best[i] is not None:
+        return True
+    trial = _restore(best, cur, i)
+    if trial is None:
+        return True  # cannot be undone alone (the segment rule still applies)
+    dv = _deltas(
+        _values(fit, s, boot, _kept(best), nv, opts),
+        _values(fit, s, boot, _kept(trial), nv, opts),
+    )["net_value"]
+    lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
+    n = int(_stage_events(inp, s)[cur[i].stage])
+    return decide.handover_drop_keep(n, min_handovers(opts), lo)
 
 
 def _stage_events(inp: Inputs, s: int) -> F64:
@@ -934,18 +999,7 @@ def _rows_for_segment(
     rows: list[dict[str, Any]] = []
 
     def stats(d: dict[str, list[float]]) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for k, col in (
-            ("net_value", "delta_net_value_amount"),
-            ("dso", "delta_dso_days"),
-            ("recovery", "delta_recovery_pct"),
-            ("churn", "delta_involuntary_churn"),
-        ):
-            lo, hi = decide.interval(d[k], lo_p, hi_p)
-            out[col] = float(np.median(d[k]))
-            out[f"{col}_low"] = lo
-            out[f"{col}_high"] = hi
-        return out
+        return _stats(d, lo_p, hi_p)
 
     for i, (c, st) in enumerate(zip(cur, template, strict=True)):
         p = best[i]
@@ -994,6 +1048,22 @@ def _rows_for_segment(
             fade_days=fade,
             next_gap_days=(c.day - cur[i - 1].day) if i > 0 else None,
         )
+        if verdict == "change" and c.is_handover and p is None:
+            from arinsight.ladder.replay import WRITE_OFF_AFTER_DUE
+
+            facts = _agency_facts(fit, s, nv)
+            text = decide.handover_drop_rationale(
+                stage_name=st.name,
+                current_day=c.day,
+                recovery_share=_agency_rho(fit, s),
+                churn_per_case=facts["churn_per_case"],
+                cost_per_case=facts["cost_per_case"],
+                commission_pct=facts["commission_pct"],
+                lifetime_value=float(nv.lifetime_value(seg)),
+                write_off_day=WRITE_OFF_AFTER_DUE,
+                delta_low=st_["delta_net_value_amount_low"],
+                delta_high=st_["delta_net_value_amount_high"],
+            )
         if verdict == "change" and c.is_handover and p is not None and p.day != c.day:
             text = decide.handover_rationale(
                 stage_name=st.name,
@@ -1069,6 +1139,103 @@ def _rows_for_segment(
     return rows, best
 
 
+def _stats(d: dict[str, list[float]], lo_p: float, hi_p: float) -> dict[str, float]:
+    """The row columns of bootstrap deltas: median and 80 % interval of each."""
+    out: dict[str, float] = {}
+    for k, col in (
+        ("net_value", "delta_net_value_amount"),
+        ("dso", "delta_dso_days"),
+        ("recovery", "delta_recovery_pct"),
+        ("churn", "delta_involuntary_churn"),
+    ):
+        lo, hi = decide.interval(d[k], lo_p, hi_p)
+        out[col] = float(np.median(d[k]))
+        out[f"{col}_low"] = lo
+        out[f"{col}_high"] = hi
+    return out
+
+
+@dataclass
+class _SegmentPlans:
+    """What a later step needs to replay a segment's proposal again."""
+
+    s: int
+    current: tuple[PlannedStage, ...]
+    final: list[PlannedStage | None]
+    n_handovers: int
+    n_events: int
+
+
+def _call_judge(
+    fit: _Fitted,
+    boot: _Boot,
+    plans: Mapping[str, _SegmentPlans],
+    nv: NetValue,
+    opts: RecommenderOptions,
+) -> Callable[[str, int], tuple[bool, dict[str, Any], dict[str, Any], str]]:
+    """``judge(segment, stage)`` for ``route_threshold.extend``: may the phone call
+    replace the segment's handover, on the fitted model with the bootstrap's caution?
+
+    The call goes out on the handover's proposed day, costs its channel cost and the
+    fitted churn of a phone send; its lift is not counted (the ledger has no phone
+    stage). Returns ``(ok, row, whole, why)``: ``ok`` when the replacement's own 80 %
+    interval of Δ net value against the handover at its proposed day lies above 0 and
+    the segment has ``min_handovers`` handovers; ``row`` the handover row's columns
+    for the whole option (call at the proposed day against the handover at its
+    current day); ``whole`` the segment's whole-ladder columns with the call.
+    """
+    lo_p, hi_p = opts.interval_low_pct, opts.interval_high_pct
+
+    def judge(seg: str, stage: int) -> tuple[bool, dict[str, Any], dict[str, Any], str]:
+        sp = plans[seg]
+        i = _handover_index(sp.current)
+        p = sp.final[i] if i >= 0 else None
+        if p is None:
+            return False, {}, {}, "no handover in the proposal"
+        call = PlannedStage(stage, p.day, "phone", 0.0, 0.0)
+        with_call = sp.final.copy()
+        with_call[i] = call
+        back = _restore(sp.final, sp.current, i) or list(sp.current)
+        v_call = _values(fit, sp.s, boot, _kept(with_call), nv, opts)
+        own = _stats(
+            _deltas(v_call, _values(fit, sp.s, boot, _kept(sp.final), nv, opts)), lo_p, hi_p
+        )
+        row: dict[str, Any] = _stats(
+            _deltas(v_call, _values(fit, sp.s, boot, _kept(back), nv, opts)), lo_p, hi_p
+        )
+        whole: dict[str, Any] = _stats(
+            _deltas(v_call, _values(fit, sp.s, boot, sp.current, nv, opts)), lo_p, hi_p
+        )
+        for cols, n in ((row, sp.n_handovers), (whole, sp.n_events)):
+            cols["confidence"] = decide.confidence_flag(
+                cols["delta_net_value_amount_low"],
+                cols["delta_net_value_amount_high"],
+                n,
+                opts.min_stage_events,
+            )
+        lo, hi = own["delta_net_value_amount_low"], own["delta_net_value_amount_high"]
+        need = min_handovers(opts)
+        if sp.n_handovers < need:
+            return (
+                False,
+                row,
+                whole,
+                (
+                    f"only {sp.n_handovers} handovers here (need {need}) to weigh the agency "
+                    "on the fitted model"
+                ),
+            )
+        ok = lo > 0.0
+        why = (
+            f"on the fitted model the call instead of the agency (its lift not counted: the "
+            f"ledger has no phone stage) changes net value by {lo:,.0f} to {hi:,.0f} EUR "
+            "(80 %)"
+        )
+        return ok, row, whole, why if ok else f"{why}: an interval that is not above 0"
+
+    return judge
+
+
 def _agency_facts(fit: _Fitted, s: int, nv: NetValue) -> dict[str, Any]:
     """What a handover rationale says about the segment's agency (largest group's fit)."""
     from arinsight.contract import CHANNELS
@@ -1083,6 +1250,15 @@ def _agency_facts(fit: _Fitted, s: int, nv: NetValue) -> dict[str, Any]:
         "cost_per_case": float(nv.channel_cost.get("collection_agency", 0.0)),
         "commission_pct": float(nv.agency_commission_pct),
     }
+
+
+def _agency_rho(fit: _Fitted, s: int) -> float:
+    """The agency's fitted own recovery share in segment ``s`` (groups weighted by
+    their invoices)."""
+    gs = sorted({g for g, _a in fit.books[s].cells})
+    n = np.array([fit.groups[g].model.n_invoices for g in gs], dtype=np.float64)
+    rho = np.array([fit.groups[g].model.rho for g in gs], dtype=np.float64)
+    return float((n * rho).sum() / n.sum()) if n.sum() > 0 else float(rho.mean())
 
 
 def _tidy(proposal: Ladder, current: Ladder) -> Ladder:

@@ -31,6 +31,7 @@ over the last year's handovers (:func:`effect`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -314,11 +315,18 @@ def _handover_probabilities(
     return p, feats["invoice_amount"].cast(pl.Float64).to_numpy()
 
 
+#: ``judge(segment, stage) -> (ok, handover row columns, whole-ladder row columns, why)``:
+#: may the call replace the handover on the recommender's fitted model
+#: (``recommend._call_judge``)?
+Judge = Callable[[str, int], tuple[bool, dict[str, Any], dict[str, Any], str]]
+
+
 def extend(
     db: str | Path | None,
     proposal: Ladder,
     current: Ladder,
     rows: list[dict[str, Any]],
+    judge: Judge | None = None,
 ) -> tuple[Ladder, dict[str, Any]]:
     """Add ``route`` rules to a recommendation where the evidence carries them.
 
@@ -329,6 +337,13 @@ def extend(
     and its reason appended to the rationale of the segment's handover row (or
     its whole-segment row); every segment's evidence goes into the summary
     ``{"routes": [...]}``. Warehouse and settings only — never world files.
+
+    Where the cautious break-even is at its floor the call would replace the stage;
+    with ``judge`` (``arinsight recommend`` passes one) the replacement must also
+    pass the fitted model's evidence rule, and the handover row and the segment's
+    whole-ladder row then carry its effect (Δ DSO, recovery, churn, net value with
+    their 80 % intervals); when it does not pass, the handover stays (no route at
+    the floor either: that is the same policy) and the row says why.
     """
     from arinsight import connect
     from arinsight.config import Route, RouteStep, load_settings
@@ -402,6 +417,23 @@ def extend(
                 (r for r in target if r["stage_number"] == -1), None
             )
             replaces = prop.threshold_high_ratio <= MIN_THRESHOLD
+            judged: tuple[bool, dict[str, Any], dict[str, Any], str] | None = None
+            if replaces and judge is not None:
+                judged = judge(prop.segment, stage)
+                if not judged[0]:
+                    entry.update(
+                        proposed=False,
+                        rationale=f"{why}; not proposed: {judged[3]}",
+                    )
+                    if row is not None:
+                        note = (
+                            f"the handover stays: the break-even says it does not pay for "
+                            f"any case at the cautious end, yet {judged[3]}"
+                        )
+                        row["rationale"] = (
+                            f"{row['rationale']}; {note}" if row["rationale"] else note
+                        )
+                    continue
             if replaces:
                 # the handover does not pay for any case at the cautious end: a route
                 # would send every case the gentler step, so the step replaces the stage
@@ -430,6 +462,16 @@ def extend(
             if replaces and row["stage_number"] == stage:
                 # the replacement first: it is the change; the timing verdict after it
                 row.update(proposed_channel=ROUTE_STEP_CHANNEL, proposed_fee_amount=0.0)
+                if judged is not None:
+                    # the row carries the whole option: the call on the proposed day
+                    # against the handover on its current day; so does the whole ladder
+                    why = f"{why}; {judged[3]}"
+                    row.update(judged[1])
+                    whole = next((r for r in target if r["stage_number"] == -1), None)
+                    if whole is not None:
+                        whole.update(judged[2])
+                        if str(whole["rationale"]).startswith("no change"):
+                            whole["rationale"] = "all changes of this segment together"
                 row["rationale"] = f"{why}; timing: {row['rationale']}" if row["rationale"] else why
             else:
                 row["rationale"] = f"{row['rationale']}; {why}" if row["rationale"] else why
