@@ -155,3 +155,55 @@ def test_rationale_says_what_and_why(kw: dict[str, object], needle: str) -> None
         **kw,  # type: ignore[arg-type]
     )
     assert needle in text
+
+
+@pytest.mark.parametrize(
+    ("n_handovers", "min_handovers", "delta_low", "keep"),
+    [
+        (948, 200, 1_631_488.0, True),  # many handovers, the drop's interval above 0
+        (948, 200, 0.0, False),  # an interval that touches 0: the handover stays
+        (948, 200, -12_000.0, False),  # the drop would lose
+        (44, 200, 50_000.0, False),  # too few handovers to weigh the agency: stays
+        (200, 200, 1.0, True),  # exactly the minimum is enough
+    ],
+)
+def test_handover_drop_keep(
+    n_handovers: int, min_handovers: int, delta_low: float, keep: bool
+) -> None:
+    assert decide.handover_drop_keep(n_handovers, min_handovers, delta_low) is keep
+
+
+def test_handover_drop_rationale_says_what_it_weighs() -> None:
+    text = decide.handover_drop_rationale(
+        stage_name="Inkasso-Übergabe",
+        current_day=75,
+        recovery_share=0.36,
+        churn_per_case=0.171,
+        cost_per_case=15.0,
+        commission_pct=20.0,
+        lifetime_value=4000.0,
+        write_off_day=365,
+        delta_low=1_631_488.0,
+        delta_high=2_270_064.0,
+    )
+    assert text.startswith("drop Inkasso-Übergabe (day 75; nothing in its place)")
+    for needle in (
+        "~36 %",
+        "20 % commission",
+        "EUR 15.00 per case",
+        "17.1 %",
+        "EUR 4,000",
+        "written off at day 365",
+        "gain 1,631,488 to 2,270,064 EUR (80 %)",
+    ):
+        assert needle in text
+
+
+def test_min_handovers_is_the_stricter_of_the_two_rules() -> None:
+    from arinsight.ladder.options import RecommenderOptions
+    from arinsight.ladder.recommend import min_handovers
+    from arinsight.ladder.route_threshold import MIN_HANDED_OVER
+
+    assert MIN_HANDED_OVER == 100
+    assert min_handovers(RecommenderOptions(min_stage_events=200)) == 200
+    assert min_handovers(RecommenderOptions(min_stage_events=30)) == 100

@@ -5,7 +5,7 @@ Steps (method and assumptions: ``docs/recommender.md``):
 1. read ``marts.fct_ladder_invoices`` / ``fct_ladder_customers`` and the ladder in force;
 2. fit the payment model per group and the churn model per segment (``fit.py``);
 3. per segment, a coordinate search over stage days (one-day grid, stages may be
-   dropped; the collection handover moves but stays) on the replayed history
+   dropped, the collection handover too when the evidence carries it) on the replayed history
    (``replay.py``), accepting only ladders the legality predicate allows;
 4. a bootstrap over customers gives every change an 80 % interval; a stage whose
    interval of Δ net value includes 0, or that rests on too few sends, goes back
