@@ -361,7 +361,7 @@ def test_ladder_with_recommendations_and_versions(
     recs = table_rows(find(out, "ld-recommendations"))
     assert recs[0]["rationale"].startswith("remind earlier")
     timeline = find(out, "ld-timeline").figure
-    proposed = [tr for tr in timeline.data if tr.name == "Proposed"]
+    proposed = [tr for tr in timeline.data if tr.name == "Proposed: E-mail"]
     assert list(proposed[0].x) == [3]
     # the ladder in force is the applied one (stage 1 at +5 days), not the default (+7)
     current = table_rows(find(out, "ld-current"))

@@ -354,6 +354,28 @@ def test_ladder_timeline_with_proposal_draws_an_arrow_per_change() -> None:
     assert [(a.ax, a.x) for a in arrows] == [(7, 3)]
 
 
+def test_ladder_timeline_proposal_shows_the_proposed_channel() -> None:
+    # smb stage 2 moves from letter (day 21) to a phone call on day 25; stage 1 stays email
+    proposed = pl.DataFrame(
+        {
+            "segment": ["smb", "smb"],
+            "stage_number": [1, 2],
+            "proposed_offset_days": [7, 25],
+            "proposed_channel": ["email", "phone"],
+        }
+    )
+    fig = viz.ladder_timeline(LADDER, proposed)
+    email = _trace(fig, "Proposed: E-mail")
+    phone = _trace(fig, "Proposed: Phone call")
+    assert list(email.x) == [7] and list(phone.x) == [25]
+    # the e-mail diamond is outlined in the colour of the e-mail stages in force;
+    # the phone call gets a colour no channel in force has
+    assert email.marker.line.color == _trace(fig, "In force: E-mail").marker.color
+    in_force = {tr.marker.color for tr in fig.data if tr.name.startswith("In force")}
+    assert phone.marker.line.color not in in_force
+    assert [(a.ax, a.x) for a in fig.layout.annotations if a.showarrow] == [(21, 25)]
+
+
 def test_empty_frames_say_so() -> None:
     empty = pl.DataFrame()
     assert _is_empty(viz.ladder_timeline(empty))

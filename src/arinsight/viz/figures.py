@@ -805,9 +805,10 @@ def ladder_timeline(
         current: ``metrics.ladder_in_force`` rows (``segment``, ``stage_number``,
             ``stage_name``, ``due_offset_days``, ``channel``, ``fee_amount``).
         proposed: rows with ``segment``, ``stage_number`` and
-            ``proposed_offset_days`` (days after due), e.g. from
-            ``metrics.ladder_recommendations``; drawn as hollow markers with an
-            arrow from the current send day.
+            ``proposed_offset_days`` (days after due), optionally
+            ``proposed_channel``, e.g. from ``metrics.ladder_recommendations``;
+            drawn as hollow diamonds (outlined in the proposed channel's colour)
+            with an arrow from the current send day.
     """
     fig = _fig(t("ladder_title", lang), lang)
     if current.height == 0:
@@ -847,26 +848,40 @@ def ladder_timeline(
             on=["segment", "stage_number"],
             how="left",
         )
-        fig.add_trace(
-            _scatter(
-                x=joined["proposed_offset_days"].to_list(),
-                y=joined["segment"].to_list(),
-                mode="markers+text",
-                marker={
-                    "size": 22,
-                    "color": "white",
-                    "line": {"color": OKABE_ITO["black"], "width": 2},
-                    "symbol": "diamond",
-                },
-                text=[str(s) for s in joined["stage_number"].to_list()],
-                textfont={"size": 10},
-                name=t("proposed_ladder", lang),
-                hovertemplate=t("proposed_ladder", lang)
-                + ": %{x:+d} "
-                + t("days", lang)
-                + "<extra></extra>",
-            )
+        # one trace per proposed channel (outline in the channel's colour), so a stage
+        # that changes channel shows it; frames without the column: one "Proposed" trace
+        by_channel = "proposed_channel" in joined.columns
+        groups = (
+            joined["proposed_channel"].fill_null("").unique(maintain_order=True).to_list()
+            if by_channel
+            else [None]
         )
+        for ch in groups:
+            part = (
+                joined
+                if ch is None
+                else joined.filter(pl.col("proposed_channel").fill_null("") == ch)
+            )
+            if ch and ch not in colour:
+                colour[ch] = PALETTE[len(colour) % len(PALETTE)]
+            label = t("proposed_ladder", lang) + (f": {t(ch, lang)}" if ch else "")
+            fig.add_trace(
+                _scatter(
+                    x=part["proposed_offset_days"].to_list(),
+                    y=part["segment"].to_list(),
+                    mode="markers+text",
+                    marker={
+                        "size": 22,
+                        "color": "white",
+                        "line": {"color": colour[ch] if ch else OKABE_ITO["black"], "width": 3},
+                        "symbol": "diamond",
+                    },
+                    text=[str(s) for s in part["stage_number"].to_list()],
+                    textfont={"size": 10},
+                    name=label,
+                    hovertemplate=label + ": %{x:+d} " + t("days", lang) + "<extra></extra>",
+                )
+            )
         for r in joined.iter_rows(named=True):
             if (
                 r["due_offset_days"] is not None
