@@ -84,3 +84,22 @@ def test_default_legality_rejects_new_legal_findings() -> None:
     )
     assert legal(ladder)
     assert not legal(ladder.model_copy(update={"segments": {"consumer": early_agency}}))
+
+
+def test_a_frozen_stage_stays_and_no_neighbour_passes_it() -> None:
+    # the objective of near_optimal's failure: it would drop the letter (position 2,
+    # it costs 1 wherever it is) and send stage 1 at day 34, past the letter's day 21.
+    # Unfrozen, it does that as far as the search radius lets it (7 + 21 = 28), and the
+    # pruning could not put the letter back alone: stage 1 now sits after its day.
+    # Frozen -- the letter was sent too few times to judge -- the letter stays at 21
+    # and stage 1 stops at 21 - 3 = 18.
+    def wants(plan: tuple[PlannedStage, ...]) -> float:
+        got = {p.stage: p.day for p in plan}
+        target = {0: -3, 1: 34, 4: 60}
+        letter = 1.0 if 2 in got else 0.0
+        return -letter - sum((got[k] - d) ** 2 if k in got else 1000.0 for k, d in target.items())
+
+    best = search_segment(wants, CURRENT, -13, OPTS, lambda _p: True)
+    assert [p.day if p else None for p in best] == [-3, 28, None, 60]
+    best = search_segment(wants, CURRENT, -13, OPTS, lambda _p: True, frozen=frozenset({2}))
+    assert [p.day if p else None for p in best] == [-3, 18, 21, 60]

@@ -272,6 +272,7 @@ def search_segment(
     opts: RecommenderOptions,
     legal: Callable[[tuple[PlannedStage, ...]], bool],
     start: tuple[PlannedStage, ...] | None = None,
+    frozen: frozenset[int] = frozenset(),
 ) -> list[PlannedStage | None]:
     """Coordinate search: each stage in turn to its best day (or dropped), for a few rounds.
 
@@ -281,6 +282,9 @@ def search_segment(
         first_day: earliest day a stage may go out (after the issue date).
         opts: search radius, minimum gap, rounds.
         legal: predicate a candidate must pass.
+        frozen: positions of stages the search leaves where they are (sent too few
+            times to judge a new timing, ``min_stage_events``; the other stages move
+            around them, so none can be dropped by a neighbour moving past it).
         start: a second starting point (a better experiment arm's ladder), taken when
             the objective prefers it to ``current``.
 
@@ -296,6 +300,8 @@ def search_segment(
     for _ in range(opts.search_rounds):
         moved = False
         for i in range(len(current)):
+            if i in frozen:
+                continue
             scored: list[tuple[float, int, PlannedStage | None]] = []
             for j, cand in enumerate(_candidates(plan_, current, i, first_day, opts)):
                 trial = plan_.copy()
@@ -690,12 +696,16 @@ def recommend(
             stages = _stages_of(list(p), tuple(_stage_for(_tpl, q) for q in p))
             return legal_full(_with_segment(_base, _seg, stages))
 
-        best = search_segment(value, cur_plan, first_day, opts, legal, start)
+        sends = _stage_events(inp, s)
+        frozen = frozenset(
+            i for i, c in enumerate(cur_plan) if sends[c.stage] < opts.min_stage_events
+        )
+        best = search_segment(value, cur_plan, first_day, opts, legal, start, frozen)
         if not _drop_carried(fit, s, boot, cur_plan, best, nv, opts, inp):
             # the evidence does not carry dropping the handover: the best ladder with it
             # (its day searched as before)
             keep_opts = opts.model_copy(update={"drop_handover": False})
-            best = search_segment(value, cur_plan, first_day, keep_opts, legal, start)
+            best = search_segment(value, cur_plan, first_day, keep_opts, legal, start, frozen)
         switches = channel_options(cur_plan, seg, bounces, opts)
         best = switch_channels(value, best, switches, legal)
         best = _prune(fit, s, boot, cur_plan, best, nv, opts, inp)
