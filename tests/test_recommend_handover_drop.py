@@ -95,8 +95,9 @@ def test_an_agency_whose_churn_outweighs_is_dropped(costly: tuple[Path, Any, Any
     assert str(row["rationale"]).startswith("drop Stufe 4 (day 60; nothing in its place)")
     assert row["delta_net_value_amount_low"] > 0
     assert row["delta_involuntary_churn_high"] < 0
-    # every segment's route evidence names no proposal on a dropped stage
-    assert not any(e.get("proposed") for e in rec.fit_summary.get("routes", []))
+    # the route evidence says why there is no route on it
+    (entry,) = [e for e in rec.fit_summary["routes"] if e["segment"] == "smb"]
+    assert not entry["proposed"] and "drops the handover" in entry["rationale"]
 
 
 @pytest.mark.slow

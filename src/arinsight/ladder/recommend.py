@@ -750,6 +750,19 @@ def recommend(
     proposal, route_summary = extend_with_routes(
         db, proposal, current, rows, judge=_call_judge(fit, boot, seg_plans, nv, opts)
     )
+    for seg, sp in seg_plans.items():
+        hand = _handover_index(sp.current)
+        if hand >= 0 and sp.final[hand] is None:  # no route on a handover the proposal drops
+            route_summary["routes"].append(
+                {
+                    "segment": seg,
+                    "stage_number": sp.current[hand].stage,
+                    "count_handed_over": sp.n_handovers,
+                    "proposed": False,
+                    "rationale": "the proposal drops the handover (nothing in its place): "
+                    "no route on it",
+                }
+            )
     summary = {
         "groups": {
             fit.group_names[g]: {
