@@ -103,3 +103,21 @@ def test_a_frozen_stage_stays_and_no_neighbour_passes_it() -> None:
     assert [p.day if p else None for p in best] == [-3, 28, None, 60]
     best = search_segment(wants, CURRENT, -13, OPTS, lambda _p: True, frozen=frozenset({2}))
     assert [p.day if p else None for p in best] == [-3, 18, 21, 60]
+
+
+def test_a_dropped_handover_is_put_back_after_the_last_stage() -> None:
+    from arinsight.ladder.recommend import _handover_back
+
+    letter = CURRENT[2]
+    # the plain case: back at its current day (60)
+    best = [CURRENT[0], CURRENT[1], letter, None]
+    got = _handover_back(best, CURRENT, 3, OPTS)
+    assert got is not None and got[3] == CURRENT[3]
+    # the letter moved to day 64, past day 60: back at 64 + min_gap 3 = 67
+    moved = PlannedStage(2, 64, "letter", 0.0)
+    got = _handover_back([CURRENT[0], CURRENT[1], moved, None], CURRENT, 3, OPTS)
+    assert got is not None and got[3] is not None
+    assert (got[3].day, got[3].channel) == (67, "collection_agency")
+    # a ladder whose handover is not its last stage: no place to put it back
+    odd = (CURRENT[3], PlannedStage(5, 90, "letter", 0.0))
+    assert _handover_back([None, PlannedStage(5, 50, "letter", 0.0)], odd, 0, OPTS) is None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -938,9 +938,8 @@ def _prune(
         assert restored is not None
         best = restored
     if not _drop_carried(fit, s, boot, cur, best, nv, opts, inp):
-        restored = _restore(best, cur, _handover_index(cur))
-        if restored is not None:
-            best = restored
+        restored = _handover_back(best, cur, _handover_index(cur), opts)
+        best = restored if restored is not None else list(cur)
     vc = _values(fit, s, boot, cur, nv, opts)
     dv = _deltas(_values(fit, s, boot, _kept(best), nv, opts), vc)["net_value"]
     lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
@@ -952,6 +951,26 @@ def _prune(
 def _handover_index(cur: tuple[PlannedStage, ...]) -> int:
     """Position of the collection handover in the ladder in force (-1: none)."""
     return next((i for i, c in enumerate(cur) if c.is_handover), -1)
+
+
+def _handover_back(
+    best: list[PlannedStage | None],
+    cur: tuple[PlannedStage, ...],
+    i: int,
+    opts: RecommenderOptions,
+) -> list[PlannedStage | None] | None:
+    """``best`` with the handover (position ``i``) back at its current day; when a stage
+    has moved past that day, just after the last stage kept (never earlier than
+    today). None when that is impossible (the handover is not the last stage)."""
+    trial = _restore(best, cur, i)
+    if trial is not None:
+        return trial
+    kept_days = [p.day for j, p in enumerate(best) if p is not None and j != i]
+    if i != len(cur) - 1 or not kept_days:
+        return None
+    trial = best.copy()
+    trial[i] = replace(cur[i], day=max(cur[i].day, max(kept_days) + opts.min_gap_days))
+    return trial
 
 
 def min_handovers(opts: RecommenderOptions) -> int:
@@ -979,9 +998,9 @@ def _drop_carried(
     i = _handover_index(cur)
     if i < 0 or best[i] is not None:
         return True
-    trial = _restore(best, cur, i)
+    trial = _handover_back(best, cur, i, opts)
     if trial is None:
-        return True  # cannot be undone alone (the segment rule still applies)
+        return False
     dv = _deltas(
         _values(fit, s, boot, _kept(best), nv, opts),
         _values(fit, s, boot, _kept(trial), nv, opts),
