@@ -729,6 +729,16 @@ def _export_date(
     return ExportDate(rows[end][0], False, margin, "the latest invoice issue date")
 
 
+def _within_margin_note(n: int, last: object, label: str, export: ExportDate) -> str:
+    """Note on rows dated after an inferred export date but within the margin (loaded)."""
+    return (
+        f"{n:,} {label} date(s) after {export.source} {export.day} (up to {last}),"
+        f" within plausibility.max_days_after_last_issue = {export.margin_days}: "
+        "loaded; the build's default as-of date follows them (set "
+        "plausibility.export_date or pass --export-date to check strictly)"
+    )
+
+
 def _flag_plausibility(
     con: duckdb.DuckDBPyConnection,
     table: Table,
@@ -773,12 +783,7 @@ def _flag_plausibility(
                 {"d": export.day},
             ).fetchall()[0]
             if n:
-                notes.append(
-                    f"{n:,} {label} date(s) after {export.source} {export.day} (up to {last}),"
-                    f" within plausibility.max_days_after_last_issue = {export.margin_days}: "
-                    "loaded; the build's default as-of date follows them (set "
-                    "plausibility.export_date or pass --export-date to check strictly)"
-                )
+                notes.append(_within_margin_note(n, last, label, export))
     if table.name == "payments":
         label, inv = labels.get("paid_at", "paid_at"), labels.get("invoice_id", "invoice_id")
         source, on = (
@@ -1099,6 +1104,170 @@ def _conflict_note(
     )
 
 
+def _no_currency_note(n: int) -> str:
+    return (
+        f"{n:,} invoice(s) without a currency: counted in the reporting currency "
+        "(settings reporting_currency); name their currency with currency: in the profile"
+    )
+
+
+def _record_load(
+    con: duckdb.DuckDBPyConnection, result: LoadResult, digest: str, profile: Profile
+) -> None:
+    """The ``meta.loads`` row of one file and table."""
+    con.execute(
+        "insert into meta.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.load_id,
+            result.file,
+            result.table,
+            digest,
+            profile.label,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.rows_replaced,
+            datetime.datetime.now(),
+            result.seconds,
+        ],
+    )
+    if not result.reconciles():  # pragma: no cover - a bug, not bad input
+        raise AssertionError(f"{result.file}: rows do not reconcile: {result}")
+
+
+def _direct_insert_fits(con: duckdb.DuckDBPyConnection, staged: Staged, out: _Output) -> bool:
+    """Whether ``out`` may be inserted straight into ``raw`` (see :func:`_write_direct`):
+    a Parquet file feeding only its own table (no filters, no distinct rows) into a
+    table that has no rows yet (so no row is replaced by key).
+
+    Not for delimited text: its rows get their line from their position in the
+    typed table after the insert, and setting ``_source_line`` in ``raw`` afterwards
+    makes the commit rewrite the row groups already written (measured: the update
+    and the rewrite cost more than the typed copy saves)."""
+    return (
+        staged.fmt == "parquet"
+        and out.role == "primary"
+        and not out.when
+        and out.post_where is None
+        and not out.distinct_on
+        and not staged.rejects
+        and not _scalar(con, f"select exists (select 1 from raw.{out.table.name})")
+    )
+
+
+def _write_direct(
+    con: duckdb.DuckDBPyConnection,
+    staged: Staged,
+    out: _Output,
+    ctx: Ctx,
+    digest: str,
+    profile: Profile,
+    notes: list[str],
+    export_day: datetime.date | None,
+    load_id: int,
+    started: float,
+) -> LoadResult | None:
+    """Insert the typing query's rows straight into ``raw`` (no ``_typed`` copy),
+    then prove that every check of the ordinary path would pass on them.
+
+    Each check of :func:`_write_output` (row rules, duplicate keys, references,
+    dates after the export date, payments before their invoice) runs as a count
+    over the rows just inserted (``_load_id``). When every count is zero the
+    ordinary path would have loaded every row as it is, with the same notes;
+    otherwise the rows are deleted again and None is returned: the caller runs
+    the ordinary path, which quarantines exactly as before. A clean file saves
+    writing and re-reading the typed temp table (≈ 0.2 CPU-s per 1M rows).
+    """
+    table = out.table
+    name = table.name
+    query = typed_query(table, out.sources, ctx, staged.from_sql)
+    cols = ", ".join(table.column_names)
+    sql = (
+        f"insert into raw.{name} ({cols}, _load_id, _source_line) select {cols}, $lid, "
+        f"_line from ({query}) where _reason is null"
+    )
+    params = {**staged.from_params, **ctx.p.used_in(sql), "lid": load_id}
+    inserted = int(con.execute(sql, params).fetchall()[0][0])
+    new = f"raw.{name} where _load_id = {int(load_id)}"
+    notes = list(notes)
+    # rows failing a row rule (typing, required, allowed values, ...) were not inserted
+    clean = inserted == staged.n_rows and _keys_distinct(con, table, new)
+    if clean:
+        clean = not _references_missing(con, table, load_id)
+    if clean and name in _DATED:
+        col = _DATED[name]
+        export = _export_date(con, profile, export_day)
+        bound = export.bound()
+        if bound is not None:
+            late, n_after, last = con.execute(
+                f"select count(*) filter (where {col} > $b), count(*) filter (where {col} > $d),"
+                f" max({col}) from {new}",
+                {"b": bound, "d": export.day},
+            ).fetchall()[0]
+            clean = not late
+            if clean and n_after and not export.explicit and name != "invoices":
+                label = out.sources[col].label if col in out.sources else col
+                notes.append(_within_margin_note(int(n_after), last, label, export))
+    if not clean:
+        con.execute(f"delete from raw.{name} where _load_id = $lid", {"lid": load_id})
+        return None
+    if name == "invoices":
+        n_no_currency = int(_scalar(con, f"select count(*) from {new} and currency is null"))
+        if n_no_currency:
+            notes.append(_no_currency_note(n_no_currency))
+    result = LoadResult(
+        file=str(staged.path),
+        table=name,
+        rows_read=inserted,
+        rows_loaded=inserted,
+        rows_quarantined=0,
+        rows_replaced=0,
+        skipped=False,
+        load_id=load_id,
+        seconds=time.perf_counter() - started,
+        derived_from=None,
+        notes=tuple(notes),
+    )
+    _record_load(con, result, digest, profile)
+    return result
+
+
+def _keys_distinct(con: duckdb.DuckDBPyConnection, table: Table, rows: str) -> bool:
+    """Whether no key repeats among ``rows`` (``raw.<t> where ...``): the one-pass
+    "keys ascend" test (see :func:`_flag_duplicates`), else a group by."""
+    kcols = ", ".join(table.key)
+    if not _scalar(
+        con,
+        f"select count(*) filter (where _k <= _prev) from (select row({kcols}) as _k, "
+        f"lag(row({kcols})) over () as _prev from {rows})",
+    ):
+        return True
+    return not _scalar(
+        con, f"select exists (select 1 from {rows} group by {kcols} having count(*) > 1)"
+    )
+
+
+def _references_missing(con: duckdb.DuckDBPyConnection, table: Table, load_id: int) -> bool:
+    """Whether a row of load ``load_id`` names a reference that is not loaded, or
+    (payments) is dated before its invoice's issue date: one join per reference."""
+    for col, (ref_table, ref_col) in table.references.items():
+        before = (
+            " or t.paid_at < r.issue_date"
+            if table.name == "payments" and col == "invoice_id" and ref_table == "invoices"
+            else ""
+        )
+        found = _scalar(
+            con,
+            f"select exists (select 1 from raw.{table.name} t left join raw.{ref_table} r on "
+            f"r.{ref_col} = t.{col} where t._load_id = $lid and t.{col} is not null and "
+            f"(r.{ref_col} is null{before}))",
+            {"lid": load_id},
+        )
+        if found:
+            return True
+    return False
+
+
 def _write_output(
     con: duckdb.DuckDBPyConnection,
     staged: Staged,
@@ -1110,9 +1279,24 @@ def _write_output(
     notes: list[str],
     text: TextFile | None,
     export_day: datetime.date | None = None,
+    alone: bool = False,
 ) -> tuple[LoadResult, Staged]:
+    """Type one output of a file, check it and insert its good rows into ``raw``.
+
+    ``alone``: the file feeds this table only (no split or derived outputs), so a
+    Parquet file may take the direct insert (:func:`_write_direct`).
+    """
     started = time.perf_counter()
     table = out.table
+    load_id: int | None = None
+    if alone and _direct_insert_fits(con, staged, out):
+        load_id = int(_scalar(con, "select nextval('meta.load_seq')"))
+        direct = _write_direct(
+            con, staged, out, ctx, digest, profile, notes, export_day, load_id, started
+        )
+        if direct is not None:
+            return direct, staged
+        ctx = _fresh(ctx)
     staged = _typed_table(con, staged, out, ctx, text)
     labels = {c: s.label for c, s in out.sources.items()}
     p = Params()
@@ -1135,11 +1319,9 @@ def _write_output(
         f"null), {no_currency} from {_TYPED}"
     ).fetchall()[0]
     if n_no_currency:
-        notes.append(
-            f"{n_no_currency:,} invoice(s) without a currency: counted in the reporting currency "
-            "(settings reporting_currency); name their currency with currency: in the profile"
-        )
-    load_id = int(_scalar(con, "select nextval('meta.load_seq')"))
+        notes.append(_no_currency_note(n_no_currency))
+    if load_id is None:
+        load_id = int(_scalar(con, "select nextval('meta.load_seq')"))
     key = list(table.key)
     replaced = 0
     if _scalar(con, f"select exists (select 1 from raw.{table.name})"):
@@ -1185,24 +1367,7 @@ def _write_output(
         derived_from=None if out.role == "primary" else primary,
         notes=tuple(notes),
     )
-    con.execute(
-        "insert into meta.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            load_id,
-            str(staged.path),
-            table.name,
-            digest,
-            profile.label,
-            result.rows_read,
-            result.rows_loaded,
-            result.rows_quarantined,
-            result.rows_replaced,
-            datetime.datetime.now(),
-            result.seconds,
-        ],
-    )
-    if not result.reconciles():  # pragma: no cover - a bug, not bad input
-        raise AssertionError(f"{staged.path}: rows do not reconcile: {result}")
+    _record_load(con, result, digest, profile)
     return result, staged
 
 
@@ -1350,7 +1515,17 @@ def _load_file(
                 if conflict:
                     file_notes = [*file_notes, conflict]
             res, staged = _write_output(
-                con, staged, out, ctx, digest, profile, table_name, file_notes, text, export_day
+                con,
+                staged,
+                out,
+                ctx,
+                digest,
+                profile,
+                table_name,
+                file_notes,
+                text,
+                export_day,
+                alone=len(outputs) == 1,
             )
             if out.role == "primary" and staged.n_rows == 0 and not staged.rejects:
                 res = replace(res, notes=(*res.notes, "no data rows (header only)"))
