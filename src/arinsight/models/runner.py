@@ -81,7 +81,7 @@ class Model:
     #: (:mod:`arinsight.models.keys`): the build checks only for null keys
     keys_proven: bool = False
     #: ``zstd_columns``: columns a mart stores with DuckDB's zstd compression
-    #: instead of the automatic choice (see :func:`_materialise`)
+    #: instead of the automatic choice (see :func:`_create_with_zstd`)
     zstd_columns: tuple[str, ...] = ()
 
     @property
@@ -490,8 +490,8 @@ def _create_with_zstd(con: duckdb.DuckDBPyConnection, m: Model, body: str) -> No
     with zstd, then ``insert`` the query: the same rows and types as ``create table
     as``. For columns of (nearly) unique short strings (``invoice_id``,
     ``customer_id`` of the per-invoice marts) DuckDB's automatic choice is
-    dictionary + FSST, which costs about 3x zstd's CPU to write and takes about twice
-    its space (bench/README.md, fifth pass).
+    dictionary + FSST, which costs 2-3x zstd's CPU to write; zstd takes about 1.5x
+    its blocks (bench/README.md, fifth pass: -0.66 CPU-s, +10 % file at 1M).
 
     Raises:
         BuildError: a listed column is not among the query's columns.
