@@ -396,3 +396,74 @@ def test_auto_limit_reaches_the_writing_connection(
     with Warehouse.open(tmp_path / "w.duckdb", read_only=False, create=True) as w:
         (value,) = w.con.execute("select current_setting('memory_limit')").fetchall()[0]
     assert value in {"500.0 MiB", "524.2 MB"}, value
+
+
+ZSTD_MART = """-- model: fct_invoices
+-- grain: one row per invoice
+-- keys: invoice_id
+-- zstd_columns: invoice_id, customer_id
+-- depends_on: stg_invoices
+
+select
+    stg_invoices.invoice_id,
+    'C' || stg_invoices.invoice_id as customer_id,
+    stg_invoices.amount,
+    cast(stg_invoices.amount as decimal(9, 1)) as rounded_amount,
+    count(*) over () as n_invoices
+from stg_invoices
+"""
+
+
+def _compression(con: Any, relation: str) -> dict[str, set[str]]:
+    rows = con.execute(
+        f"select column_name, compression from pragma_storage_info('{relation}') "
+        "where segment_type <> 'VALIDITY'"
+    ).fetchall()
+    out: dict[str, set[str]] = {}
+    for col, comp in rows:
+        out.setdefault(col, set()).add(comp)
+    return out
+
+
+def test_zstd_columns_are_stored_with_zstd_and_nothing_else_changes(
+    wh: Any, tmp_path: Path
+) -> None:
+    plain = ZSTD_MART.replace("-- zstd_columns: invoice_id, customer_id\n", "")
+    root_plain = _project(tmp_path / "plain", marts__fct_invoices=plain)
+    runner.build(wh.con, load_settings(), root=root_plain)
+    wh.con.execute("checkpoint")
+    before_rows = wh.con.execute("select * from marts.fct_invoices order by all").fetchall()
+    before_types = wh.con.execute("describe marts.fct_invoices").fetchall()
+    assert "ZSTD" not in set().union(*_compression(wh.con, "marts.fct_invoices").values())
+
+    runner.build(
+        wh.con, load_settings(), root=_project(tmp_path / "z", marts__fct_invoices=ZSTD_MART)
+    )
+    wh.con.execute("checkpoint")
+    comp = _compression(wh.con, "marts.fct_invoices")
+    assert comp["invoice_id"] == {"ZSTD"}
+    assert comp["customer_id"] == {"ZSTD"}
+    assert "ZSTD" not in comp["amount"] | comp["rounded_amount"]
+    # the same rows (hand-written: the fixture's two invoices) and the same types
+    rows = wh.con.execute("select * from marts.fct_invoices order by all").fetchall()
+    assert [r[:2] for r in rows] == [("A", "CA"), ("B", "CB")]
+    assert [float(r[2]) for r in rows] == [10.0, 2.5]
+    assert [r[4] for r in rows] == [2, 2]
+    assert rows == before_rows
+    assert wh.con.execute("describe marts.fct_invoices").fetchall() == before_types
+
+
+def test_zstd_columns_naming_a_missing_column_fails_the_build(wh: Any, tmp_path: Path) -> None:
+    runner.build(wh.con, load_settings(), root=_project(tmp_path / "ok"))
+    bad = ZSTD_MART.replace("zstd_columns: invoice_id, customer_id", "zstd_columns: invoice_no")
+    _rebuild_fails(
+        wh,
+        _project(tmp_path / "bad", marts__fct_invoices=bad),
+        r"fct_invoices.sql: `-- zstd_columns:` names invoice_no, which the model does not select",
+    )
+
+
+def test_zstd_columns_only_on_marts(tmp_path: Path) -> None:
+    bad = INT.replace("-- keys: invoice_id\n", "-- keys: invoice_id\n-- zstd_columns: invoice_id\n")
+    with pytest.raises(BuildError, match="applies to marts only"):
+        runner.discover_models(_project(tmp_path / "sql", intermediate__int_doubled=bad))

@@ -2,6 +2,7 @@
 -- grain: one row per invoice
 -- keys: invoice_id
 -- keys_unique_by: construction
+-- zstd_columns: invoice_id, customer_id
 -- depends_on: int_invoice_facts, int_stage_entries
 -- notes: settled_date = first day the open amount is at most 0.01 (null:
 --   open at as_of_date); days_to_settle = settled - issue; days_late =

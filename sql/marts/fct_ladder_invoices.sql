@@ -2,6 +2,7 @@
 -- grain: one row per invoice
 -- keys: invoice_id
 -- keys_unique_by: construction
+-- zstd_columns: invoice_id, customer_id
 -- depends_on: fct_invoice_lifecycle, stg_payments, stg_invoices,
 --   stg_dunning_events, stg_customers
 -- notes: the recommender's per-invoice input (arinsight.ladder.fit).

@@ -2,6 +2,7 @@
 -- grain: one row per invoice per dunning stage planned or sent for it,
 --   for invoices still open at the start of the stage's observation window
 -- keys: invoice_id, stage_number
+-- zstd_columns: invoice_id, customer_id
 -- depends_on: int_invoice_facts, int_dunning_events, stg_ladder_stages,
 --   dim_customers
 -- notes: the cases of the response analysis (docs/ladder.md), an
