@@ -552,6 +552,18 @@ def _resolve_dates(
 # -------------------------------------------------------------- checks, write
 
 
+def _keys_ascend(con: duckdb.DuckDBPyConnection, kcols: str, rows: str) -> bool:
+    """Whether the key grows from each row of ``rows`` (``table where ...``) to the
+    next, so that all keys differ. Most exports list rows by document number, and
+    this one streaming pass is ~5× cheaper than a hash aggregate (whatever order the
+    rows pass in, the conclusion holds)."""
+    return not _scalar(
+        con,
+        f"select count(*) filter (where _k <= _prev) from (select row({kcols}) as _k, "
+        f"lag(row({kcols})) over () as _prev from {rows})",
+    )
+
+
 def _flag_duplicates(
     con: duckdb.DuckDBPyConnection, table: Table, labels: dict[str, str], p: Params, staged: Staged
 ) -> None:
@@ -559,14 +571,7 @@ def _flag_duplicates(
     key whose rows disagree (we cannot tell which one is right)."""
     key = list(table.key)
     kcols = ", ".join(key)
-    # Keys that grow from each row to the next are all different. Most exports list
-    # rows by document number, and this one streaming pass is ~5× cheaper than the
-    # hash aggregate below (whatever order the rows pass in, the conclusion holds).
-    if not _scalar(
-        con,
-        f"select count(*) filter (where _k <= _prev) from (select row({kcols}) as _k, "
-        f"lag(row({kcols})) over () as _prev from {_TYPED} where _reason is null)",
-    ):
+    if _keys_ascend(con, kcols, f"{_TYPED} where _reason is null"):
         return
     con.execute(
         f"create or replace temp table _dupkeys as select {kcols} from {_TYPED} "
@@ -1234,13 +1239,9 @@ def _write_direct(
 
 def _keys_distinct(con: duckdb.DuckDBPyConnection, table: Table, rows: str) -> bool:
     """Whether no key repeats among ``rows`` (``raw.<t> where ...``): the one-pass
-    "keys ascend" test (see :func:`_flag_duplicates`), else a group by."""
+    :func:`_keys_ascend` test, else a group by."""
     kcols = ", ".join(table.key)
-    if not _scalar(
-        con,
-        f"select count(*) filter (where _k <= _prev) from (select row({kcols}) as _k, "
-        f"lag(row({kcols})) over () as _prev from {rows})",
-    ):
+    if _keys_ascend(con, kcols, rows):
         return True
     return not _scalar(
         con, f"select exists (select 1 from {rows} group by {kcols} having count(*) > 1)"

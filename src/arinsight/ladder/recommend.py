@@ -728,13 +728,12 @@ def recommend(
             )
         rows.extend(seg_rows)
         hand = _handover_index(cur_plan)
-        n_ev = _stage_events(inp, s)
         seg_plans[seg] = _SegmentPlans(
             s,
             cur_plan,
             final,
-            int(n_ev[cur_plan[hand].stage]) if hand >= 0 else 0,
-            int(n_ev.sum()),
+            int(sends[cur_plan[hand].stage]) if hand >= 0 else 0,
+            int(sends.sum()),
         )
         if final != list(cur_plan):
             proposal = _with_segment(proposal, seg, _stages_of(final, template))
@@ -940,12 +939,24 @@ def _prune(
     if not _drop_carried(fit, s, boot, cur, best, nv, opts, inp):
         restored = _handover_back(best, cur, _handover_index(cur), opts)
         best = restored if restored is not None else list(cur)
-    vc = _values(fit, s, boot, cur, nv, opts)
-    dv = _deltas(_values(fit, s, boot, _kept(best), nv, opts), vc)["net_value"]
-    lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
-    if not decide.segment_keep(lo):
+    if not decide.segment_keep(_net_value_low(fit, s, boot, _kept(best), cur, nv, opts)):
         return list(cur)
     return best
+
+
+def _net_value_low(
+    fit: _Fitted,
+    s: int,
+    boot: _Boot,
+    a: tuple[PlannedStage, ...],
+    b: tuple[PlannedStage, ...],
+    nv: NetValue,
+    opts: RecommenderOptions,
+) -> float:
+    """Low end of the 80 % bootstrap interval of Δ net value, ladder ``a`` minus ``b``."""
+    dv = _deltas(_values(fit, s, boot, a, nv, opts), _values(fit, s, boot, b, nv, opts))
+    lo, _hi = decide.interval(dv["net_value"], opts.interval_low_pct, opts.interval_high_pct)
+    return lo
 
 
 def _handover_index(cur: tuple[PlannedStage, ...]) -> int:
@@ -1001,11 +1012,7 @@ def _drop_carried(
     trial = _handover_back(best, cur, i, opts)
     if trial is None:
         return False
-    dv = _deltas(
-        _values(fit, s, boot, _kept(best), nv, opts),
-        _values(fit, s, boot, _kept(trial), nv, opts),
-    )["net_value"]
-    lo, _hi = decide.interval(dv, opts.interval_low_pct, opts.interval_high_pct)
+    lo = _net_value_low(fit, s, boot, _kept(best), _kept(trial), nv, opts)
     n = int(_stage_events(inp, s)[cur[i].stage])
     return decide.handover_drop_keep(n, min_handovers(opts), lo)
 
