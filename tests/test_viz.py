@@ -376,6 +376,25 @@ def test_ladder_timeline_proposal_shows_the_proposed_channel() -> None:
     assert [(a.ax, a.x) for a in fig.layout.annotations if a.showarrow] == [(21, 25)]
 
 
+def test_ladder_timeline_marks_a_dropped_stage_on_its_current_day() -> None:
+    # smb drops stage 2 (letter, day 21 in force); stage 1 stays; the segment's total
+    # row (stage -1, no stage in force) draws nothing
+    proposed = pl.DataFrame(
+        {
+            "segment": ["smb", "smb", "smb"],
+            "stage_number": [-1, 1, 2],
+            "proposed_offset_days": [None, 7, None],
+            "proposed_channel": [None, "email", None],
+        },
+        schema_overrides={"proposed_offset_days": pl.Int64},
+    )
+    fig = viz.ladder_timeline(LADDER, proposed)
+    dropped = _trace(fig, "Proposed: dropped")
+    assert list(dropped.x) == [21] and list(dropped.y) == ["smb"]
+    assert list(_trace(fig, "Proposed: E-mail").x) == [7]
+    assert not [a for a in fig.layout.annotations if a.showarrow]
+
+
 def test_empty_frames_say_so() -> None:
     empty = pl.DataFrame()
     assert _is_empty(viz.ladder_timeline(empty))

@@ -40,9 +40,9 @@ def render(search: str | None, _version: str | None) -> Any:
 
 
 def proposal_frame(recs: pl.DataFrame | None) -> pl.DataFrame | None:
-    """``segment``, ``stage_number``, ``proposed_offset_days`` (and ``proposed_channel``
-    when the recommendations have it) from the recommendations (None when absent or
-    without those columns)."""
+    """``segment``, ``stage_number``, ``proposed_offset_days`` (null: the stage is
+    dropped; and ``proposed_channel`` when the recommendations have it) from the
+    recommendations (None when absent or without those columns)."""
     if recs is None or recs.height == 0 or "segment" not in recs.columns:
         return None
     stage = next((c for c in STAGE_COLUMNS if c in recs.columns), None)
@@ -57,7 +57,7 @@ def proposal_frame(recs: pl.DataFrame | None) -> pl.DataFrame | None:
         pl.col(stage).cast(pl.Int64).alias("stage_number"),
         pl.col(proposed).cast(pl.Int64).alias("proposed_offset_days"),
         *channel,
-    ).drop_nulls(["segment", "stage_number", "proposed_offset_days"])
+    ).drop_nulls(["segment", "stage_number"])
 
 
 def body(f: Filters) -> list[Any]:

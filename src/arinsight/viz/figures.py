@@ -805,10 +805,11 @@ def ladder_timeline(
         current: ``metrics.ladder_in_force`` rows (``segment``, ``stage_number``,
             ``stage_name``, ``due_offset_days``, ``channel``, ``fee_amount``).
         proposed: rows with ``segment``, ``stage_number`` and
-            ``proposed_offset_days`` (days after due), optionally
-            ``proposed_channel``, e.g. from ``metrics.ladder_recommendations``;
-            drawn as hollow diamonds (outlined in the proposed channel's colour)
-            with an arrow from the current send day.
+            ``proposed_offset_days`` (days after due; null: the stage is
+            dropped), optionally ``proposed_channel``, e.g. from
+            ``metrics.ladder_recommendations``; drawn as hollow diamonds (outlined in
+            the proposed channel's colour) with an arrow from the current send day,
+            a dropped stage as a cross over its current send day.
     """
     fig = _fig(t("ladder_title", lang), lang)
     if current.height == 0:
@@ -848,6 +849,28 @@ def ladder_timeline(
             on=["segment", "stage_number"],
             how="left",
         )
+        # a stage of the ladder in force the proposal drops: a cross on its send day
+        dropped = joined.filter(
+            pl.col("proposed_offset_days").is_null() & pl.col("due_offset_days").is_not_null()
+        )
+        joined = joined.filter(pl.col("proposed_offset_days").is_not_null())
+        if dropped.height:
+            label = t("proposed_dropped", lang)
+            fig.add_trace(
+                _scatter(
+                    x=dropped["due_offset_days"].to_list(),
+                    y=dropped["segment"].to_list(),
+                    mode="markers",
+                    marker={
+                        "size": 30,
+                        "color": OKABE_ITO["vermillion"],
+                        "symbol": "x-thin",
+                        "line": {"color": OKABE_ITO["vermillion"], "width": 3},
+                    },
+                    name=label,
+                    hovertemplate=label + ": %{x:+d} " + t("days", lang) + "<extra></extra>",
+                )
+            )
         # one trace per proposed channel (outline in the channel's colour), so a stage
         # that changes channel shows it; frames without the column: one "Proposed" trace
         by_channel = "proposed_channel" in joined.columns

@@ -222,6 +222,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "segment": ("Segment", "Segment"),
     "current_ladder": ("In force", "Gültig"),
     "proposed_ladder": ("Proposed", "Vorgeschlagen"),
+    "proposed_dropped": ("Proposed: dropped", "Vorschlag: entfällt"),
     "due_date": ("Due date", "Fälligkeit"),
 }
 
