@@ -341,6 +341,7 @@ def test_ladder_timeline_current_only() -> None:
     assert list(email.x) == [7, 7]
     assert sorted(email.y) == ["enterprise", "smb"]
     assert list(_trace(fig, "In force: Letter").x) == [21, 21]
+    assert fig.layout.title.text == "Dunning ladder in force"
 
 
 def test_ladder_timeline_with_proposal_draws_an_arrow_per_change() -> None:
@@ -352,6 +353,10 @@ def test_ladder_timeline_with_proposal_draws_an_arrow_per_change() -> None:
     arrows = [a for a in fig.layout.annotations if a.showarrow]
     # only stage 1 of smb moves (7 -> 3); stage 2 stays at 21
     assert [(a.ax, a.x) for a in arrows] == [(7, 3)]
+    # the title names what is drawn: the ladder in force and the proposal
+    assert fig.layout.title.text == "Dunning ladder in force and the proposal"
+    german = viz.ladder_timeline(LADDER, proposed, lang="de")
+    assert german.layout.title.text == "Gültige Mahnstufen und der Vorschlag"
 
 
 def test_ladder_timeline_proposal_shows_the_proposed_channel() -> None:

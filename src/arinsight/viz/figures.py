@@ -811,7 +811,8 @@ def ladder_timeline(
             the proposed channel's colour) with an arrow from the current send day,
             a dropped stage as a cross over its current send day.
     """
-    fig = _fig(t("ladder_title", lang), lang)
+    with_proposal = proposed is not None and proposed.height > 0
+    fig = _fig(t("ladder_title_proposed" if with_proposal else "ladder_title", lang), lang)
     if current.height == 0:
         return _empty(fig, lang)
     rows = current.sort("segment", "stage_number")

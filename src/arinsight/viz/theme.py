@@ -218,6 +218,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "all_churn": ("All churn", "Abwanderung gesamt"),
     # ladder
     "ladder_title": ("Dunning ladder in force", "Gültige Mahnstufen"),
+    "ladder_title_proposed": (
+        "Dunning ladder in force and the proposal",
+        "Gültige Mahnstufen und der Vorschlag",
+    ),
     "days_after_due": ("Days after due date", "Tage nach Fälligkeit"),
     "segment": ("Segment", "Segment"),
     "current_ladder": ("In force", "Gültig"),
