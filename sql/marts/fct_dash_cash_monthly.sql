@@ -2,8 +2,7 @@
 -- grain: one row per month end per segment, plus segment 'all' (the month
 --   ends and segments of fct_dso_monthly)
 -- keys: month_end_date, segment
--- depends_on: fct_dso_monthly, fct_invoice_lifecycle, stg_invoices,
---   stg_payments
+-- depends_on: fct_dso_monthly, int_invoices_converted, stg_payments
 -- notes: collected_amount = payments dated in the month (a payment before
 --   its invoice's issue date counts on the issue date), converted at the
 --   invoice's rate like every other movement of the invoice (rate =
@@ -17,12 +16,8 @@ dso as (
     select * from fct_dso_monthly
 ),
 
-lifecycle as (
-    select * from fct_invoice_lifecycle
-),
-
 invoices as (
-    select * from stg_invoices
+    select * from int_invoices_converted
 ),
 
 payments as (
@@ -31,17 +26,16 @@ payments as (
 
 converted as (
     select
-        lifecycle.segment,
-        last_day(greatest(payments.paid_date, lifecycle.issue_date))
+        invoices.segment,
+        last_day(greatest(payments.paid_date, invoices.issue_date))
             as month_end_date,
         round(
             payments.document_amount
-            * lifecycle.invoice_amount
+            * invoices.invoice_amount
             / nullif(invoices.document_amount, 0),
             2
         ) as paid_amount
     from payments
-    inner join lifecycle on payments.invoice_id = lifecycle.invoice_id
     inner join invoices on payments.invoice_id = invoices.invoice_id
 ),
 
