@@ -16,8 +16,10 @@
 --   (unapplied_amount). open_at_due_amount = open amount at the end of the
 --   due date. closed_date = the first day on which nothing is open (open
 --   amount 0, so the invoice leaves AR and the aging); it differs from
---   settled_date only for a remainder of at most 0.01. One pass over the
---   balance intervals.
+--   settled_date only for a remainder of at most 0.01. open_amount /
+--   unapplied_amount = the balance after every movement (invoice amount
+--   minus the totals, the last interval's balance) floored at 0 / its
+--   negative part. One pass over the balance intervals.
 
 with
 
@@ -56,10 +58,6 @@ per_invoice as (
         sum(intervals.paid_amount) as paid_amount,
         sum(intervals.credited_amount) as credited_amount,
         sum(intervals.written_off_amount) as written_off_amount,
-        arg_max(intervals.open_amount, intervals.valid_from_date)
-            as open_amount,
-        arg_max(intervals.unapplied_amount, intervals.valid_from_date)
-            as unapplied_amount,
         arg_max(intervals.open_amount, intervals.valid_from_date) filter (
             where intervals.valid_from_date <= invoices.due_date
         ) as open_at_due_amount
@@ -105,8 +103,20 @@ final as (
             as credited_amount,
         cast(per_invoice.written_off_amount as decimal(18, 2))
             as written_off_amount,
-        per_invoice.open_amount,
-        per_invoice.unapplied_amount,
+        cast(
+            greatest(
+                invoices.invoice_amount - per_invoice.paid_amount
+                - per_invoice.credited_amount - per_invoice.written_off_amount,
+                0
+            ) as decimal(18, 2)
+        ) as open_amount,
+        cast(
+            greatest(
+                per_invoice.paid_amount + per_invoice.credited_amount
+                + per_invoice.written_off_amount - invoices.invoice_amount,
+                0
+            ) as decimal(18, 2)
+        ) as unapplied_amount,
         coalesce(per_invoice.open_at_due_amount, 0) as open_at_due_amount,
         bounds.as_of_date
     from invoices
