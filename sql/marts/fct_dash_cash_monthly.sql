@@ -2,7 +2,8 @@
 -- grain: one row per month end per segment, plus segment 'all' (the month
 --   ends and segments of fct_dso_monthly)
 -- keys: month_end_date, segment
--- depends_on: fct_dso_monthly, int_invoices_converted, stg_payments
+-- depends_on: fct_dso_monthly, fct_invoice_lifecycle, stg_invoices,
+--   stg_payments
 -- notes: collected_amount = payments dated in the month (a payment before
 --   its invoice's issue date counts on the issue date), converted at the
 --   invoice's rate like every other movement of the invoice (rate =
@@ -16,8 +17,12 @@ dso as (
     select * from fct_dso_monthly
 ),
 
+lifecycle as (
+    select * from fct_invoice_lifecycle
+),
+
 invoices as (
-    select * from int_invoices_converted
+    select * from stg_invoices
 ),
 
 payments as (
@@ -26,16 +31,17 @@ payments as (
 
 converted as (
     select
-        invoices.segment,
-        last_day(greatest(payments.paid_date, invoices.issue_date))
+        lifecycle.segment,
+        last_day(greatest(payments.paid_date, lifecycle.issue_date))
             as month_end_date,
         round(
             payments.document_amount
-            * invoices.invoice_amount
+            * lifecycle.invoice_amount
             / nullif(invoices.document_amount, 0),
             2
         ) as paid_amount
     from payments
+    inner join lifecycle on payments.invoice_id = lifecycle.invoice_id
     inner join invoices on payments.invoice_id = invoices.invoice_id
 ),
 
