@@ -34,6 +34,11 @@ MODELS = {
     "one": Rel((frozenset({"as_of"}),), single=True),
 }
 
+# (1, 'a') twice (two payments of invoice 1), then (2, 'b')
+PAID_CUSTOMERS = (
+    "with x as (select pay.inv_id, inv.cust from pay inner join inv on pay.inv_id = inv.id)"
+)
+
 
 def _proves(sql: str, keys: tuple[str, ...]) -> bool:
     import sqlglot
@@ -84,6 +89,37 @@ def _unique_in_duckdb(sql: str, keys: tuple[str, ...]) -> bool:
             ("inv_id", "n"),
             True,
         ),
+        # qualify keeping the last of each value's peers in the window's order
+        (
+            "select inv_id, pid from pay "
+            "qualify lead(inv_id) over (order by inv_id, pid) is distinct from inv_id",
+            ("inv_id",),
+            True,
+        ),
+        (
+            f"{PAID_CUSTOMERS} select inv_id, cust from x "
+            "qualify lead(cust) over (partition by inv_id order by cust) is distinct from cust",
+            ("inv_id", "cust"),
+            True,
+        ),
+        # ... not when lead skips a row, orders by something else or compares with <>
+        (
+            f"{PAID_CUSTOMERS} select inv_id, cust from x "
+            "qualify lead(cust, 2) over (partition by inv_id order by cust) is distinct from cust",
+            ("inv_id", "cust"),
+            False,
+        ),
+        (
+            "select inv_id, pid from pay "
+            "qualify lead(inv_id) over (order by pid) is distinct from inv_id",
+            ("inv_id",),
+            False,
+        ),
+        (
+            "select inv_id, pid from pay qualify lead(inv_id) over (order by inv_id) <> inv_id",
+            ("inv_id",),
+            False,
+        ),
         # union all can repeat anything
         ("select id from inv union all select id from inv", ("id",), False),
         # an aggregate without group by is one row; unnest in the select list is many
@@ -124,6 +160,12 @@ def test_unproven_cases_really_repeat_on_this_data() -> None:
     )
     assert not _unique_in_duckdb("select inv.id from inv cross join pay", ("id",))
     assert not _unique_in_duckdb("select id from inv union all select id from inv", ("id",))
+    # lead(d, 2): both rows of invoice 1 see no row two ahead, so both pass
+    assert not _unique_in_duckdb(
+        f"{PAID_CUSTOMERS} select inv_id, cust from x "
+        "qualify lead(cust, 2) over (partition by inv_id order by cust) is distinct from cust",
+        ("inv_id", "cust"),
+    )
 
 
 STG = """-- model: stg_invoices

@@ -15,6 +15,8 @@
 --   floored open amount and the open-invoice count (1 when the invoice
 --   turned open, -1 when it closed): their running sums over dates give AR
 --   and the number of open invoices at any day without an interval join.
+--   One window pass: no group by per invoice and day (keys proven by the
+--   qualify on lead, see src/arinsight/models/keys.py).
 
 with
 
@@ -82,36 +84,52 @@ movements as (
     select * from adjusted
 ),
 
-daily as (
+running as (
+    -- one window pass over the movements in date order per invoice: the
+    -- peer frame (range current row .. current row) sums the day's
+    -- movements, the running frame (range: through the day's last movement)
+    -- gives the balance after the day; of a day's movements only the last
+    -- in the window's order is kept (the next one falls on another day or
+    -- there is none), so the rows are unique per invoice and day
     select
         invoice_key,
         movement_date,
-        cast(sum(invoiced_amount) as decimal(18, 2)) as invoiced_amount,
-        cast(sum(paid_amount) as decimal(18, 2)) as paid_amount,
-        cast(sum(credited_amount) as decimal(18, 2)) as credited_amount,
-        cast(sum(written_off_amount) as decimal(18, 2)) as written_off_amount,
+        cast(sum(invoiced_amount) over same_day as decimal(18, 2))
+            as invoiced_amount,
+        cast(sum(paid_amount) over same_day as decimal(18, 2)) as paid_amount,
+        cast(sum(credited_amount) over same_day as decimal(18, 2))
+            as credited_amount,
+        cast(sum(written_off_amount) over same_day as decimal(18, 2))
+            as written_off_amount,
         cast(
             sum(
                 invoiced_amount - paid_amount - credited_amount
                 - written_off_amount
-            ) as decimal(18, 2)
-        ) as net_amount
-    from movements
-    group by invoice_key, movement_date
-),
-
-running as (
-    select
-        *,
-        sum(net_amount) over (
-            partition by invoice_key
-            order by movement_date
-            rows between unbounded preceding and current row
-        ) as balance_amount,
+            ) over same_day as decimal(18, 2)
+        ) as net_amount,
+        sum(
+            invoiced_amount - paid_amount - credited_amount
+            - written_off_amount
+        ) over to_day as balance_amount,
         lead(movement_date) over (
             partition by invoice_key order by movement_date
         ) as next_movement_date
-    from daily
+    from movements
+    window
+        same_day as (
+            partition by invoice_key
+            order by movement_date
+            range between current row and current row
+        ),
+        to_day as (
+            partition by invoice_key
+            order by movement_date
+            range between unbounded preceding and current row
+        )
+    qualify
+        lead(movement_date) over (
+            partition by invoice_key order by movement_date
+        ) is distinct from movement_date
 ),
 
 final as (

@@ -35,7 +35,9 @@ facts as (
     select * from int_invoice_facts
 ),
 
-intervals as (
+intervals as not materialized (
+    -- read twice (closing invoices, write-off months): two scans cost less
+    -- than DuckDB copying 2M rows into a materialised CTE (pass 6)
     select * from int_invoice_balance_intervals
 ),
 
@@ -68,26 +70,27 @@ opening as (
         on transitions.previous_month_end_date = ar.month_end_date
 ),
 
+write_off_months as (
+    -- the month ends of the months in which an invoice had a write-off
+    select distinct
+        invoice_key,
+        cast(last_day(valid_from_date) as date) as month_end_date
+    from intervals
+    where written_off_amount > 0
+),
+
 closing_invoices as (
     -- invoices open at t0 with nothing open at t1 (closed in (t0, t1]):
-    -- their open amount at t0 and whether a write-off was booked in (t0, t1]
+    -- their open amount at t0 (the interval holding t0) and whether a
+    -- write-off was booked in (t0, t1], i.e. in the month of t1 (month ends
+    -- are consecutive)
     select
         transitions.month_end_date,
         facts.invoice_key,
-        any_value(facts.segment) as segment,
-        any_value(facts.due_date) as due_date,
-        arg_max(intervals.open_amount, intervals.valid_from_date) filter (
-            where
-            intervals.valid_from_date <= transitions.previous_month_end_date
-        ) as opening_amount,
-        coalesce(
-            bool_or(intervals.written_off_amount > 0) filter (
-                where
-                intervals.valid_from_date
-                > transitions.previous_month_end_date
-            ),
-            false
-        ) as is_written_off
+        facts.segment,
+        facts.due_date,
+        intervals.open_amount as opening_amount,
+        write_off_months.invoice_key is not null as is_written_off
     from facts
     inner join transitions
         on
@@ -96,9 +99,13 @@ closing_invoices as (
     inner join intervals
         on
             facts.invoice_key = intervals.invoice_key
-            and transitions.month_end_date >= intervals.valid_from_date
+            and transitions.previous_month_end_date
+            >= intervals.valid_from_date
             and transitions.previous_month_end_date < intervals.valid_to_date
-    group by transitions.month_end_date, facts.invoice_key
+    left join write_off_months
+        on
+            facts.invoice_key = write_off_months.invoice_key
+            and transitions.month_end_date = write_off_months.month_end_date
 ),
 
 closing as (

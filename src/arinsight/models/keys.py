@@ -12,6 +12,9 @@ What counts as proof (conservative: anything else proves nothing):
 * ``group by`` on plain columns: the grouped output is unique on them; an
   aggregate without ``group by`` returns at most one row;
 * ``row_number() over (partition by P ...) as n``: unique on (P, n);
+* ``qualify lead(d) over (partition by P order by d, ...) is distinct from d``
+  (one peer of each d per partition, the last in the window's order): unique
+  on (P, d);
 * ``select distinct``: unique on all its columns;
 * a relation read by name keeps its keys: a CTE by this same analysis,
   another model by its declared keys (checked when it was built, or proven);
@@ -34,6 +37,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlglot import exp
 
 #: the header value that asks for a proof
@@ -279,11 +284,49 @@ class KeyProver:
                 mapped = [output_of(p) for p in parts if p is not None]
                 if all(m is not None for m in mapped):
                     keys.append(frozenset([name, *(m for m in mapped if m is not None)]))
+        qualify = select.args.get("qualify")
+        if qualify is not None:
+            last = _last_of_peers(qualify.this, source)
+            if last is not None:
+                parts, d = last
+                mapped = [output_of(c) for c in (*parts, d) if c is not None]
+                if None not in (*parts, d) and all(m is not None for m in mapped):
+                    keys.append(frozenset(m for m in mapped if m is not None))
         if select.args.get("distinct") and columns is not None:
             if select.args["distinct"].args.get("on"):
                 return Rel(columns=columns)
             keys.append(frozenset(columns))
         return Rel(tuple(dict.fromkeys(keys)), single, columns)
+
+
+def _last_of_peers(
+    cond: exp.Expr, source: Callable[[exp.Expr], tuple[str, str] | None]
+) -> tuple[list[tuple[str, str] | None], tuple[str, str] | None] | None:
+    """(P, d) when ``cond`` (a ``qualify``) keeps only rows whose next row in
+    ``partition by P order by d`` has another d: ``lead(d) over (...) is distinct
+    from d`` as one conjunct, written inline, ``d`` first in the order, lead with
+    its default offset (1) and no default value. Of the rows with one (P, d) the
+    window sorts side by side, only the last passes, so (P, d) is unique."""
+    from sqlglot import exp
+
+    for part in cond.flatten() if isinstance(cond, exp.And) else [cond]:
+        if not isinstance(part, exp.NullSafeNEQ):
+            continue
+        for win, other in ((part.this, part.expression), (part.expression, part.this)):
+            if not (isinstance(win, exp.Window) and isinstance(win.this, exp.Lead)):
+                continue
+            lead = win.this
+            if lead.args.get("offset") is not None or lead.args.get("default") is not None:
+                continue
+            if win.args.get("spec") is not None or win.args.get("alias") is not None:
+                continue  # a named or framed window: not analysed
+            order = win.args.get("order")
+            first = order.expressions[0].this if order and order.expressions else None
+            d = source(lead.this)
+            if d is None or source(other) != d or first is None or source(first) != d:
+                continue
+            return [source(p) for p in win.args.get("partition_by") or []], d
+    return None
 
 
 def _has_aggregate(node: exp.Expr) -> bool:

@@ -523,6 +523,10 @@ def to_spark_sql(
             node.set("db", None)
             node.set("catalog", None)
             return node
+        if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+            # `as [not] materialized`: a DuckDB planning hint; Spark plans CTEs itself
+            node.set("materialized", None)
+            return node
         if isinstance(node, exp.Div):
             # in place, so that the walk continues into both operands
             node.set("this", exp.cast(node.this, exp.DataType.Type.DOUBLE))
