@@ -111,6 +111,13 @@ rates as (
             as rate_to_reporting
     from scoped
     inner join documents on scoped.invoice_id = documents.invoice_id
+    -- the semi join hashes the scoped invoices (none without an experiment)
+    -- rather than every document; with an experiment it costs a little
+    -- (PASS6_NOTES.md)
+    where
+        documents.invoice_id in (
+            select in_scope.invoice_id from scoped as in_scope
+        )
 ),
 
 paid as (
