@@ -1,8 +1,8 @@
 -- model: fct_ladder_customers
 -- grain: one row per customer with at least one invoice
 -- keys: customer_id
--- depends_on: fct_invoice_lifecycle, stg_customers, stg_invoices,
---   stg_dunning_events, dim_customers
+-- depends_on: fct_invoice_lifecycle, stg_customers,
+--   int_invoices_converted, int_dunning_events, dim_customers
 -- notes: the recommender's per-customer input for the churn model
 --   (arinsight.ladder.fit). observed_from_date = the later of created_date
 --   and the first issue date in the ledger; observed_to_date = churned_date
@@ -24,11 +24,11 @@ customers as (
 ),
 
 invoices as (
-    select * from stg_invoices
+    select * from int_invoices_converted
 ),
 
 events as (
-    select * from stg_dunning_events
+    select * from int_dunning_events
 ),
 
 behaviour as (
@@ -97,7 +97,7 @@ dunned as (
             as count_stage_5_events,
         max(events.experiment_variant) as experiment_variant
     from events
-    inner join invoices on events.invoice_id = invoices.invoice_id
+    inner join invoices on events.invoice_key = invoices.invoice_key
     inner join observed on invoices.customer_id = observed.customer_id
     where events.sent_date <= observed.observed_to_date
     group by invoices.customer_id

@@ -64,42 +64,83 @@ invoices as (
             > cast(date_trunc('month', lifecycle.due_date) as date) - 1
 ),
 
-invoice_stages as (
+-- counted per invoice group first, each stage in its own columns, then
+-- unpivoted: the same counts as a row per invoice per stage, without the
+-- 6-rows-per-invoice cross join
+per_group as (
     select
         invoices.month_end_date,
         invoices.segment,
         invoices.behaviour_segment,
-        stages.stage_number,
-        invoices.settled_date,
-        case stages.stage_number
-            when 0 then invoices.stage_0_sent_date
-            when 1 then invoices.stage_1_sent_date
-            when 2 then invoices.stage_2_sent_date
-            when 3 then invoices.stage_3_sent_date
-            when 4 then invoices.stage_4_sent_date
-            when 5 then invoices.stage_5_sent_date
-        end as sent_date
+        count(*) as count_invoices_due,
+        count(invoices.stage_0_sent_date) as count_reached_0,
+        count(invoices.stage_1_sent_date) as count_reached_1,
+        count(invoices.stage_2_sent_date) as count_reached_2,
+        count(invoices.stage_3_sent_date) as count_reached_3,
+        count(invoices.stage_4_sent_date) as count_reached_4,
+        count(invoices.stage_5_sent_date) as count_reached_5,
+        count(*) filter (
+            where
+            invoices.settled_date >= invoices.stage_0_sent_date
+            and invoices.settled_date <= invoices.stage_0_sent_date + 30
+        ) as count_settled_0,
+        count(*) filter (
+            where
+            invoices.settled_date >= invoices.stage_1_sent_date
+            and invoices.settled_date <= invoices.stage_1_sent_date + 30
+        ) as count_settled_1,
+        count(*) filter (
+            where
+            invoices.settled_date >= invoices.stage_2_sent_date
+            and invoices.settled_date <= invoices.stage_2_sent_date + 30
+        ) as count_settled_2,
+        count(*) filter (
+            where
+            invoices.settled_date >= invoices.stage_3_sent_date
+            and invoices.settled_date <= invoices.stage_3_sent_date + 30
+        ) as count_settled_3,
+        count(*) filter (
+            where
+            invoices.settled_date >= invoices.stage_4_sent_date
+            and invoices.settled_date <= invoices.stage_4_sent_date + 30
+        ) as count_settled_4,
+        count(*) filter (
+            where
+            invoices.settled_date >= invoices.stage_5_sent_date
+            and invoices.settled_date <= invoices.stage_5_sent_date + 30
+        ) as count_settled_5
     from invoices
     inner join month_ends
         on invoices.month_end_date = month_ends.month_end_date
-    cross join stages
+    group by
+        invoices.month_end_date, invoices.segment, invoices.behaviour_segment
 ),
 
 by_segment as (
     select
-        month_end_date,
-        segment,
-        behaviour_segment,
-        stage_number,
-        count(*) as count_invoices_due,
-        count(sent_date) as count_reached,
-        count(*) filter (
-            where
-            settled_date >= sent_date
-            and settled_date <= sent_date + 30
-        ) as count_settled_30d_after_send
-    from invoice_stages
-    group by month_end_date, segment, behaviour_segment, stage_number
+        per_group.month_end_date,
+        per_group.segment,
+        per_group.behaviour_segment,
+        stages.stage_number,
+        per_group.count_invoices_due,
+        case stages.stage_number
+            when 0 then per_group.count_reached_0
+            when 1 then per_group.count_reached_1
+            when 2 then per_group.count_reached_2
+            when 3 then per_group.count_reached_3
+            when 4 then per_group.count_reached_4
+            when 5 then per_group.count_reached_5
+        end as count_reached,
+        case stages.stage_number
+            when 0 then per_group.count_settled_0
+            when 1 then per_group.count_settled_1
+            when 2 then per_group.count_settled_2
+            when 3 then per_group.count_settled_3
+            when 4 then per_group.count_settled_4
+            when 5 then per_group.count_settled_5
+        end as count_settled_30d_after_send
+    from per_group
+    cross join stages
 ),
 
 combined as (

@@ -35,18 +35,17 @@ customers as (
     select * from dim_customers
 ),
 
-first_send_channel as (
+-- the smallest channel per stage and day, joined to the entry on its
+-- first send day (one aggregate of the events, one join, and `entries`
+-- read once)
+channel_by_day as (
     select
-        entries.invoice_key,
-        entries.stage_number,
-        min(events.channel) as channel
-    from entries
-    inner join events
-        on
-            entries.invoice_key = events.invoice_key
-            and entries.stage_number = events.stage_number
-            and entries.sent_date = events.sent_date
-    group by entries.invoice_key, entries.stage_number
+        invoice_key,
+        stage_number,
+        sent_date,
+        min(channel) as channel
+    from events
+    group by invoice_key, stage_number, sent_date
 ),
 
 entered as (
@@ -58,16 +57,17 @@ entered as (
         entries.is_converted,
         entries.is_progressed,
         entries.is_pending,
-        coalesce(first_send_channel.channel, 'unknown') as channel,
+        coalesce(channel_by_day.channel, 'unknown') as channel,
         coalesce(customers.behaviour_segment, 'unscored')
             as behaviour_segment
     from entries
     inner join month_ends
         on entries.month_end_date = month_ends.month_end_date
-    left join first_send_channel
+    left join channel_by_day
         on
-            entries.invoice_key = first_send_channel.invoice_key
-            and entries.stage_number = first_send_channel.stage_number
+            entries.invoice_key = channel_by_day.invoice_key
+            and entries.stage_number = channel_by_day.stage_number
+            and entries.sent_date = channel_by_day.sent_date
     left join customers
         on
             entries.customer_id = customers.customer_id
