@@ -277,7 +277,7 @@ def create_app(db: str | Path, *, auth: tuple[str, str] | None = None) -> Any:
         "function (pathname) { if (!CHARTLESS.includes(pathname)) "
         "{ window.arinsightLoadPlotly(); } }"
     )
-    app.clientside_callback(
+    app.clientside_callback(  # type: ignore[no-untyped-call]
         start_plotly.replace("CHARTLESS", json.dumps(chartless)), Input("url", "pathname")
     )
 
@@ -366,7 +366,7 @@ def index_string(prefix: str) -> str:
         .replace("{graph}", GRAPH_JS)
     )
     title = "<title>{%title%}</title>"
-    template: str = dash.dash._default_index  # type: ignore[attr-defined]
+    template: str = dash.dash._default_index
     if title not in template:  # pragma: no cover - a dash upgrade changed the skeleton
         raise DashboardError("dash's index template has no <title>: update index_string()")
     return template.replace(title, title + "\n" + early, 1)
