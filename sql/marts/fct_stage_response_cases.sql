@@ -37,8 +37,12 @@
 
 --   Joins on the integer invoice_key (int_invoice_facts, int_dunning_events:
 --   the same invoices and events as fct_invoice_lifecycle and
---   stg_dunning_events; events on unknown invoices never reached a case);
---   each first send is joined to its invoice once.
+--   stg_dunning_events; events on unknown invoices never reached a case:
+--   the join of the cases to their invoices drops them). The first sends
+--   and the cases carry only the key, the dates and the few columns the
+--   windows need; the invoice's text columns (invoice_id, customer_id,
+--   segment, settled_by) are joined once, to the eligible cases (sixth
+--   pass, PASS6C_NOTES.md).
 with
 
 invoices as (
@@ -79,26 +83,32 @@ ranked_events as (
 
 first_sends as (
     select
-        ranked_events.invoice_key,
-        ranked_events.stage_number,
-        ranked_events.sent_date,
-        ranked_events.channel,
-        ranked_events.experiment_variant,
-        invoices.segment,
-        invoices.due_date
+        invoice_key,
+        stage_number,
+        sent_date,
+        channel,
+        experiment_variant
     from ranked_events
-    inner join invoices on ranked_events.invoice_key = invoices.invoice_key
-    where ranked_events.send_rank = 1
+    where send_rank = 1
+),
+
+observed_sends as (
+    select
+        invoices.segment,
+        first_sends.stage_number,
+        first_sends.channel,
+        date_diff('day', invoices.due_date, first_sends.sent_date)
+            as due_offset_days
+    from first_sends
+    inner join invoices on first_sends.invoice_key = invoices.invoice_key
 ),
 
 observed_offsets as (
     select
         segment,
         stage_number,
-        cast(
-            round(median(date_diff('day', due_date, sent_date))) as integer
-        ) as due_offset_days
-    from first_sends
+        cast(round(median(due_offset_days)) as integer) as due_offset_days
+    from observed_sends
     group by segment, stage_number
 ),
 
@@ -111,7 +121,7 @@ observed_channels as (
             partition by segment, stage_number
             order by count(*) desc, channel
         ) as channel_rank
-    from first_sends
+    from observed_sends
     group by segment, stage_number, channel
 ),
 
@@ -237,19 +247,14 @@ anchored as (
 cases as (
     select
         anchored.*,
-        invoices.invoice_id,
-        invoices.customer_id,
-        invoices.segment,
         invoices.issue_date,
         invoices.due_date,
         invoices.settled_date,
-        invoices.settled_by,
         invoices.as_of_date,
         coalesce(
             anchored.sent_date,
             invoices.due_date + anchored.planned_due_offset_days
-        ) as anchor_date,
-        coalesce(anchored.sent_channel, anchored.planned_channel) as channel
+        ) as anchor_date
     from anchored
     inner join invoices on anchored.invoice_key = invoices.invoice_key
 ),
@@ -257,11 +262,12 @@ cases as (
 windowed as (
     select
         cases.*,
-        greatest(cases.anchor_date - params.pre_days, cases.issue_date)
+        -- params.pre_days (7) and params.post_days (30) written out: a
+        -- cross join of every case with params costs a nested-loop pass
+        greatest(cases.anchor_date - 7, cases.issue_date)
             as window_start_date,
-        cases.anchor_date + params.post_days as window_last_date
+        cases.anchor_date + 30 as window_last_date
     from cases
-    cross join params
     where cases.anchor_date >= cases.issue_date
 ),
 
@@ -289,6 +295,11 @@ next_sends as (
 ended as (
     select
         eligible.*,
+        invoices.invoice_id,
+        invoices.customer_id,
+        invoices.segment,
+        invoices.settled_by,
+        coalesce(eligible.sent_channel, eligible.planned_channel) as channel,
         next_sends.next_stage_sent_date,
         least(
             coalesce(eligible.settled_date, eligible.as_of_date),
@@ -297,6 +308,7 @@ ended as (
             eligible.as_of_date
         ) as window_end_date
     from eligible
+    inner join invoices on eligible.invoice_key = invoices.invoice_key
     left join next_sends
         on
             eligible.invoice_key = next_sends.invoice_key
@@ -307,7 +319,6 @@ sent_versions as (
     select
         first_sends.invoice_key,
         first_sends.stage_number,
-        first_sends.segment,
         versions.ladder_version,
         row_number() over (
             partition by first_sends.invoice_key, first_sends.stage_number
@@ -325,10 +336,11 @@ sent_plan as (
         ls.due_offset_days,
         ls.channel
     from sent_versions as sv
+    inner join invoices on sv.invoice_key = invoices.invoice_key
     left join version_segments as vs
         on
             sv.ladder_version = vs.ladder_version
-            and sv.segment = vs.segment
+            and invoices.segment = vs.segment
     left join ladder_stages as ls
         on
             sv.ladder_version = ls.ladder_version
