@@ -40,7 +40,7 @@ DEMO_ARGS ?=
 demo: env-runtime  ## simulate a sample company, load, build, report, serve the dashboard
 	$(VENV)/bin/arinsight demo $(DEMO_ARGS)
 
-# Two workers (pytest-xdist): the suite is mostly processes and I/O; about 18 min
+# Two workers (pytest-xdist): the suite is mostly processes and I/O; about 7 min
 # on a quiet 2-core machine, twice that serially.
 test: env  ## run the whole suite
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
