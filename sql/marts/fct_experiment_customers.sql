@@ -113,7 +113,7 @@ rates as (
     inner join documents on scoped.invoice_id = documents.invoice_id
     -- the semi join hashes the scoped invoices (none without an experiment)
     -- rather than every document; with an experiment it costs a little
-    -- (PASS6_NOTES.md)
+    -- (bench/README.md, sixth pass)
     where
         documents.invoice_id in (
             select in_scope.invoice_id from scoped as in_scope
